@@ -1,0 +1,151 @@
+"""Command line: ``python -m bot <command>`` (also installed as ``plume-bot``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+
+EXIT_CONFIG = 2
+Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    if level != "DEBUG":
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import Plume, run_until_stopped
+
+    await run_until_stopped(Plume(settings))
+    return 0
+
+
+async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.db import create_engine, migrate
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    print("database is up to date")
+    return 0
+
+
+async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.demo import demo_export
+    from bot.importer import Importer
+    from storage.db import create_engine, migrate
+
+    if args.demo == (args.directory is not None):
+        print("import: give a directory or --demo", file=sys.stderr)
+        return EXIT_CONFIG
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        importer = Importer(engine)
+        if args.demo:
+            with demo_export(settings.tz) as directory:
+                report = await importer.run(directory, strict=args.strict)
+        else:
+            directory = Path(args.directory)
+            if not directory.is_dir():
+                print(f"import: {directory} is not a directory", file=sys.stderr)
+                return 1
+            report = await importer.run(directory, strict=args.strict)
+    except FileNotFoundError as error:
+        print(f"import: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    for error in report.errors:
+        print(error, file=sys.stderr)
+    print(report.summary())
+    return 1 if report.strict_failed else 0
+
+
+async def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.ask import ask_main
+    from storage.db import create_engine, migrate, session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        return await ask_main(args, session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def cmd_locales(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.i18n import update_catalogs
+
+    for locale, missing in update_catalogs().items():
+        print(f"{locale}: {missing} messages to translate")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Plume, the chat assistant of the digital library network",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the bot (migrates the database first)")
+    run.set_defaults(handler=cmd_run)
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    imp = commands.add_parser("import", help="import a département export (CSV files)")
+    imp.add_argument("directory", nargs="?", help="folder holding libraries.csv, items.csv...")
+    imp.add_argument("--demo", action="store_true", help="load Plume's own demo network")
+    imp.add_argument("--strict", action="store_true", help="reject everything on a bad row")
+    imp.set_defaults(handler=cmd_import)
+
+    ask = commands.add_parser("ask", help="search like the bot does (quality checks)")
+    try:
+        from bot.ask import add_ask_arguments
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    else:
+        add_ask_arguments(ask)
+    ask.set_defaults(handler=cmd_ask)
+
+    locales = commands.add_parser("locales", help="extract messages, update the catalogues")
+    locales.set_defaults(handler=cmd_locales)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_level)
+    command: Command = args.handler
+    try:
+        return asyncio.run(command(args, settings))
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

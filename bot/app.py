@@ -1,0 +1,112 @@
+"""Wiring: settings → engine and services → python-telegram-bot Application → handlers.
+
+Nothing is created at import time. :class:`Plume` starts and stops everything by hand (no
+``run_polling``) so the bot can share its event loop with aiohttp (sandbox, tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults
+
+import handlers
+from bot.config import Settings, require_token
+from bot.context import PlumeApplication, PlumeContext
+from bot.services import Services
+from handlers.menus import publish_default_menus, publish_menu_for
+from storage.db import migrate
+
+log = logging.getLogger("plume")
+
+
+def build_application(services: Services) -> PlumeApplication:
+    """The PTB Application exactly as ``python -m bot run`` uses it."""
+    settings = services.settings
+    base = settings.telegram_api_base_url
+    application = (
+        ApplicationBuilder()
+        .application_class(PlumeApplication, {"services": services})
+        .token(require_token(settings))
+        .base_url(f"{base}/bot")
+        .base_file_url(f"{base}/file/bot")
+        .context_types(ContextTypes(context=PlumeContext))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                tzinfo=settings.tz,
+            )
+        )
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(16)
+        .connection_pool_size(64)
+        .build()
+    )
+    handlers.register(application)
+    return application  # type: ignore[return-value]
+
+
+class Plume:
+    """One running bot: database migrated, services up, updates polled."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.services: Services | None = None
+        self.application: PlumeApplication | None = None
+
+    async def start(self, *, poll_interval: float = 0.0, poll_timeout: int = 10) -> None:
+        require_token(self.settings)
+        services = self.services = Services.create(self.settings)
+        await migrate(services.engine)
+        application = self.application = build_application(services)
+        await application.initialize()
+        await self._publish_menus()
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(
+            poll_interval=poll_interval,
+            timeout=poll_timeout,
+            allowed_updates=Update.ALL_TYPES,
+            drop_pending_updates=False,
+        )
+        me = application.bot
+        log.info("Plume is running as @%s", me.username)
+
+    async def _publish_menus(self) -> None:
+        assert self.application and self.services
+        bot = self.application.bot
+        await publish_default_menus(bot, self.settings.default_locale)
+        for person in await self.services.users.privileged():
+            await publish_menu_for(bot, person)
+
+    async def stop(self) -> None:
+        application, services = self.application, self.services
+        if application is not None:
+            if application.updater and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            await application.shutdown()
+            self.application = None
+        if services is not None:
+            await services.close()
+            self.services = None
+
+
+async def run_until_stopped(plume: Plume) -> None:
+    """Run until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await plume.start()
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await plume.stop()

@@ -1,0 +1,68 @@
+"""The typed context every handler receives: services, the person and their translator."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from telegram import Update
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.i18n import Translator, pick_locale, translator
+from bot.users import Person
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+
+class PlumeApplication(Application):  # type: ignore[type-arg]
+    """PTB's Application, carrying Plume's services."""
+
+    def __init__(self, *, services: Services, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.services = services
+
+
+class PlumeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """Built once per update; ``person`` and ``t`` are ready before any handler runs."""
+
+    def __init__(
+        self,
+        application: Application,
+        chat_id: int | None = None,  # type: ignore[type-arg]
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application, chat_id, user_id)
+        settings = self.services.settings
+        self.person: Person | None = None
+        self.t: Translator = translator(settings.default_locale, settings.timezone)
+        self._update: object = None
+
+    @classmethod
+    def from_update(  # type: ignore[override]
+        cls,
+        update: object,
+        application: Application,  # type: ignore[type-arg]
+    ) -> PlumeContext:
+        context = super().from_update(update, application)
+        context._update = update
+        return context  # type: ignore[return-value]
+
+    @property
+    def services(self) -> Services:
+        return self.application.services  # type: ignore[attr-defined,no-any-return]
+
+    async def refresh_data(self) -> None:
+        await super().refresh_data()
+        update = self._update
+        tg_user = update.effective_user if isinstance(update, Update) else None
+        if tg_user and not tg_user.is_bot:
+            settings = self.services.settings
+            language = pick_locale(tg_user.language_code, settings.default_locale)
+            self.person = await self.services.users.touch(
+                tg_user.id, tg_user.first_name or "", language
+            )
+            self.t = translator(self.person.language, settings.timezone)
+
+    def use_language(self, language: str) -> None:
+        """After a change in /settings, answer in the new language at once."""
+        self.t = translator(language, self.services.settings.timezone)

@@ -1,0 +1,417 @@
+"""Import of a département's export: UTF-8 CSV files with a header row.
+
+Rows are upserted by ``id``: importing twice changes nothing, an edited file updates its
+rows. A bad row is reported as ``file:line: reason`` and skipped; with ``strict`` any bad
+row rejects the whole import. Files may be absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from tqdm import tqdm
+
+from storage.models import MEDIA_TYPES, FaqEntry, Item, Library, Meta, Resource, Workshop
+
+DEMO_DIR = Path(__file__).resolve().parent / "demo"
+BATCH = 2000
+PROGRESS_FROM_ROWS = 5000
+MAX_ID_LENGTH = 56
+CATALOGUE_VERSION = "catalogue_version"
+
+
+class RowError(ValueError):
+    """Why a row is rejected."""
+
+
+Converter = Callable[[dict[str, str], "ImportRun"], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    name: str
+    table: Table
+    columns: tuple[str, ...]
+    convert: Converter
+    title_column: str | None = None
+
+
+@dataclass
+class FileReport:
+    name: str
+    rows: int = 0
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class ImportReport:
+    files: list[FileReport] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    strict_failed: bool = False
+    #: titles of newly added resources and items, by media type (for announcements)
+    added_titles: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def imported(self) -> int:
+        return sum(f.imported for f in self.files)
+
+    @property
+    def updated(self) -> int:
+        return sum(f.updated for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def changed(self) -> bool:
+        return not self.strict_failed and (self.imported + self.updated) > 0
+
+    def summary(self) -> str:
+        lines = [
+            f"{f.name}: {f.imported} imported, {f.updated} updated, "
+            f"{f.unchanged} unchanged, {f.rejected} rejected"
+            for f in self.files
+        ]
+        if self.strict_failed:
+            lines.append(f"--strict: {self.rejected} bad rows, nothing was imported")
+        else:
+            lines.append(
+                f"total: {self.imported} imported, {self.updated} updated, "
+                f"{self.rejected} rejected"
+            )
+        return "\n".join(lines)
+
+
+@dataclass
+class ImportRun:
+    """Ids known so far (in the database or earlier in this import), for references."""
+
+    libraries: set[str]
+    resources: set[str]
+
+
+# --- field parsing --------------------------------------------------------------------
+
+
+def _id(row: dict[str, str]) -> str:
+    value = row.get("id", "").strip()
+    if not value:
+        raise RowError("missing id")
+    if len(value) > MAX_ID_LENGTH:
+        raise RowError(f"id longer than {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _required(row: dict[str, str], column: str) -> str:
+    value = row.get(column, "").strip()
+    if not value:
+        raise RowError(f"missing {column}")
+    return value
+
+
+def _media_type(row: dict[str, str], *, optional: bool = False) -> str | None:
+    value = row.get("media_type", "").strip().lower()
+    if not value and optional:
+        return None
+    if value not in MEDIA_TYPES:
+        raise RowError(f"unknown media type {value!r} (expected one of {', '.join(MEDIA_TYPES)})")
+    return value
+
+
+def _int(row: dict[str, str], column: str, *, optional: bool = False, minimum: int = 0) -> Any:
+    value = row.get(column, "").strip()
+    if not value and optional:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise RowError(f"bad {column} {value!r}: not a whole number") from None
+    if number < minimum:
+        raise RowError(f"bad {column} {number}: must be at least {minimum}")
+    return number
+
+
+def _list(row: dict[str, str], column: str, separator: str) -> str:
+    parts = (p.strip() for p in row.get(column, "").split(separator))
+    return separator.join(p for p in parts if p)
+
+
+def _reference(value: str, known: set[str], what: str) -> str:
+    if value not in known:
+        raise RowError(f"unknown {what} {value!r}")
+    return value
+
+
+def _library(row: dict[str, str], run: ImportRun) -> dict[str, Any]:
+    return {
+        "id": _id(row),
+        "name": _required(row, "name"),
+        "commune": row.get("commune", "").strip(),
+        "address": row.get("address", "").strip(),
+        "phone": row.get("phone", "").strip(),
+        "email": row.get("email", "").strip(),
+        "opening_hours": row.get("opening_hours", "").strip(),
+    }
+
+
+def _resource(row: dict[str, str], run: ImportRun) -> dict[str, Any]:
+    return {
+        "id": _id(row),
+        "media_type": _media_type(row),
+        "name": _required(row, "name"),
+        "description": row.get("description", "").strip(),
+        "access": row.get("access", "").strip(),
+        "url": row.get("url", "").strip(),
+        "keywords": _list(row, "keywords", ";"),
+    }
+
+
+def _item(row: dict[str, str], run: ImportRun) -> dict[str, Any]:
+    added = row.get("added_on", "").strip()
+    try:
+        added_on = dt.date.fromisoformat(added) if added else None
+    except ValueError:
+        raise RowError(f"bad date {added!r} in added_on (expected YYYY-MM-DD)") from None
+    return {
+        "id": _id(row),
+        "resource_id": _reference(_required(row, "resource_id"), run.resources, "resource"),
+        "media_type": _media_type(row),
+        "title": _required(row, "title"),
+        "creator": row.get("creator", "").strip(),
+        "year": _int(row, "year", optional=True),
+        "genres": _list(row, "genres", ";"),
+        "language": row.get("language", "").strip(),
+        "added_on": added_on,
+    }
+
+
+def _faq(row: dict[str, str], run: ImportRun) -> dict[str, Any]:
+    resource = row.get("resource_id", "").strip()
+    return {
+        "id": _id(row),
+        "question": _required(row, "question"),
+        "answer": _required(row, "answer"),
+        "alternatives": _list(row, "alternatives", "|"),
+        "resource_id": _reference(resource, run.resources, "resource") if resource else None,
+    }
+
+
+def _workshop(row: dict[str, str], run: ImportRun) -> dict[str, Any]:
+    starts = _required(row, "starts_at")
+    try:
+        starts_at = dt.datetime.fromisoformat(starts)
+    except ValueError:
+        raise RowError(f"bad date {starts!r} in starts_at (expected ISO 8601)") from None
+    if starts_at.tzinfo is None:
+        raise RowError(f"bad date {starts!r} in starts_at: the UTC offset is missing")
+    return {
+        "id": _id(row),
+        "library_id": _reference(_required(row, "library_id"), run.libraries, "library"),
+        "title": _required(row, "title"),
+        "description": row.get("description", "").strip(),
+        "starts_at": starts_at.astimezone(dt.UTC),
+        "duration_min": _int(row, "duration_min", minimum=1),
+        "capacity": _int(row, "capacity", minimum=1),
+        "media_type": _media_type(row, optional=True),
+    }
+
+
+SPECS = (
+    FileSpec("libraries.csv", Library.__table__, ("id", "name"), _library),
+    FileSpec("resources.csv", Resource.__table__, ("id", "media_type", "name"), _resource, "name"),
+    FileSpec(
+        "items.csv", Item.__table__, ("id", "resource_id", "media_type", "title"), _item, "title"
+    ),
+    FileSpec("faq.csv", FaqEntry.__table__, ("id", "question", "answer"), _faq),
+    FileSpec(
+        "workshops.csv",
+        Workshop.__table__,
+        ("id", "library_id", "title", "starts_at", "duration_min", "capacity"),
+        _workshop,
+    ),
+)
+MAX_ADDED_TITLES = 50
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) for each data row; the header is line 1."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None:  # reads the header row
+            return
+        line = reader.line_num + 1
+        for row in reader:
+            yield line, {k.strip(): (v or "") for k, v in row.items() if k}
+            line = reader.line_num + 1
+
+
+def _count_rows(path: Path) -> int:
+    with path.open("rb") as handle:
+        return max(
+            0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1
+        )
+
+
+def _normalise(value: Any) -> Any:
+    """Database values compared with parsed ones (SQLite returns naive datetimes)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+class Importer:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+
+    async def run(
+        self, directory: Path, *, strict: bool = False, progress: bool | None = None
+    ) -> ImportReport:
+        report = ImportReport()
+        files = [(spec, directory / spec.name) for spec in SPECS]
+        if not any(path.exists() for _, path in files):
+            raise FileNotFoundError(f"{directory}: no {', '.join(s.name for s in SPECS)} here")
+        async with self._engine.connect() as conn:
+            transaction = await conn.begin()
+            try:
+                run = ImportRun(
+                    libraries=set(await conn.scalars(select(Library.id))),
+                    resources=set(await conn.scalars(select(Resource.id))),
+                )
+                for spec, path in files:
+                    if path.exists():
+                        file_report = await self._import_file(
+                            conn, spec, path, run, report, progress
+                        )
+                        report.files.append(file_report)
+                if strict and report.rejected:
+                    report.strict_failed = True
+                    await transaction.rollback()
+                    return report
+                if report.changed:
+                    await self._bump_version(conn)
+                await transaction.commit()
+            except BaseException:
+                await transaction.rollback()
+                raise
+        return report
+
+    async def _import_file(
+        self,
+        conn: AsyncConnection,
+        spec: FileSpec,
+        path: Path,
+        run: ImportRun,
+        report: ImportReport,
+        progress: bool | None,
+    ) -> FileReport:
+        file_report = FileReport(spec.name)
+        total = _count_rows(path)
+        show = progress if progress is not None else None
+        bar = tqdm(
+            total=total,
+            desc=spec.name,
+            unit=" rows",
+            disable=(show is False) or total < PROGRESS_FROM_ROWS,
+            leave=False,
+        )
+        batch: dict[str, dict[str, Any]] = {}
+        try:
+            for line, row in _rows(path):
+                file_report.rows += 1
+                bar.update()
+                try:
+                    values = spec.convert(row, run)
+                except RowError as error:
+                    file_report.rejected += 1
+                    report.errors.append(f"{spec.name}:{line}: {error}")
+                    continue
+                batch[values["id"]] = values  # a later duplicate row wins
+                if spec.table is Library.__table__:
+                    run.libraries.add(values["id"])
+                elif spec.table is Resource.__table__:
+                    run.resources.add(values["id"])
+                if len(batch) >= BATCH:
+                    await self._flush(conn, spec, batch, file_report, report)
+                    batch = {}
+            if batch:
+                await self._flush(conn, spec, batch, file_report, report)
+        except UnicodeDecodeError as error:
+            file_report.rejected += 1
+            report.errors.append(f"{spec.name}: not UTF-8 text ({error.reason})")
+        except csv.Error as error:
+            file_report.rejected += 1
+            report.errors.append(f"{spec.name}: unreadable CSV ({error})")
+        finally:
+            bar.close()
+        return file_report
+
+    async def _flush(
+        self,
+        conn: AsyncConnection,
+        spec: FileSpec,
+        batch: dict[str, dict[str, Any]],
+        file_report: FileReport,
+        report: ImportReport,
+    ) -> None:
+        table = spec.table
+        compared = [c for c in next(iter(batch.values())) if c != "id"]
+        existing: dict[str, tuple[Any, ...]] = {}
+        result = await conn.execute(
+            select(table.c.id, *(table.c[c] for c in compared)).where(table.c.id.in_(list(batch)))
+        )
+        for row in result:
+            existing[row[0]] = tuple(_normalise(v) for v in row[1:])
+        new_rows, changed_rows = [], []
+        for row_id, values in batch.items():
+            old = existing.get(row_id)
+            if old is None:
+                new_rows.append(values)
+            elif old != tuple(values[c] for c in compared):
+                changed_rows.append(values)
+            else:
+                file_report.unchanged += 1
+        if new_rows:
+            await conn.execute(table.insert(), new_rows)
+            file_report.imported += len(new_rows)
+            if spec.title_column:
+                for values in new_rows:
+                    titles = report.added_titles.setdefault(values["media_type"], [])
+                    if len(titles) < MAX_ADDED_TITLES:
+                        titles.append(values[spec.title_column])
+        if changed_rows:
+            statement = self._insert(table)
+            statement = statement.on_conflict_do_update(
+                index_elements=[table.c.id],
+                set_={c: statement.excluded[c] for c in compared},
+            )
+            await conn.execute(statement, changed_rows)
+            file_report.updated += len(changed_rows)
+
+    async def _bump_version(self, conn: AsyncConnection) -> None:
+        current = await conn.scalar(select(Meta.value).where(Meta.key == CATALOGUE_VERSION))
+        version = str(int(current or 0) + 1)
+        statement = self._insert(Meta.__table__).values(key=CATALOGUE_VERSION, value=version)
+        statement = statement.on_conflict_do_update(
+            index_elements=[Meta.__table__.c.key], set_={"value": version}
+        )
+        await conn.execute(statement)

@@ -1,0 +1,167 @@
+"""Patrons, staff and their roles."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from storage.db import SessionFactory
+from storage.models import ROLES, Library, User, utcnow
+
+PRIVILEGED_ROLES = ("staff", "coordinator", "admin")
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+LAST_SEEN_GRANULARITY = dt.timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """What a handler needs to know of the person it talks to."""
+
+    id: int
+    telegram_id: int
+    first_name: str
+    language: str
+    library_id: str | None
+    role: str
+    onboarded: bool
+    reachable: bool
+
+    def has_role(self, minimum: str) -> bool:
+        """Roles are ordered patron < staff < coordinator < admin."""
+        return ROLE_RANK[self.role] >= ROLE_RANK[minimum]
+
+    @property
+    def privileged(self) -> bool:
+        return self.role in PRIVILEGED_ROLES
+
+
+def _person(user: User) -> Person:
+    return Person(
+        id=user.id,
+        telegram_id=user.telegram_id,
+        first_name=user.first_name,
+        language=user.language,
+        library_id=user.library_id,
+        role=user.role,
+        onboarded=user.onboarded,
+        reachable=user.reachable,
+    )
+
+
+class RoleError(ValueError):
+    """A role change that is not allowed (unknown role, unknown user, last admin...)."""
+
+
+class UserService:
+    def __init__(self, sessions: SessionFactory, admins: tuple[int, ...] = ()) -> None:
+        self._sessions = sessions
+        self._admins = frozenset(admins)
+
+    async def touch(self, telegram_id: int, first_name: str, language: str) -> Person:
+        """The person behind an update, created on first contact; last seen is refreshed.
+
+        ``language`` is only used for a new person: afterwards their choice in /settings wins.
+        """
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+            if user is None:
+                user = User(
+                    telegram_id=telegram_id,
+                    first_name=first_name[:200],
+                    language=language,
+                    role="admin" if telegram_id in self._admins else "patron",
+                    created_at=now,
+                    last_seen_at=now,
+                )
+                session.add(user)
+                await session.flush()
+            else:
+                if telegram_id in self._admins and user.role != "admin":
+                    user.role = "admin"
+                if _as_utc(user.last_seen_at) + LAST_SEEN_GRANULARITY < now:
+                    user.last_seen_at = now
+                if not user.reachable:
+                    user.reachable = True  # they wrote to us, so they unblocked the bot
+                if first_name and user.first_name != first_name[:200]:
+                    user.first_name = first_name[:200]
+            return _person(user)
+
+    async def get(self, telegram_id: int) -> Person | None:
+        async with self._sessions() as session:
+            user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+            return _person(user) if user else None
+
+    async def get_by_id(self, user_id: int) -> Person | None:
+        async with self._sessions() as session:
+            user = await session.get(User, user_id)
+            return _person(user) if user else None
+
+    async def set_language(self, telegram_id: int, language: str) -> None:
+        await self._update(telegram_id, language=language)
+
+    async def set_library(self, telegram_id: int, library_id: str) -> Library | None:
+        """Remembers the home library; None when that library does not exist."""
+        async with self._sessions.begin() as session:
+            library = await session.get(Library, library_id)
+            if library is None:
+                return None
+            await session.execute(
+                update(User)
+                .where(User.telegram_id == telegram_id)
+                .values(library_id=library_id, onboarded=True)
+            )
+            return library
+
+    async def mark_unreachable(self, telegram_id: int) -> None:
+        await self._update(telegram_id, reachable=False)
+
+    async def set_role(self, actor: Person, telegram_id: int, role: str) -> Person:
+        """An administrator grants or revokes (``patron``) a role."""
+        if not actor.has_role("admin"):
+            raise RoleError("only administrators change roles")
+        if role not in ROLES:
+            raise RoleError(f"unknown role {role!r}")
+        if telegram_id in self._admins and role != "admin":
+            raise RoleError("this administrator is set by PLUME_ADMINS")
+        async with self._sessions.begin() as session:
+            user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+            if user is None:
+                raise RoleError("unknown user")
+            if user.role == "admin" and role != "admin":
+                admins = await session.scalars(select(User.id).where(User.role == "admin"))
+                if len(admins.all()) <= 1:
+                    raise RoleError("the last administrator cannot be removed")
+            user.role = role
+            return _person(user)
+
+    async def privileged(self) -> list[Person]:
+        """Everyone with a role above patron (for their command menus)."""
+        async with self._sessions() as session:
+            users = await session.scalars(
+                select(User).where(User.role.in_(PRIVILEGED_ROLES)).order_by(User.id)
+            )
+            return [_person(u) for u in users]
+
+    async def staff_for(self, library_id: str | None) -> list[Person]:
+        """Staff of a library, or the network's staff when it has none (or no library)."""
+        async with self._sessions() as session:
+            query = select(User).where(User.role.in_(PRIVILEGED_ROLES), User.reachable.is_(True))
+            if library_id:
+                local = (await session.scalars(query.where(User.library_id == library_id))).all()
+                if local:
+                    return [_person(u) for u in local]
+            return [_person(u) for u in (await session.scalars(query)).all()]
+
+    async def _update(self, telegram_id: int, **values: object) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(User).where(User.telegram_id == telegram_id).values(**values)
+            )
+
+
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -1,0 +1,17 @@
+"""Every handler, registered in one place and in order (first match wins)."""
+
+from __future__ import annotations
+
+from telegram.ext import Application
+
+from handlers import admin, fallback, settings, start
+from handlers.errors import on_error
+
+FEATURES = (start, settings, admin)
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    for feature in FEATURES:
+        application.add_handlers(feature.HANDLERS)
+    application.add_handlers(fallback.HANDLERS)
+    application.add_error_handler(on_error)  # type: ignore[arg-type]

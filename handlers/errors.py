@@ -1,0 +1,39 @@
+"""Last resort: log the failure with its update, apologise in the person's language."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, TelegramError
+
+from bot.context import PlumeContext
+from bot.i18n import pick_locale, translator
+
+log = logging.getLogger("plume.errors")
+
+
+async def on_error(update: object, context: PlumeContext) -> None:
+    log.error("handler failed for update %s", update, exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    settings = context.services.settings
+    person = context.person
+    user = update.effective_user
+    language = (
+        person.language
+        if person
+        else pick_locale(user.language_code if user else None, settings.default_locale)
+    )
+    t = translator(language, settings.timezone)
+    try:
+        if update.callback_query:
+            await update.callback_query.answer()
+        await update.effective_chat.send_message(
+            t("Sorry, something went wrong on my side. Please try again in a moment.")
+        )
+    except Forbidden:
+        if user:
+            await context.services.users.mark_unreachable(user.id)
+    except TelegramError as error:
+        log.warning("could not apologise in chat %s: %s", update.effective_chat.id, error)

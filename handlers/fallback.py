@@ -1,0 +1,35 @@
+"""What nobody else handled: unknown commands, stale or forged buttons, other messages."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+
+from bot.context import PlumeContext
+from handlers.common import reply
+
+
+async def unknown_command(update: Update, context: PlumeContext) -> None:
+    await reply(update, context.t("I don't know this command. Type /help to see what I can do."))
+
+
+async def unknown_button(update: Update, context: PlumeContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer(context.t("This button is no longer valid."), show_alert=True)
+
+
+async def other_message(update: Update, context: PlumeContext) -> None:
+    await reply(
+        update,
+        context.t(
+            "I can read text messages only. Write your question in a few words, or type /help."
+        ),
+    )
+
+
+HANDLERS = [
+    MessageHandler(filters.COMMAND, unknown_command),
+    CallbackQueryHandler(unknown_button),
+    MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, other_message),
+]

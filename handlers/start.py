@@ -1,0 +1,124 @@
+"""/start, the home-library choice, /help and /whoami."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from bot.context import PlumeContext
+from bot.i18n import Translator
+from handlers.common import ROLE_NAMES, button, escape, keyboard, reply, show
+
+LIBRARY_PICK = "L:"
+LIBRARY_PAGE = "Lp:"
+
+
+async def library_keyboard(context: PlumeContext, page: int) -> InlineKeyboardMarkup:
+    t = context.t
+    listing = await context.services.libraries.page(page)
+    rows = [[button(lib.name, f"{LIBRARY_PICK}{lib.id}")] for lib in listing.libraries]
+    nav = []
+    if listing.page > 0:
+        nav.append(button(t("◀ Previous"), f"{LIBRARY_PAGE}{listing.page - 1}"))
+    if listing.page < listing.pages - 1:
+        nav.append(button(t("Next ▶"), f"{LIBRARY_PAGE}{listing.page + 1}"))
+    return keyboard([*rows, nav])
+
+
+async def start(update: Update, context: PlumeContext) -> None:
+    person = context.person
+    assert person is not None
+    t = context.t
+    greeting = t(
+        "Hello {name}! I am Plume, the assistant of the digital library: e-books, "
+        "audiobooks, press, films, music, courses and video games, free for members of "
+        "the network's libraries.",
+        name=escape(person.first_name or t("there")),
+    )
+    await reply(update, greeting)
+    await ask_library(update, context)
+
+
+async def ask_library(update: Update, context: PlumeContext) -> None:
+    t = context.t
+    markup = await library_keyboard(context, 0)
+    if not markup.inline_keyboard:
+        await reply(update, t("No library is set up yet. Ask your library to import the network."))
+        return
+    await reply(update, t("Which library are you a member of?"), markup)
+
+
+async def library_page(update: Update, context: PlumeContext) -> None:
+    query = update.callback_query
+    assert query and query.data
+    page = query.data.removeprefix(LIBRARY_PAGE)
+    await query.answer()
+    if not page.isdigit():
+        return
+    await show(
+        update,
+        context.t("Which library are you a member of?"),
+        await library_keyboard(context, int(page)),
+    )
+
+
+async def library_pick(update: Update, context: PlumeContext) -> None:
+    query = update.callback_query
+    person = context.person
+    assert query and query.data and person
+    t = context.t
+    first_time = not person.onboarded
+    library = await context.services.users.set_library(
+        person.telegram_id, query.data.removeprefix(LIBRARY_PICK)
+    )
+    if library is None:
+        await query.answer(
+            t("This library no longer exists, please choose again."), show_alert=True
+        )
+        return
+    await query.answer()
+    text = t("Noted: your library is {library}.", library=f"<b>{escape(library.name)}</b>")
+    await show(update, text)
+    if first_time:
+        await reply(update, help_text(t))
+
+
+def help_text(t: Translator) -> str:
+    return "\n".join(
+        [
+            t("<b>What I can do</b>"),
+            t(
+                "• Answer your questions: just write, e.g. “forgot my password”, “do you have "
+                "comics?”, “film Intouchables”."
+            ),
+            t("• /settings — change your language or your library."),
+            t("• /whoami — your account."),
+            t("• /help — this message."),
+        ]
+    )
+
+
+async def help_command(update: Update, context: PlumeContext) -> None:
+    await reply(update, help_text(context.t))
+
+
+async def whoami(update: Update, context: PlumeContext) -> None:
+    person = context.person
+    assert person is not None
+    t = context.t
+    library = await context.services.libraries.get(person.library_id)
+    lines = [
+        t("Your Telegram id: <code>{id}</code>", id=person.telegram_id),
+        t("Role: {role}", role=t(ROLE_NAMES[person.role])),
+        t("Library: {library}", library=escape(library.name) if library else t("not chosen")),
+    ]
+    await reply(update, "\n".join(lines))
+
+
+HANDLERS = [
+    CommandHandler("start", start),
+    CommandHandler("help", help_command),
+    CommandHandler("whoami", whoami),
+    CallbackQueryHandler(library_page, pattern=f"^{LIBRARY_PAGE}"),
+    CallbackQueryHandler(library_pick, pattern=f"^{LIBRARY_PICK}"),
+]

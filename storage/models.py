@@ -1,0 +1,265 @@
+"""SQLAlchemy models of Plume. Portable column types only (SQLite and PostgreSQL).
+
+Import ids (``lib-lumbres``, ``res-press``, ``faq-mdp``...) are the primary keys of the
+imported tables, so an import upserts by id. Times are stored as timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+MEDIA_TYPES: Final = ("ebook", "press", "video", "music", "training", "game")
+ROLES: Final = ("patron", "staff", "coordinator", "admin")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+UtcDateTime = DateTime(timezone=True)
+
+
+class Library(Base):
+    __tablename__ = "libraries"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    commune: Mapped[str] = mapped_column(String(120), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    opening_hours: Mapped[str] = mapped_column(Text, default="")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    first_name: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(8), default="fr")
+    library_id: Mapped[str | None] = mapped_column(
+        ForeignKey("libraries.id", ondelete="SET NULL"), default=None
+    )
+    role: Mapped[str] = mapped_column(String(16), default="patron")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    onboarded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Resource(Base):
+    __tablename__ = "resources"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    access: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(String(500), default="")
+    keywords: Mapped[str] = mapped_column(Text, default="")  # ';'-separated
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Item(Base):
+    """A catalogue item (a book, a film, a magazine...) offered by a resource."""
+
+    __tablename__ = "items"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id"), index=True)
+    media_type: Mapped[str] = mapped_column(String(16), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    creator: Mapped[str] = mapped_column(String(300), default="")
+    year: Mapped[int | None] = mapped_column(Integer, default=None)
+    genres: Mapped[str] = mapped_column(String(300), default="")  # ';'-separated
+    language: Mapped[str] = mapped_column(String(16), default="")
+    added_on: Mapped[dt.date | None] = mapped_column(Date, default=None, index=True)
+    imported_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class FaqEntry(Base):
+    __tablename__ = "faq_entries"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    alternatives: Mapped[str] = mapped_column(Text, default="")  # '|'-separated
+    resource_id: Mapped[str | None] = mapped_column(ForeignKey("resources.id"), default=None)
+
+
+class Workshop(Base):
+    __tablename__ = "workshops"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    library_id: Mapped[str] = mapped_column(ForeignKey("libraries.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    duration_min: Mapped[int] = mapped_column(Integer, default=60)
+    capacity: Mapped[int] = mapped_column(Integer, default=10)
+    media_type: Mapped[str | None] = mapped_column(String(16), default=None)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Registration(Base):
+    __tablename__ = "registrations"
+    __table_args__ = (UniqueConstraint("workshop_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workshop_id: Mapped[str] = mapped_column(ForeignKey("workshops.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="registered")  # /waiting/cancelled
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    attended: Mapped[bool | None] = mapped_column(Boolean, default=None)
+
+
+class Reminder(Base):
+    """One reminder of one registration; the database is the truth of what was sent."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("registration_id", "offset_s"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id"), index=True)
+    offset_s: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # sent/dropped
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class Subscription(Base):
+    """A patron's opt-in to a kind of announcement: ``media:<type>``, ``events``, ``news``."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("user_id", "topic"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    topic: Mapped[str] = mapped_column(String(40), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Announcement(Base):
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="broadcast")  # / new_items
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    text: Mapped[str] = mapped_column(Text, default="")
+    topic: Mapped[str] = mapped_column(String(40), default="news")
+    audience: Mapped[str] = mapped_column(String(120), default="all")
+    attachment_kind: Mapped[str | None] = mapped_column(String(16), default=None)
+    attachment_file_id: Mapped[str | None] = mapped_column(String(300), default=None)
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    scheduled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
+    status_chat_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    status_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("announcement_id", "user_id"),
+        Index("ix_deliveries_announcement_state", "announcement_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300), default=None)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class HandoverQuestion(Base):
+    """A patron's question passed to the librarians."""
+
+    __tablename__ = "handover_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    library_id: Mapped[str | None] = mapped_column(ForeignKey("libraries.id"), default=None)
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # / answered
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    answer: Mapped[str | None] = mapped_column(Text, default=None)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # vote / workshop / free / survey
+    rating: Mapped[int | None] = mapped_column(Integer, default=None)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    subject_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    library_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    media_type: Mapped[str | None] = mapped_column(String(16), default=None)
+    contact_ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class UsageEvent(Base):
+    """One thing a patron did, for statistics (questions, card views, registrations...)."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (Index("ix_usage_events_kind_time", "kind", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    kind: Mapped[str] = mapped_column(String(24))
+    library_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    media_type: Mapped[str | None] = mapped_column(String(16), default=None)
+    subject_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    query: Mapped[str | None] = mapped_column(Text, default=None)
+    raw_text: Mapped[str | None] = mapped_column(Text, default=None)
+    score: Mapped[float | None] = mapped_column(Float, default=None)
+    answered: Mapped[bool | None] = mapped_column(Boolean, default=None)
+
+
+class Meta(Base):
+    """Small key/value facts shared between processes (e.g. ``catalogue_version``)."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
