@@ -30,7 +30,9 @@ def build_application(services: Services) -> PlumeApplication:
     base = settings.telegram_api_base_url
     application = (
         ApplicationBuilder()
-        .application_class(PlumeApplication, {"services": services})
+        .application_class(
+            PlumeApplication, {"services": services, "on_role_change": publish_menu_for}
+        )
         .token(require_token(settings))
         .base_url(f"{base}/bot")
         .base_file_url(f"{base}/file/bot")

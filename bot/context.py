@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.i18n import Translator, pick_locale, translator
@@ -17,9 +18,17 @@ if TYPE_CHECKING:
 class PlumeApplication(Application):  # type: ignore[type-arg]
     """PTB's Application, carrying Plume's services."""
 
-    def __init__(self, *, services: Services, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        services: Services,
+        on_role_change: Callable[[Bot, Person], Awaitable[None]],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.services = services
+        #: refreshes a person's command menu (wired by bot.app)
+        self.on_role_change = on_role_change
 
 
 class PlumeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -58,10 +67,12 @@ class PlumeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
         if tg_user and not tg_user.is_bot:
             settings = self.services.settings
             language = pick_locale(tg_user.language_code, settings.default_locale)
-            self.person = await self.services.users.touch(
+            self.person, promoted = await self.services.users.touch(
                 tg_user.id, tg_user.first_name or "", language
             )
             self.t = translator(self.person.language, settings.timezone)
+            if promoted:
+                await self.application.on_role_change(self.bot, self.person)  # type: ignore[attr-defined]
 
     def use_language(self, language: str) -> None:
         """After a change in /settings, answer in the new language at once."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from storage.db import SessionFactory
 from storage.models import Library
@@ -17,6 +18,12 @@ class LibraryPage:
     pages: int
 
 
+def sort_key(text: str) -> str:
+    """``Étang`` sorts with ``Etang``, whatever the database's collation."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
 class LibraryService:
     PAGE_SIZE = 8
 
@@ -24,17 +31,14 @@ class LibraryService:
         self._sessions = sessions
 
     async def page(self, page: int) -> LibraryPage:
-        async with self._sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(Library)) or 0
-            pages = max(1, -(-total // self.PAGE_SIZE))
-            page = min(max(page, 0), pages - 1)
-            rows = await session.scalars(
-                select(Library)
-                .order_by(Library.commune, Library.name)
-                .offset(page * self.PAGE_SIZE)
-                .limit(self.PAGE_SIZE)
-            )
-            return LibraryPage(list(rows), page, pages)
+        """Libraries in alphabetical order of commune (accents ignored, as people expect)."""
+        libraries = sorted(
+            await self.all(), key=lambda lib: (sort_key(lib.commune), sort_key(lib.name))
+        )
+        pages = max(1, -(-len(libraries) // self.PAGE_SIZE))
+        page = min(max(page, 0), pages - 1)
+        start = page * self.PAGE_SIZE
+        return LibraryPage(libraries[start : start + self.PAGE_SIZE], page, pages)
 
     async def get(self, library_id: str | None) -> Library | None:
         if not library_id:

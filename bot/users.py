@@ -59,11 +59,13 @@ class UserService:
         self._sessions = sessions
         self._admins = frozenset(admins)
 
-    async def touch(self, telegram_id: int, first_name: str, language: str) -> Person:
+    async def touch(self, telegram_id: int, first_name: str, language: str) -> tuple[Person, bool]:
         """The person behind an update, created on first contact; last seen is refreshed.
 
         ``language`` is only used for a new person: afterwards their choice in /settings wins.
+        The flag tells when they just became an administrator through ``PLUME_ADMINS``.
         """
+        promoted = False
         now = utcnow()
         async with self._sessions.begin() as session:
             user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
@@ -78,16 +80,18 @@ class UserService:
                 )
                 session.add(user)
                 await session.flush()
+                promoted = user.role == "admin"
             else:
                 if telegram_id in self._admins and user.role != "admin":
                     user.role = "admin"
+                    promoted = True
                 if _as_utc(user.last_seen_at) + LAST_SEEN_GRANULARITY < now:
                     user.last_seen_at = now
                 if not user.reachable:
                     user.reachable = True  # they wrote to us, so they unblocked the bot
                 if first_name and user.first_name != first_name[:200]:
                     user.first_name = first_name[:200]
-            return _person(user)
+            return _person(user), promoted
 
     async def get(self, telegram_id: int) -> Person | None:
         async with self._sessions() as session:

@@ -24,6 +24,8 @@ POSTGRES_URL = os.environ.get(
 )
 _pg_state: dict[str, object] = {}
 
+pytest_plugins = ["tests.kit"]
+
 
 def pytest_report_header(config: pytest.Config) -> str:
     where = POSTGRES_URL if BACKEND == "postgresql" else "a temporary SQLite file per test"

@@ -1,0 +1,82 @@
+"""The end-to-end test kit: the Bot API stand-in and the real Plume bot, over real HTTP.
+
+``plume`` is started exactly as ``python -m bot run`` starts it (:class:`bot.app.Plume`), only
+pointed at the stand-in through ``TELEGRAM_API_BASE_URL``. Tests talk to it as people do:
+
+    alice = standin.user(1001, first_name="Alice", language_code="fr")
+    await alice.send("/start")
+    reply = await alice.wait_for("Bonjour")
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.app import Plume
+from bot.config import Settings, load_settings
+from bot.importer import Importer
+from bot.standin import BotAPIStandin
+from storage.db import create_engine
+
+TOKEN = "123456:PLUME-TEST-TOKEN"
+ADMIN_ID = 900001
+NETWORK = Path(__file__).resolve().parent / "data" / "network"
+
+PlumeFactory = Callable[..., Awaitable[Plume]]
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[BotAPIStandin]:
+    api = BotAPIStandin(token=TOKEN, bot_username="plume_test_bot")
+    await api.start()
+    yield api
+    await api.stop()
+
+
+async def import_network(database_url: str, folder: Path = NETWORK) -> None:
+    engine = create_engine(database_url)
+    try:
+        report = await Importer(engine).run(folder, progress=False)
+        assert report.errors == []
+    finally:
+        await engine.dispose()
+
+
+def test_settings(standin: BotAPIStandin, database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "telegram_bot_token": TOKEN,
+        "telegram_api_base_url": standin.base_url,
+        "database_url": database_url,
+        "admins": (ADMIN_ID,),
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # not a test, despite its name
+
+
+@pytest.fixture
+async def start_plume(standin: BotAPIStandin, database_url: str) -> AsyncIterator[PlumeFactory]:
+    """Starts Plume (more than once for restart tests); everything is stopped at the end."""
+    running: list[Plume] = []
+
+    async def start(**overrides: object) -> Plume:
+        plume = Plume(test_settings(standin, database_url, **overrides))
+        await plume.start(poll_timeout=1)
+        running.append(plume)
+        return plume
+
+    yield start
+    for plume in reversed(running):
+        await plume.stop()
+
+
+@pytest.fixture
+async def plume(start_plume: PlumeFactory, database_url: str) -> Plume:
+    """Plume running over the small test network (tests/data/network)."""
+    await import_network(database_url)
+    return await start_plume()
