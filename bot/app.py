@@ -69,6 +69,7 @@ class Plume:
         await application.initialize()
         await self._publish_menus()
         await application.start()
+        await handlers.start_features(application)
         assert application.updater is not None
         await application.updater.start_polling(
             poll_interval=poll_interval,

@@ -15,3 +15,11 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         application.add_handlers(feature.HANDLERS)
     application.add_handlers(fallback.HANDLERS)
     application.add_error_handler(on_error)  # type: ignore[arg-type]
+
+
+async def start_features(application: Application) -> None:  # type: ignore[type-arg]
+    """Once the bot runs: each feature's ``on_start`` (jobs rebuilt from the database...)."""
+    for feature in FEATURES:
+        on_start = getattr(feature, "on_start", None)
+        if on_start is not None:
+            await on_start(application)
