@@ -12,7 +12,8 @@ import signal
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults, ExtBot
+from telegram.request import HTTPXRequest
 
 import handlers
 from bot.config import Settings, require_token
@@ -22,28 +23,41 @@ from handlers.menus import publish_default_menus, publish_menu_for
 from storage.db import migrate
 
 log = logging.getLogger("plume")
+BULK_CONNECTIONS = 128
 
 
 def build_application(services: Services) -> PlumeApplication:
-    """The PTB Application exactly as ``python -m bot run`` uses it."""
+    """The PTB Application exactly as ``python -m bot run`` uses it.
+
+    Replies go through the Application's bot (PTB's AIORateLimiter smooths bursts and waits
+    out 429s); bulk sends (announcements, reminders) go through ``bulk_bot``, which has no
+    limiter of its own: :func:`handlers.delivery.deliver` paces it with ``services.throttle``.
+    """
     settings = services.settings
     base = settings.telegram_api_base_url
+    defaults = Defaults(
+        parse_mode=ParseMode.HTML,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+        tzinfo=settings.tz,
+    )
+    bulk_bot = ExtBot(
+        token=require_token(settings),
+        base_url=f"{base}/bot",
+        base_file_url=f"{base}/file/bot",
+        defaults=defaults,
+        request=HTTPXRequest(connection_pool_size=BULK_CONNECTIONS, read_timeout=15),
+    )
     application = (
         ApplicationBuilder()
         .application_class(
-            PlumeApplication, {"services": services, "on_role_change": publish_menu_for}
+            PlumeApplication,
+            {"services": services, "on_role_change": publish_menu_for, "bulk_bot": bulk_bot},
         )
         .token(require_token(settings))
         .base_url(f"{base}/bot")
         .base_file_url(f"{base}/file/bot")
         .context_types(ContextTypes(context=PlumeContext))
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-                tzinfo=settings.tz,
-            )
-        )
+        .defaults(defaults)
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(16)
         .connection_pool_size(64)
@@ -67,6 +81,7 @@ class Plume:
         await migrate(services.engine)
         application = self.application = build_application(services)
         await application.initialize()
+        await application.bulk_bot.initialize()
         await self._publish_menus()
         await application.start()
         await handlers.start_features(application)
@@ -95,6 +110,7 @@ class Plume:
             if application.running:
                 await application.stop()
             await application.shutdown()
+            await application.bulk_bot.shutdown()
             self.application = None
         if services is not None:
             await services.close()

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
+from bot.feedback import FeedbackService
 from bot.libraries import LibraryService
+from bot.throttle import Throttle
+from bot.usage import UsageRecorder
 from bot.users import UserService
 from storage.db import SessionFactory, create_engine, session_factory
 
@@ -19,6 +22,9 @@ class Services:
     sessions: SessionFactory
     users: UserService
     libraries: LibraryService
+    throttle: Throttle
+    usage: UsageRecorder
+    feedback: FeedbackService
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -30,6 +36,9 @@ class Services:
             sessions=sessions,
             users=UserService(sessions, settings.admins),
             libraries=LibraryService(sessions),
+            throttle=Throttle(),
+            usage=UsageRecorder(sessions),
+            feedback=FeedbackService(sessions),
         )
 
     async def close(self) -> None:
