@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.answers import AnswerService
 from bot.config import Settings
 from bot.feedback import FeedbackService
+from bot.handover import HandoverService
 from bot.libraries import LibraryService
+from bot.search import SearchService
 from bot.throttle import Throttle
 from bot.usage import UsageRecorder
 from bot.users import UserService
@@ -25,11 +28,16 @@ class Services:
     throttle: Throttle
     usage: UsageRecorder
     feedback: FeedbackService
+    search: SearchService
+    answers: AnswerService
+    handover: HandoverService
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
+        usage = UsageRecorder(sessions)
+        search = SearchService(sessions)
         return cls(
             settings=settings,
             engine=engine,
@@ -37,8 +45,11 @@ class Services:
             users=UserService(sessions, settings.admins),
             libraries=LibraryService(sessions),
             throttle=Throttle(),
-            usage=UsageRecorder(sessions),
+            usage=usage,
             feedback=FeedbackService(sessions),
+            search=search,
+            answers=AnswerService(sessions, search, usage),
+            handover=HandoverService(sessions),
         )
 
     async def close(self) -> None:

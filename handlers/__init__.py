@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import admin, fallback, settings, start
+from handlers import admin, browse, fallback, handover, search, settings, start
 from handlers.errors import on_error
 
-FEATURES = (start, settings, admin)
+# search takes every remaining text message: it comes last
+FEATURES = (start, settings, admin, handover, browse, search)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

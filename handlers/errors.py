@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from telegram import Update
@@ -26,9 +27,10 @@ async def on_error(update: object, context: PlumeContext) -> None:
         else pick_locale(user.language_code if user else None, settings.default_locale)
     )
     t = translator(language, settings.timezone)
-    try:
-        if update.callback_query:
+    if update.callback_query:
+        with contextlib.suppress(TelegramError):  # it may have been answered already
             await update.callback_query.answer()
+    try:
         await update.effective_chat.send_message(
             t("Sorry, something went wrong on my side. Please try again in a moment.")
         )

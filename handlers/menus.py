@@ -26,7 +26,9 @@ COMMANDS: list[MenuCommand] = [
     MenuCommand("start", N_("Start or restart the conversation")),
     MenuCommand("help", N_("What Plume can do")),
     MenuCommand("settings", N_("Language and home library")),
+    MenuCommand("media", N_("Browse the digital library")),
     MenuCommand("whoami", N_("Your account and role")),
+    MenuCommand("questions", N_("Patrons' questions waiting for an answer"), "staff"),
     MenuCommand("roles", N_("Staff and their roles"), "admin"),
     MenuCommand("role", N_("Grant or revoke a role"), "admin"),
 ]

@@ -1,0 +1,195 @@
+"""Answering a patron: the search, the cards it leads to, browsing, and the question log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from bot.search import ANSWER_THRESHOLD, Hit, SearchService, normalize
+from bot.usage import UsageRecorder
+from bot.users import Person
+from storage.db import SessionFactory
+from storage.models import MEDIA_TYPES, FaqEntry, Item, Resource
+
+MAX_QUESTION_CHARS = 1000
+SEE_ALSO = 3
+NEWEST_PAGE = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """Something Plume can show: an FAQ answer, a resource, or a catalogue item."""
+
+    type: str  # faq / resource / item
+    id: str
+    title: str
+    body: str = ""
+    media_type: str | None = None
+    url: str = ""
+    # items: who made it, when, and which resource offers it
+    creator: str = ""
+    year: int | None = None
+    genres: tuple[str, ...] = ()
+    access: str = ""
+    resource_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    best: Card | None
+    score: float
+    see_also: list[Hit] = field(default_factory=list)
+
+    @property
+    def answered(self) -> bool:
+        return self.best is not None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaShelf:
+    media_type: str
+    resources: list[Resource]
+
+
+@dataclass(frozen=True, slots=True)
+class NewestPage:
+    resource: Resource
+    items: list[Item]
+    page: int
+    pages: int
+
+
+class AnswerService:
+    def __init__(
+        self, sessions: SessionFactory, search: SearchService, usage: UsageRecorder
+    ) -> None:
+        self._sessions = sessions
+        self._search = search
+        self._usage = usage
+
+    async def answer(self, person: Person, text: str) -> Answer:
+        """The best card for a question (or none), close matches, and the question logged."""
+        question = " ".join(text.split())[:MAX_QUESTION_CHARS]
+        hits = await self._search.search(question, limit=1 + SEE_ALSO) if question else []
+        best_hit = hits[0] if hits and hits[0].score >= ANSWER_THRESHOLD else None
+        card = await self.card(best_hit.type, best_hit.id) if best_hit else None
+        see_also = [h for h in hits[1:] if h.score >= ANSWER_THRESHOLD * 0.75]
+        await self._usage.question(
+            user_id=person.id,
+            query=" ".join(normalize(question))[:MAX_QUESTION_CHARS],
+            raw_text=question,
+            answered=card is not None,
+            score=hits[0].score if hits else None,
+            subject_id=hits[0].id if hits else None,
+            media_type=hits[0].media_type if hits else None,
+            library_id=person.library_id,
+        )
+        return Answer(
+            question, card, hits[0].score if hits else 0.0, see_also if card else hits[:SEE_ALSO]
+        )
+
+    async def view(self, person: Person, kind: str, doc_id: str) -> Card | None:
+        """A card the patron asked to see (a "see also" button, browsing), logged."""
+        card = await self.card(kind, doc_id)
+        if card is not None:
+            await self._usage.card_view(
+                user_id=person.id,
+                subject_id=card.id,
+                media_type=card.media_type,
+                library_id=person.library_id,
+            )
+        return card
+
+    async def card(self, kind: str, doc_id: str) -> Card | None:
+        async with self._sessions() as session:
+            if kind == "faq":
+                faq = await session.get(FaqEntry, doc_id)
+                if faq is None:
+                    return None
+                resource = (
+                    await session.get(Resource, faq.resource_id) if faq.resource_id else None
+                )
+                return Card(
+                    "faq",
+                    faq.id,
+                    faq.question,
+                    faq.answer,
+                    media_type=resource.media_type if resource else None,
+                    url=resource.url if resource else "",
+                    resource_name=resource.name if resource else "",
+                )
+            if kind == "resource":
+                resource = await session.get(Resource, doc_id)
+                if resource is None:
+                    return None
+                return Card(
+                    "resource",
+                    resource.id,
+                    resource.name,
+                    resource.description,
+                    media_type=resource.media_type,
+                    url=resource.url,
+                    access=resource.access,
+                    resource_name=resource.name,
+                )
+            if kind == "item":
+                item = await session.get(Item, doc_id)
+                if item is None:
+                    return None
+                resource = await session.get(Resource, item.resource_id)
+                return Card(
+                    "item",
+                    item.id,
+                    item.title,
+                    media_type=item.media_type,
+                    url=resource.url if resource else "",
+                    creator=item.creator,
+                    year=item.year,
+                    genres=tuple(g for g in item.genres.split(";") if g),
+                    access=resource.access if resource else "",
+                    resource_name=resource.name if resource else "",
+                )
+        return None
+
+    async def shelves(self) -> list[tuple[str, int]]:
+        """Media types that have resources, with how many, in the usual order."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Resource.media_type, func.count()).group_by(Resource.media_type)
+            )
+            counts = dict(rows.tuples().all())
+        return [(m, counts[m]) for m in MEDIA_TYPES if counts.get(m)]
+
+    async def shelf(self, media_type: str) -> MediaShelf | None:
+        if media_type not in MEDIA_TYPES:
+            return None
+        async with self._sessions() as session:
+            resources = await session.scalars(
+                select(Resource).where(Resource.media_type == media_type).order_by(Resource.name)
+            )
+            return MediaShelf(media_type, list(resources))
+
+    async def newest(self, resource_id: str, page: int) -> NewestPage | None:
+        """A resource's newest items, a page at a time."""
+        async with self._sessions() as session:
+            resource = await session.get(Resource, resource_id)
+            if resource is None:
+                return None
+            total = (
+                await session.scalar(
+                    select(func.count()).select_from(Item).where(Item.resource_id == resource_id)
+                )
+                or 0
+            )
+            pages = max(1, -(-total // NEWEST_PAGE))
+            page = min(max(page, 0), pages - 1)
+            items = await session.scalars(
+                select(Item)
+                .where(Item.resource_id == resource_id)
+                .order_by(Item.added_on.desc().nulls_last(), Item.title)
+                .offset(page * NEWEST_PAGE)
+                .limit(NEWEST_PAGE)
+            )
+            return NewestPage(resource, list(items), page, pages)

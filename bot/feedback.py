@@ -1,0 +1,190 @@
+"""Patrons' feedback: votes on answers, workshop ratings, free remarks, the survey.
+
+Kinds (``feedback.kind``):
+
+``vote``      👍/👎 on an answer: ``rating`` 1 = 👍, 0 = 👎; ``subject_id`` = the answered
+              document's id; ``comment`` = what was missing (after a 👎), added later.
+``workshop``  a rating 1–5 and a comment after a workshop; ``subject_id`` = workshop id.
+``free``      /avis: a free remark at any time, optional rating 1–5.
+``survey``    the satisfaction survey: would you recommend the digital library, 0–10.
+
+``user_id`` is our internal ``users.id`` (the pseudonym). Coordinators only learn who wrote
+a remark when the patron said they may be contacted (``contact_ok``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import func, select, update
+
+from storage.db import SessionFactory
+from storage.models import Feedback, User, utcnow
+
+VOTE: Final = "vote"
+WORKSHOP: Final = "workshop"
+FREE: Final = "free"
+SURVEY: Final = "survey"
+KINDS: Final = (VOTE, WORKSHOP, FREE, SURVEY)
+
+RATING_RANGE: Final = {VOTE: (0, 1), WORKSHOP: (1, 5), FREE: (1, 5), SURVEY: (0, 10)}
+COMMENT_LIMIT: Final = 4000
+
+
+class FeedbackError(ValueError):
+    """Feedback that cannot be stored as given (unknown kind, rating out of range)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackEntry:
+    """One remark as coordinators see it: no name, no id, unless ``contact`` is set."""
+
+    id: int
+    kind: str
+    rating: int | None
+    comment: str
+    subject_id: str | None
+    library_id: str | None
+    media_type: str | None
+    created_at: dt.datetime
+    contact_name: str | None = None  # first name, only when the patron agreed
+    contact_telegram_id: int | None = None  # idem
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackPage:
+    entries: list[FeedbackEntry]
+    page: int
+    pages: int
+    total: int
+
+
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+class FeedbackService:
+    """Stores feedback (before the patron is thanked) and lists it for coordinators."""
+
+    PAGE_SIZE = 5
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    async def add(
+        self,
+        user_id: int | None,
+        kind: str,
+        *,
+        rating: int | None = None,
+        comment: str = "",
+        subject_id: str | None = None,
+        library_id: str | None = None,
+        media_type: str | None = None,
+        contact_ok: bool = False,
+    ) -> int:
+        """Writes one feedback row and returns its id (raises FeedbackError on bad input)."""
+        if kind not in KINDS:
+            raise FeedbackError(f"unknown feedback kind {kind!r}")
+        if rating is not None:
+            low, high = RATING_RANGE[kind]
+            if not low <= rating <= high:
+                raise FeedbackError(f"rating {rating} out of {low}..{high} for {kind}")
+        row = Feedback(
+            user_id=user_id,
+            kind=kind,
+            rating=rating,
+            comment=(comment or "").strip()[:COMMENT_LIMIT],
+            subject_id=str(subject_id)[:64] if subject_id is not None else None,
+            library_id=library_id,
+            media_type=media_type,
+            contact_ok=contact_ok,
+            created_at=utcnow(),
+        )
+        async with self._sessions.begin() as session:
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    async def add_comment(self, feedback_id: int, user_id: int, comment: str) -> bool:
+        """Adds what was missing to the patron's own 👎 (or any of their feedback rows)."""
+        comment = (comment or "").strip()[:COMMENT_LIMIT]
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(Feedback)
+                .where(Feedback.id == feedback_id, Feedback.user_id == user_id)
+                .values(comment=comment)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_contact(self, feedback_id: int, user_id: int, contact_ok: bool) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(Feedback)
+                .where(Feedback.id == feedback_id, Feedback.user_id == user_id)
+                .values(contact_ok=contact_ok)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def last_survey_at(self, user_id: int) -> dt.datetime | None:
+        async with self._sessions() as session:
+            moment = await session.scalar(
+                select(func.max(Feedback.created_at)).where(
+                    Feedback.user_id == user_id, Feedback.kind == SURVEY
+                )
+            )
+            return _as_utc(moment) if moment else None
+
+    async def comments(
+        self,
+        *,
+        page: int = 0,
+        rating: int | None = None,
+        media_type: str | None = None,
+        library_id: str | None = None,
+        kind: str | None = None,
+        page_size: int | None = None,
+    ) -> FeedbackPage:
+        """Latest feedback with a comment, newest first, filtered, one page at a time."""
+        size = page_size or self.PAGE_SIZE
+        conditions = [Feedback.comment != ""]
+        if rating is not None:
+            conditions.append(Feedback.rating == rating)
+        if media_type:
+            conditions.append(Feedback.media_type == media_type)
+        if library_id:
+            conditions.append(Feedback.library_id == library_id)
+        if kind:
+            conditions.append(Feedback.kind == kind)
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count(Feedback.id)).where(*conditions)) or 0
+            pages = max(1, -(-total // size))
+            page = min(max(page, 0), pages - 1)
+            rows = await session.execute(
+                select(Feedback, User.first_name, User.telegram_id)
+                .outerjoin(User, User.id == Feedback.user_id)
+                .where(*conditions)
+                .order_by(Feedback.created_at.desc(), Feedback.id.desc())
+                .offset(page * size)
+                .limit(size)
+            )
+            entries = [_entry(row, name, tg) for row, name, tg in rows.all()]
+        return FeedbackPage(entries, page, pages, total)
+
+
+def _entry(row: Feedback, first_name: str | None, telegram_id: int | None) -> FeedbackEntry:
+    contact = bool(row.contact_ok and telegram_id is not None)
+    return FeedbackEntry(
+        id=row.id,
+        kind=row.kind,
+        rating=row.rating,
+        comment=row.comment,
+        subject_id=row.subject_id,
+        library_id=row.library_id,
+        media_type=row.media_type,
+        created_at=_as_utc(row.created_at),
+        contact_name=(first_name or "") if contact else None,
+        contact_telegram_id=telegram_id if contact else None,
+    )

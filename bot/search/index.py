@@ -1,0 +1,478 @@
+"""The search index: an inverted index of French terms over FAQ entries, resources and items.
+
+Scoring, for a question whose meaningful words ("slots") each weigh their inverse document
+frequency (BM25's idf), and for one row (see ``documents.document_rows``):
+
+* query coverage: the weighted share of the slots found in the row, each counted by the
+  field it was found in (title 1, creator 0.9, keywords 0.85, ... answer 0.3) and by how
+  it was found (the word itself 1, a related word 0.6, a typo 0.5-0.8, a completion);
+* title coverage: the weighted share of the row's title that the question found, so that
+  "Enfantillages" beats "10 ans d'enfantillages" for "album enfantillages aldebert";
+* priors: FAQ answers first, then resources, then items when the question looks like a
+  question; documents of the media type the question asks for ("des films de...") first.
+
+score = query coverage × (0.7 + 0.3 × title coverage) × row boost × priors, always in
+0..1 and comparable across questions: ``ANSWER_THRESHOLD`` tells a match from noise.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import repeat
+
+import numpy as np
+
+from bot.search.analysis import Analyzer, QueryToken
+from bot.search.documents import FIELD_WEIGHTS, DocType, Document, Field, document_rows
+from bot.search.lexicon import Lexicon, default_lexicon
+from bot.search.packed import PackedStrings, PackedStringsBuilder
+from bot.search.vocabulary import Vocabulary
+
+ANSWER_THRESHOLD = 0.45
+"""From this score the best hit is an answer: the bot gives it."""
+SUGGEST_THRESHOLD = 0.3
+"""From this score up to ``ANSWER_THRESHOLD`` hits are leads ("did you mean...?"); below
+it nothing matches well and the bot says so (or hands over to a librarian)."""
+
+MAX_QUERY_CHARS = 300
+MAX_QUERY_TOKENS = 12
+MAX_FUZZY_TOKENS = 8
+FUZZY_BELOW_DF = 3  # a word this rare in the index may be a typo of a commoner one
+
+SOFT_WEIGHT = 0.3  # question words ("comment", "combien"...)
+MEDIA_WORD_WEIGHT = 0.6  # "film" in "des films de Kurosawa": mostly tells the media type
+UNKNOWN_WEIGHT = 0.5  # share of the rarest word's weight for a word found nowhere
+TITLE_SHARE = 0.3
+TITLE_TIE_SHARE = 0.2
+PHRASE_PART_FIELD = Field.DESCRIPTION  # "livre" inside "livre numérique" (read "ebook")
+
+DOC_TYPES: tuple[DocType, ...] = ("faq", "resource", "item")
+TYPE_PRIOR = np.array([1.0, 0.97, 0.93], dtype=np.float32)
+QUESTION_TYPE_PRIOR = np.array([1.0, 0.97, 0.85], dtype=np.float32)
+MEDIA_MATCH, MEDIA_NONE, MEDIA_OTHER = 1.0, 0.9, 0.8
+
+_FIELD_WEIGHT = np.array([FIELD_WEIGHTS[f] for f in Field], dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    type: DocType
+    id: str
+    title: str
+    score: float
+    media_type: str | None = None
+    resource_id: str | None = None
+
+
+class IndexBuilder:
+    """Collects documents into compact arrays; ``finish()`` makes the ``SearchIndex``.
+
+    Postings are kept in ``array`` buffers (4 or 1 bytes each), never as Python objects,
+    so that a million items fit in a few hundred megabytes.
+    """
+
+    def __init__(self, lexicon: Lexicon | None = None) -> None:
+        self._analyzer = Analyzer(lexicon)
+        self._term_ids: dict[str, int] = {}
+        self._post_term = array("i")
+        self._post_row = array("i")
+        self._post_field = array("B")
+        self._row_parent = array("i")
+        self._row_boost = array("f")
+        self._parent_type = array("B")
+        self._parent_media = array("B")
+        self._media_names: list[str] = [""]
+        self._ids = PackedStringsBuilder()
+        self._titles = PackedStringsBuilder()
+        self._resource_ids = PackedStringsBuilder()
+        self._repeated: dict[str, list[int]] = {}  # creators and genres come back often
+
+    def _term_id(self, term: str) -> int:
+        term_id = self._term_ids.get(term)
+        if term_id is None:
+            term_id = self._term_ids[term] = len(self._term_ids)
+        return term_id
+
+    def _analyse(self, text: str) -> tuple[list[int], list[int]]:
+        terms, parts = self._analyzer.terms_and_parts(text)
+        return [self._term_id(t) for t in terms], [self._term_id(t) for t in parts]
+
+    def _term_ids_of(self, text: str, field: Field) -> tuple[list[int], list[int]]:
+        """Term ids of a text, and of the words inside its synonym phrases."""
+        if field in (Field.TITLE, Field.DESCRIPTION, Field.BODY):
+            return self._analyse(text)
+        found = self._repeated.get(text)
+        if found is None:
+            if len(self._repeated) > 500_000:
+                self._repeated.clear()
+            found = self._repeated[text] = self._analyse(text)
+        return found
+
+    def _media_code(self, media_type: str | None) -> int:
+        if not media_type:
+            return 0
+        if media_type not in self._media_names:
+            self._media_names.append(media_type)
+        return self._media_names.index(media_type)
+
+    def add(self, document: Document) -> None:
+        parent = len(self._parent_type)
+        self._parent_type.append(DOC_TYPES.index(document.type))
+        self._parent_media.append(self._media_code(document.media_type))
+        self._ids.append(document.id)
+        self._titles.append(document.title)
+        self._resource_ids.append(document.resource_id or "")
+        for row in document_rows(document):
+            row_id = len(self._row_parent)
+            self._row_parent.append(parent)
+            self._row_boost.append(row.boost)
+            best: dict[int, int] = {}
+            for text, field in row.texts:
+                if not text:
+                    continue
+                terms, parts = self._term_ids_of(text, field)
+                for term_id in terms:
+                    if best.get(term_id, 99) > field:
+                        best[term_id] = field
+                part_field = max(field, PHRASE_PART_FIELD)
+                for term_id in parts:
+                    if best.get(term_id, 99) > part_field:
+                        best[term_id] = part_field
+            self._post_term.extend(best.keys())
+            self._post_field.extend(best.values())
+            self._post_row.extend(repeat(row_id, len(best)))
+
+    def add_all(self, documents: Iterable[Document]) -> None:
+        for document in documents:
+            self.add(document)
+
+    def finish(self) -> SearchIndex:
+        term_count = len(self._term_ids)
+        row_count = len(self._row_parent)
+        post_term = np.frombuffer(self._post_term, dtype=np.int32)
+        order = np.argsort(post_term, kind="stable")
+        rows = np.frombuffer(self._post_row, dtype=np.int32)[order]
+        fields = np.frombuffer(self._post_field, dtype=np.uint8)[order]
+        sorted_terms = post_term[order]
+        del order
+        df = np.bincount(post_term, minlength=term_count).astype(np.int32)
+        offsets = np.zeros(term_count + 1, dtype=np.int64)
+        np.cumsum(df, out=offsets[1:])
+        idf = np.log1p((row_count - df + 0.5) / (df + 0.5)).astype(np.float32)
+        known = self._analyzer.known
+        soft_terms = {info.term for info in known.values() if info.soft and info.term}
+        term_weight = idf.copy()
+        for term in soft_terms:
+            term_id = self._term_ids.get(term)
+            if term_id is not None:
+                term_weight[term_id] *= SOFT_WEIGHT
+        title_weight, creator_weight = (
+            np.bincount(
+                rows[fields == field],
+                weights=term_weight[sorted_terms[fields == field]],
+                minlength=row_count,
+            ).astype(np.float32)
+            for field in (Field.TITLE, Field.CREATOR)
+        )
+        del sorted_terms
+        row_parent = np.frombuffer(self._row_parent, dtype=np.int32).copy()
+        parent_media = np.frombuffer(self._parent_media, dtype=np.uint8).copy()
+        parent_type = np.frombuffer(self._parent_type, dtype=np.uint8).copy()
+        written = {
+            word: self._term_ids[info.term]
+            for word, info in known.items()
+            if info.term is not None
+            and info.term == info.stem
+            and len(word) >= 3
+            and word.isalpha()
+            and info.term in self._term_ids
+        }
+        return SearchIndex(
+            lexicon=self._analyzer.lexicon,
+            term_ids=self._term_ids,
+            offsets=offsets,
+            post_rows=rows,
+            post_fields=fields,
+            term_weight=term_weight,
+            document_frequency=df,
+            row_parent=row_parent,
+            row_boost=np.frombuffer(self._row_boost, dtype=np.float32).copy(),
+            row_title_weight=title_weight,
+            row_creator_weight=creator_weight,
+            row_type=parent_type[row_parent],
+            row_media=parent_media[row_parent],
+            parent_type=parent_type,
+            parent_media=parent_media,
+            media_names=tuple(self._media_names),
+            ids=self._ids.finish(),
+            titles=self._titles.finish(),
+            resource_ids=self._resource_ids.finish(),
+            vocabulary=Vocabulary(written, df),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    weight: float  # what the slot is worth in the query
+    variants: list[tuple[int, float]]  # (term id, quality)
+
+
+class SearchIndex:
+    """An immutable index; ``search`` may run in several threads at once."""
+
+    def __init__(
+        self,
+        *,
+        lexicon: Lexicon,
+        term_ids: dict[str, int],
+        offsets: np.ndarray,
+        post_rows: np.ndarray,
+        post_fields: np.ndarray,
+        term_weight: np.ndarray,
+        document_frequency: np.ndarray,
+        row_parent: np.ndarray,
+        row_boost: np.ndarray,
+        row_title_weight: np.ndarray,
+        row_creator_weight: np.ndarray,
+        row_type: np.ndarray,
+        row_media: np.ndarray,
+        parent_type: np.ndarray,
+        parent_media: np.ndarray,
+        media_names: tuple[str, ...],
+        ids: PackedStrings,
+        titles: PackedStrings,
+        resource_ids: PackedStrings,
+        vocabulary: Vocabulary,
+    ) -> None:
+        self._lexicon = lexicon
+        self._analyzer = Analyzer(lexicon, cache_limit=100_000)
+        self._term_ids = term_ids
+        self._offsets = offsets
+        self._post_rows = post_rows
+        self._post_fields = post_fields
+        self._term_weight = term_weight
+        self._df = document_frequency
+        self._row_parent = row_parent
+        self._row_boost = row_boost
+        self._row_title_weight = row_title_weight
+        self._row_creator_weight = row_creator_weight
+        self._row_type = row_type
+        self._row_media = row_media
+        self._parent_type = parent_type
+        self._parent_media = parent_media
+        self._media_names = media_names
+        self._ids = ids
+        self._titles = titles
+        self._resource_ids = resource_ids
+        self._vocabulary = vocabulary
+        self._unknown_weight = UNKNOWN_WEIGHT * float(term_weight.max(initial=1.0))
+
+    @classmethod
+    def build(cls, documents: Iterable[Document], lexicon: Lexicon | None = None) -> SearchIndex:
+        builder = IndexBuilder(lexicon or default_lexicon())
+        builder.add_all(documents)
+        return builder.finish()
+
+    def __len__(self) -> int:
+        """Number of documents."""
+        return len(self._parent_type)
+
+    @property
+    def row_count(self) -> int:
+        return len(self._row_parent)
+
+    @property
+    def term_count(self) -> int:
+        return len(self._term_ids)
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate memory of the arrays (not of the vocabulary dictionaries)."""
+        arrays = (
+            self._offsets, self._post_rows, self._post_fields, self._term_weight, self._df,
+            self._row_parent, self._row_boost, self._row_title_weight, self._row_creator_weight,
+            self._row_type,
+            self._row_media, self._parent_type, self._parent_media,
+        )  # fmt: skip
+        strings = self._ids.nbytes + self._titles.nbytes + self._resource_ids.nbytes
+        return sum(a.nbytes for a in arrays) + strings
+
+    def _variants(self, token: QueryToken, complete: bool, fuzzy: bool) -> list[tuple[int, float]]:
+        best: dict[int, float] = {}
+        exact = self._term_ids.get(token.term)
+        if exact is not None:
+            best[exact] = 1.0
+        related_terms = () if token.soft else self._lexicon.related.get(token.term, ())
+        for related, quality in related_terms:
+            term_id = self._term_ids.get(related)
+            if term_id is not None and best.get(term_id, 0.0) < quality:
+                best[term_id] = quality
+        word = token.surface
+        if word and word.isalpha():
+            found: list[tuple[int, float]] = []
+            if fuzzy and (exact is None or self._df[exact] < FUZZY_BELOW_DF):
+                found.extend(self._vocabulary.typos(word))
+            if complete and len(word) >= 3:
+                found.extend(self._vocabulary.completions(word))
+            for term_id, quality in found:
+                if best.get(term_id, 0.0) < quality:
+                    best[term_id] = quality
+        return list(best.items())
+
+    def _slots(self, query: str) -> tuple[list[_Slot], str | None, bool]:
+        analysis = self._analyzer.analyze_query(query[:MAX_QUERY_CHARS])
+        tokens = analysis.tokens[:MAX_QUERY_TOKENS]
+        media_terms = self._lexicon.media_terms
+        has_content = any(not t.soft and t.term not in media_terms for t in tokens)
+        has_subject = any(not t.soft for t in tokens)
+        slots = []
+        last = len(tokens) - 1
+        for position, token in enumerate(tokens):
+            variants = self._variants(
+                token,
+                complete=analysis.open_end and position == last,
+                fuzzy=position < MAX_FUZZY_TOKENS,
+            )
+            if variants:
+                weight = self._slot_base(variants)
+            else:
+                weight = self._unknown_weight
+            if token.soft and has_subject:
+                weight *= SOFT_WEIGHT
+            elif token.term in media_terms and has_content:
+                weight *= MEDIA_WORD_WEIGHT
+            slots.append(_Slot(weight, variants))
+        return slots, analysis.media_type, analysis.question_like
+
+    def _slot_base(self, variants: list[tuple[int, float]]) -> float:
+        """A slot weighs what its best-found form weighs (the word itself when it is known)."""
+        quality = max(q for _, q in variants)
+        return max(float(self._term_weight[t]) for t, q in variants if q == quality)
+
+    def _postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self._offsets[term_id], self._offsets[term_id + 1]
+        return self._post_rows[start:end], self._post_fields[start:end]
+
+    def _accumulate(self, slots: list[_Slot]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: the weighted matches of the slots, and the title and creator weights found."""
+        size = self.row_count
+        found = np.zeros(size, dtype=np.float32)
+        in_title = np.zeros(size, dtype=np.float32)
+        in_creator = np.zeros(size, dtype=np.float32)
+        term_weight = self._term_weight
+        for slot in slots:
+            if not slot.variants:
+                continue
+            base = self._slot_base(slot.variants)
+            scale = slot.weight / base
+            single = len(slot.variants) == 1
+            if single:
+                best, best_title, best_creator = found, in_title, in_creator
+            else:
+                best = np.zeros(size, dtype=np.float32)
+                best_title = np.zeros(size, dtype=np.float32)
+                best_creator = np.zeros(size, dtype=np.float32)
+            for term_id, quality in slot.variants:
+                rows, fields = self._postings(term_id)
+                value = quality * min(float(term_weight[term_id]), base)
+                contribution = (value * scale) * _FIELD_WEIGHT[fields]
+                title_rows = rows[fields == Field.TITLE]
+                creator_rows = rows[fields == Field.CREATOR]
+                if single:
+                    best[rows] += contribution
+                    best_title[title_rows] += value
+                    best_creator[creator_rows] += value
+                    continue
+                better = contribution > best[rows]
+                best[rows[better]] = contribution[better]
+                best_title[title_rows[best_title[title_rows] < value]] = value
+                best_creator[creator_rows[best_creator[creator_rows] < value]] = value
+            if not single:
+                found += best
+                in_title += best_title
+                in_creator += best_creator
+        return found, in_title, in_creator
+
+    @staticmethod
+    def _cover(found: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        cover = np.divide(found, weight, out=np.zeros(len(found), np.float32), where=weight > 0)
+        return np.minimum(cover, 1.0, out=cover)
+
+    def search(self, query: str, limit: int = 5, media_type: str | None = None) -> list[Hit]:
+        """The best documents for ``query``, best first, with scores in 0..1.
+
+        ``media_type`` keeps only documents of that media type; without it, the media type
+        the question asks for only ranks those documents first.
+        """
+        if limit <= 0 or not query or not query.strip() or not self.row_count:
+            return []
+        slots, wanted_media, question_like = self._slots(query)
+        total = sum(slot.weight for slot in slots)
+        if not slots or total <= 0:
+            return []
+        found, in_title, in_creator = self._accumulate(slots)
+        rows = np.flatnonzero(found)
+        if media_type is not None:
+            if media_type not in self._media_names:
+                return []
+            rows = rows[self._row_media[rows] == self._media_names.index(media_type)]
+        if not len(rows):
+            return []
+        title_cover = self._cover(in_title[rows], self._row_title_weight[rows])
+        creator_cover = self._cover(in_creator[rows], self._row_creator_weight[rows])
+        # Naming the creator fully is as precise as naming the title ("films de Kurosawa"),
+        # but of two works of one creator the title that the question covers best wins.
+        title_cover = (1 - TITLE_TIE_SHARE) * np.maximum(title_cover, creator_cover) + (
+            TITLE_TIE_SHARE * title_cover
+        )
+        priors = QUESTION_TYPE_PRIOR if question_like else TYPE_PRIOR
+        scores = (found[rows] / total) * ((1 - TITLE_SHARE) + TITLE_SHARE * title_cover)
+        scores *= self._row_boost[rows] * priors[self._row_type[rows]]
+        if wanted_media is not None and media_type is None and wanted_media in self._media_names:
+            media = self._row_media[rows]
+            code = self._media_names.index(wanted_media)
+            scores *= np.where(
+                media == code, MEDIA_MATCH, np.where(media == 0, MEDIA_NONE, MEDIA_OTHER)
+            ).astype(np.float32)
+        return self._best_hits(rows, scores, limit)
+
+    def _best_hits(self, rows: np.ndarray, scores: np.ndarray, limit: int) -> list[Hit]:
+        keep = min(len(rows), limit * 8 + 16)
+        if keep < len(rows):
+            top = np.argpartition(scores, len(rows) - keep)[len(rows) - keep :]
+            rows, scores = rows[top], scores[top]
+        order = np.lexsort((rows, self._row_title_weight[rows], -scores))
+        hits: list[Hit] = []
+        seen: set[int] = set()
+        for position in order:
+            parent = int(self._row_parent[rows[position]])
+            if parent in seen:
+                continue
+            seen.add(parent)
+            hits.append(self._hit(parent, float(scores[position])))
+            if len(hits) == limit:
+                break
+        return hits
+
+    def _hit(self, parent: int, score: float) -> Hit:
+        media = self._media_names[self._parent_media[parent]] or None
+        return Hit(
+            type=DOC_TYPES[self._parent_type[parent]],
+            id=self._ids[parent],
+            title=self._titles[parent],
+            score=round(min(max(score, 0.0), 1.0), 4),
+            media_type=media,
+            resource_id=self._resource_ids[parent] or None,
+        )
+
+    def explain_terms(self, query: str) -> list[tuple[str, float, list[str]]]:
+        """For debugging: each slot's weight and the terms it looks for."""
+        names = {v: k for k, v in self._term_ids.items()}
+        slots, _, _ = self._slots(query)
+        return [
+            (names.get(s.variants[0][0], "?") if s.variants else "?", s.weight,
+             [f"{names[t]}:{q:.2f}" for t, q in s.variants])
+            for s in slots
+        ]  # fmt: skip

@@ -1,0 +1,185 @@
+"""Questions passed to the librarians (H: buttons), /questions, and the staff's replies."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.context import PlumeContext
+from bot.handover import Handover
+from bot.i18n import N_, translator
+from handlers.common import button, escape, keyboard, reply, requires
+from handlers.search import HANDOVER
+
+log = logging.getLogger(__name__)
+
+ANSWER = "Q:"  # Q:<question id>  a librarian answers
+WRITING = 1
+REPLY_TIMEOUT = 15 * 60
+
+
+async def pass_on(update: Update, context: PlumeContext) -> None:
+    """The patron chose to pass their question on."""
+    query = update.callback_query
+    person = context.person
+    assert query and query.data and person
+    t = context.t
+    raw = query.data.removeprefix(HANDOVER)
+    handover = await context.services.handover.submit(person, int(raw)) if raw.isdigit() else None
+    if handover is None:
+        await query.answer(t("This question was already passed on."), show_alert=True)
+        return
+    await query.answer()
+    staff = await context.services.users.staff_for(handover.library_id)
+    library = await context.services.libraries.get(handover.library_id)
+    notified = 0
+    for member in staff:
+        st = translator(member.language, context.services.settings.timezone)
+        text = st(
+            N_("❓ <b>Question from {name}</b> ({library}):\n\n{question}"),
+            name=escape(handover.patron_first_name or "?"),
+            library=escape(library.name) if library else st(N_("no library chosen")),
+            question=escape(handover.text),
+        )
+        try:
+            await context.bot.send_message(
+                member.telegram_id,
+                text,
+                reply_markup=keyboard([[button(st(N_("✍️ Answer")), f"{ANSWER}{handover.id}")]]),
+            )
+            notified += 1
+        except Forbidden:
+            await context.services.users.mark_unreachable(member.telegram_id)
+        except TelegramError as error:
+            log.warning("question %s not shown to %s: %s", handover.id, member.telegram_id, error)
+    if notified:
+        await reply(
+            update,
+            t(
+                "Done: your question was passed on to the librarians. "
+                "Their answer will arrive here."
+            ),
+        )
+    elif library:
+        await reply(
+            update,
+            t(
+                "Your question is saved, but no librarian is on Plume right now. You can also "
+                "reach {library}: {phone} {email}",
+                library=escape(library.name),
+                phone=escape(library.phone),
+                email=escape(library.email),
+            ),
+        )
+    else:
+        await reply(update, t("Your question is saved; a librarian will answer it here."))
+
+
+@requires("staff")
+async def questions(update: Update, context: PlumeContext) -> None:
+    person = context.person
+    assert person is not None
+    t = context.t
+    pending = await context.services.handover.pending_for(person)
+    if not pending:
+        await reply(update, t("No question is waiting for an answer."))
+        return
+    await reply(update, t("<b>Questions waiting for an answer</b>"))
+    for handover in pending:
+        await reply(
+            update,
+            question_text(context, handover),
+            keyboard([[button(t("✍️ Answer"), f"{ANSWER}{handover.id}")]]),
+        )
+
+
+def question_text(context: PlumeContext, handover: Handover) -> str:
+    t = context.t
+    return t(
+        "❓ {name}, {when}:\n{question}",
+        name=escape(handover.patron_first_name or "?"),
+        when=t.short_datetime(handover.created_at),
+        question=escape(handover.text),
+    )
+
+
+@requires("staff")
+async def start_answer(update: Update, context: PlumeContext) -> int:
+    query = update.callback_query
+    assert query and query.data
+    t = context.t
+    raw = query.data.removeprefix(ANSWER)
+    handover = await context.services.handover.get(int(raw)) if raw.isdigit() else None
+    if handover is None or handover.state != "pending":
+        await query.answer(t("This question was already answered."), show_alert=True)
+        return ConversationHandler.END
+    await query.answer()
+    assert context.user_data is not None
+    context.user_data["answering"] = handover.id
+    await reply(
+        update,
+        t(
+            "Write your answer to: “{question}” (or /cancel).",
+            question=escape(handover.text[:300]),
+        ),
+    )
+    return WRITING
+
+
+async def send_answer(update: Update, context: PlumeContext) -> int:
+    message = update.effective_message
+    staff = context.person
+    assert message and message.text and staff and context.user_data is not None
+    t = context.t
+    question_id = context.user_data.pop("answering", None)
+    handover = (
+        await context.services.handover.reply(staff, question_id, message.text)
+        if question_id
+        else None
+    )
+    if handover is None:
+        await reply(update, t("This question was already answered."))
+        return ConversationHandler.END
+    pt = translator(handover.patron_language, context.services.settings.timezone)
+    text = pt(
+        N_("💬 <b>Answer from the library</b> to your question “{question}”:\n\n{answer}"),
+        question=escape(handover.text[:300]),
+        answer=message.text_html,
+    )
+    try:
+        await context.bot.send_message(handover.patron_telegram_id, text)
+    except Forbidden:
+        await context.services.users.mark_unreachable(handover.patron_telegram_id)
+        await reply(update, t("The patron has blocked Plume: the answer could not be delivered."))
+        return ConversationHandler.END
+    await reply(update, t("Answer sent."))
+    return ConversationHandler.END
+
+
+async def cancel(update: Update, context: PlumeContext) -> int:
+    if context.user_data is not None:
+        context.user_data.pop("answering", None)
+    await reply(update, context.t("Cancelled."))
+    return ConversationHandler.END
+
+
+HANDLERS = [
+    CallbackQueryHandler(pass_on, pattern=f"^{HANDOVER}"),
+    CommandHandler("questions", questions),
+    ConversationHandler(
+        entry_points=[CallbackQueryHandler(start_answer, pattern=f"^{ANSWER}")],
+        states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, send_answer)]},
+        fallbacks=[CommandHandler(["cancel", "annuler"], cancel)],
+        conversation_timeout=REPLY_TIMEOUT,
+        allow_reentry=True,
+    ),
+]

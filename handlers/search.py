@@ -1,0 +1,159 @@
+"""Patrons ask in plain words; Plume answers with a card, close matches and 👍/👎."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+
+from bot.answers import Answer, Card
+from bot.context import PlumeApplication, PlumeContext
+from bot.i18n import N_, Translator
+from bot.search import Hit
+from handlers.common import button, escape, keyboard, reply
+
+CARD = "C:"  # C:<f|r|i>:<id>  show a card
+VOTE = "V:"  # V:<f|r|i>:<id>:<1|0>  👍/👎, handled by handlers.feedback
+HANDOVER = "H:"  # H:<question id>  pass an unanswered question to the librarians
+BROWSE = "M:"  # handlers.browse
+TYPE_CODES = {"faq": "f", "resource": "r", "item": "i"}
+CODE_TYPES = {code: kind for kind, code in TYPE_CODES.items()}
+MEDIA_NAMES = {
+    "ebook": N_("Books and audiobooks"),
+    "press": N_("Press"),
+    "video": N_("Films and series"),
+    "music": N_("Music"),
+    "training": N_("Courses"),
+    "game": N_("Video games"),
+}
+MEDIA_EMOJI = {
+    "ebook": "📚",
+    "press": "📰",
+    "video": "🎬",
+    "music": "🎵",
+    "training": "🎓",
+    "game": "🎮",
+}
+BUTTON_TITLE = 48
+INDEX_REFRESH_SECONDS = 30
+
+
+def short(text: str, limit: int = BUTTON_TITLE) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def card_text(t: Translator, card: Card) -> str:
+    if card.type == "faq":
+        return f"💡 <b>{escape(card.title)}</b>\n\n{escape(card.body)}"
+    emoji = MEDIA_EMOJI.get(card.media_type or "", "📌")
+    lines = [f"{emoji} <b>{escape(card.title)}</b>"]
+    if card.type == "resource":
+        if card.body:
+            lines.append(escape(card.body))
+        if card.access:
+            lines.append(t("<b>How to access it:</b> {access}", access=escape(card.access)))
+        return "\n\n".join(lines)
+    details = [escape(card.creator)] if card.creator else []
+    if card.year:
+        details.append(str(card.year))
+    if details:
+        lines.append(" · ".join(details))
+    if card.genres:
+        lines.append(escape(", ".join(card.genres)))
+    if card.resource_name:
+        lines.append(t("Available in: {resource}", resource=escape(card.resource_name)))
+    return "\n".join(lines)
+
+
+def link_row(t: Translator, card: Card) -> list[InlineKeyboardButton]:
+    if not card.url.startswith(("https://", "http://")):
+        return []
+    name = card.resource_name or card.title
+    return [InlineKeyboardButton(t("Open {name}", name=short(name, 40)), url=card.url)]
+
+
+def hit_row(hit: Hit) -> list[InlineKeyboardButton]:
+    emoji = MEDIA_EMOJI.get(hit.media_type or "", "💡" if hit.type == "faq" else "📌")
+    return [button(f"{emoji} {short(hit.title)}", f"{CARD}{TYPE_CODES[hit.type]}:{hit.id}")]
+
+
+def vote_row(card: Card) -> list[InlineKeyboardButton]:
+    data = f"{VOTE}{TYPE_CODES[card.type]}:{card.id}"
+    return [button("👍", f"{data}:1"), button("👎", f"{data}:0")]
+
+
+def card_markup(t: Translator, card: Card, see_also: list[Hit]) -> InlineKeyboardMarkup:
+    rows = [link_row(t, card)]
+    rows += [hit_row(hit) for hit in see_also]
+    rows.append(vote_row(card))
+    return keyboard(rows)
+
+
+async def ask(update: Update, context: PlumeContext) -> None:
+    message = update.effective_message
+    person = context.person
+    if message is None or person is None or not message.text:
+        return
+    t = context.t
+    answer = await context.services.answers.answer(person, message.text)
+    if answer.best is not None:
+        text = card_text(t, answer.best)
+        if answer.see_also:
+            text += "\n\n" + t("<i>See also:</i>")
+        await reply(update, text, card_markup(t, answer.best, answer.see_also))
+        return
+    await not_found(update, context, answer)
+
+
+async def not_found(update: Update, context: PlumeContext, answer: Answer) -> None:
+    t = context.t
+    person = context.person
+    assert person is not None
+    rows = []
+    if answer.see_also:
+        rows += [hit_row(hit) for hit in answer.see_also]
+    rows.append([button(t("📚 Browse the media"), BROWSE)])
+    if answer.question:
+        draft = await context.services.handover.draft(person, answer.question)
+        rows.append([button(t("🙋 Ask a librarian"), f"{HANDOVER}{draft}")])
+    text = t("I could not find a sure answer to your question.")
+    if answer.see_also:
+        text += "\n" + t("Maybe one of these?")
+    text += "\n" + t("You can also browse the media, or pass your question to a librarian.")
+    await reply(update, text, keyboard(rows))
+
+
+async def show_card(update: Update, context: PlumeContext) -> None:
+    query = update.callback_query
+    person = context.person
+    assert query and query.data and person
+    t = context.t
+    code, _, doc_id = query.data.removeprefix(CARD).partition(":")
+    kind = CODE_TYPES.get(code)
+    card = await context.services.answers.view(person, kind, doc_id) if kind else None
+    if card is None:
+        await query.answer(t("This button is no longer valid."), show_alert=True)
+        return
+    await query.answer()
+    await reply(update, card_text(t, card), card_markup(t, card, []))
+
+
+async def refresh_index(context: PlumeContext) -> None:
+    await context.services.search.refresh_if_changed()
+
+
+async def on_start(application: PlumeApplication) -> None:
+    """Build the index in the background, then follow imports made by other processes."""
+    application.create_task(application.services.search.reload(), name="search index")
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(
+        refresh_index,
+        interval=INDEX_REFRESH_SECONDS,
+        first=INDEX_REFRESH_SECONDS,
+        name="search index refresh",
+    )
+
+
+HANDLERS = [
+    CallbackQueryHandler(show_card, pattern=f"^{CARD}"),
+    MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, ask),
+]
