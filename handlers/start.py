@@ -8,6 +8,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.context import PlumeContext
 from bot.i18n import Translator
 from handlers.common import ROLE_NAMES, button, escape, keyboard, reply, show
+from handlers.menus import commands_for
 
 LIBRARY_PICK = "L:"
 LIBRARY_PAGE = "Lp:"
@@ -80,26 +81,26 @@ async def library_pick(update: Update, context: PlumeContext) -> None:
     text = t("Noted: your library is {library}.", library=f"<b>{escape(library.name)}</b>")
     await show(update, text)
     if first_time:
-        await reply(update, help_text(t))
+        await reply(update, help_text(t, person.role))
 
 
-def help_text(t: Translator) -> str:
-    return "\n".join(
-        [
-            t("<b>What I can do</b>"),
-            t(
-                "• Answer your questions: just write, e.g. “forgot my password”, “do you have "
-                "comics?”, “film Intouchables”."
-            ),
-            t("• /settings — change your language or your library."),
-            t("• /whoami — your account."),
-            t("• /help — this message."),
-        ]
-    )
+def help_text(t: Translator, role: str) -> str:
+    """What Plume does, then the commands this person's menu holds."""
+    lines = [
+        t("<b>What I can do</b>"),
+        t(
+            "Answer your questions: just write, e.g. “forgot my password”, “do you have "
+            "comics?”, “film Intouchables”."
+        ),
+        "",
+    ]
+    lines += [f"/{c.command} — {escape(c.description)}" for c in commands_for(role, t.locale)]
+    return "\n".join(lines)
 
 
 async def help_command(update: Update, context: PlumeContext) -> None:
-    await reply(update, help_text(context.t))
+    person = context.person
+    await reply(update, help_text(context.t, person.role if person else "patron"))
 
 
 async def whoami(update: Update, context: PlumeContext) -> None:
