@@ -13,8 +13,8 @@ FEATURES = (start, settings, admin, handover, browse, search)
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     for feature in FEATURES:
-        application.add_handlers(feature.HANDLERS)
-    application.add_handlers(fallback.HANDLERS)
+        application.add_handlers(feature.handlers())
+    application.add_handlers(fallback.handlers())
     application.add_error_handler(on_error)  # type: ignore[arg-type]
 
 

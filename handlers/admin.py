@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CommandHandler
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot.context import PlumeContext
 from bot.users import RoleError
@@ -90,4 +90,5 @@ async def role(update: Update, context: PlumeContext) -> None:
     )
 
 
-HANDLERS = [CommandHandler("roles", roles), CommandHandler("role", role)]
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [CommandHandler("roles", roles), CommandHandler("role", role)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.answers import Card
 from bot.context import PlumeContext
@@ -88,7 +88,8 @@ async def browse_button(update: Update, context: PlumeContext) -> None:
     await query.answer(t("This button is no longer valid."), show_alert=True)
 
 
-HANDLERS = [
-    CommandHandler("media", media),
-    CallbackQueryHandler(browse_button, pattern=f"^{BROWSE}"),
-]
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [
+        CommandHandler("media", media),
+        CallbackQueryHandler(browse_button, pattern=f"^{BROWSE}"),
+    ]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from html import escape
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import ConversationHandler
+from telegram.warnings import PTBUserWarning
 
 from bot.context import PlumeContext
 from bot.i18n import N_
@@ -48,6 +51,14 @@ def requires(minimum: str) -> Callable[[Handler], Handler]:
         return guarded
 
     return decorator
+
+
+def conversation(**kwargs: Any) -> ConversationHandler:  # type: ignore[type-arg]
+    """A ConversationHandler whose entry may be a button: PTB's per_message warning is moot
+    here (one conversation per person, whatever message the button is on)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*per_message.*", category=PTBUserWarning)
+        return ConversationHandler(**kwargs)
 
 
 def button(text: str, data: str) -> InlineKeyboardButton:

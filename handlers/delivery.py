@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from telegram import Message
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bot.throttle import Throttle
 
@@ -76,6 +83,7 @@ async def deliver(
             if rate_limited >= MAX_RATE_LIMITED:
                 break
         except Forbidden as exc:
+            throttle.refund(paid=paid)
             return Delivered(Outcome.UNREACHABLE, error=exc.message[:300], attempts=attempts)
         except BadRequest as exc:
             unreachable = any(hint in exc.message.lower() for hint in UNREACHABLE_HINTS)
@@ -83,6 +91,8 @@ async def deliver(
             return Delivered(outcome, error=exc.message[:300], attempts=attempts)
         except NetworkError as exc:  # 5xx, timeouts, dropped connections
             error = exc.message[:300] or type(exc).__name__
+            if not isinstance(exc, TimedOut):  # a timed-out request may have been counted
+                throttle.refund(paid=paid)
             if attempts < max_attempts:
                 await asyncio.sleep(backoff * 2 ** (attempts - 1))
         except TelegramError as exc:

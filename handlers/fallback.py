@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import PlumeContext
 from handlers.common import reply
@@ -28,8 +28,9 @@ async def other_message(update: Update, context: PlumeContext) -> None:
     )
 
 
-HANDLERS = [
-    MessageHandler(filters.COMMAND, unknown_command),
-    CallbackQueryHandler(unknown_button),
-    MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, other_message),
-]
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [
+        MessageHandler(filters.COMMAND, unknown_command),
+        CallbackQueryHandler(unknown_button),
+        MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, other_message),
+    ]

@@ -7,6 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
+    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -17,7 +18,7 @@ from telegram.ext import (
 from bot.context import PlumeContext
 from bot.handover import Handover
 from bot.i18n import N_, translator
-from handlers.common import button, escape, keyboard, reply, requires
+from handlers.common import button, conversation, escape, keyboard, reply, requires
 from handlers.search import HANDOVER
 
 log = logging.getLogger(__name__)
@@ -172,14 +173,15 @@ async def cancel(update: Update, context: PlumeContext) -> int:
     return ConversationHandler.END
 
 
-HANDLERS = [
-    CallbackQueryHandler(pass_on, pattern=f"^{HANDOVER}"),
-    CommandHandler("questions", questions),
-    ConversationHandler(
-        entry_points=[CallbackQueryHandler(start_answer, pattern=f"^{ANSWER}")],
-        states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, send_answer)]},
-        fallbacks=[CommandHandler(["cancel", "annuler"], cancel)],
-        conversation_timeout=REPLY_TIMEOUT,
-        allow_reentry=True,
-    ),
-]
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [
+        CallbackQueryHandler(pass_on, pattern=f"^{HANDOVER}"),
+        CommandHandler("questions", questions),
+        conversation(
+            entry_points=[CallbackQueryHandler(start_answer, pattern=f"^{ANSWER}")],
+            states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, send_answer)]},
+            fallbacks=[CommandHandler(["cancel", "annuler"], cancel)],
+            conversation_timeout=REPLY_TIMEOUT,
+            allow_reentry=True,
+        ),
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot.answers import Answer, Card
 from bot.context import PlumeApplication, PlumeContext
@@ -153,7 +153,8 @@ async def on_start(application: PlumeApplication) -> None:
     )
 
 
-HANDLERS = [
-    CallbackQueryHandler(show_card, pattern=f"^{CARD}"),
-    MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, ask),
-]
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [
+        CallbackQueryHandler(show_card, pattern=f"^{CARD}"),
+        MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, ask),
+    ]

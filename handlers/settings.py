@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.config import SUPPORTED_LOCALES
 from bot.context import PlumeContext
@@ -79,7 +79,8 @@ async def settings_button(update: Update, context: PlumeContext) -> None:
         await query.answer(t("This button is no longer valid."), show_alert=True)
 
 
-HANDLERS = [
-    CommandHandler("settings", settings),
-    CallbackQueryHandler(settings_button, pattern=f"^{SETTINGS}"),
-]
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [
+        CommandHandler("settings", settings),
+        CallbackQueryHandler(settings_button, pattern=f"^{SETTINGS}"),
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import PlumeContext
 from bot.i18n import Translator
@@ -116,10 +116,11 @@ async def whoami(update: Update, context: PlumeContext) -> None:
     await reply(update, "\n".join(lines))
 
 
-HANDLERS = [
-    CommandHandler("start", start),
-    CommandHandler("help", help_command),
-    CommandHandler("whoami", whoami),
-    CallbackQueryHandler(library_page, pattern=f"^{LIBRARY_PAGE}"),
-    CallbackQueryHandler(library_pick, pattern=f"^{LIBRARY_PICK}"),
-]
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [
+        CommandHandler("start", start),
+        CommandHandler("help", help_command),
+        CommandHandler("whoami", whoami),
+        CallbackQueryHandler(library_page, pattern=f"^{LIBRARY_PAGE}"),
+        CallbackQueryHandler(library_pick, pattern=f"^{LIBRARY_PICK}"),
+    ]
