@@ -88,6 +88,12 @@ async def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         await engine.dispose()
 
 
+async def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.sandbox.run import run_sandbox
+
+    return await run_sandbox(settings, args.host, args.port)
+
+
 async def cmd_locales(args: argparse.Namespace, settings: Settings) -> int:
     from bot.i18n import update_catalogs
 
@@ -123,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_ask_arguments(ask)
     ask.set_defaults(handler=cmd_ask)
+
+    sandbox = commands.add_parser(
+        "sandbox", help="try Plume without Telegram: a web chat at http://127.0.0.1:8080/"
+    )
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8080)
+    sandbox.set_defaults(handler=cmd_sandbox)
 
     locales = commands.add_parser("locales", help="extract messages, update the catalogues")
     locales.set_defaults(handler=cmd_locales)

@@ -119,6 +119,27 @@ class UserService:
             )
             return library
 
+    async def seed(
+        self,
+        telegram_id: int,
+        first_name: str,
+        language: str,
+        role: str,
+        library_id: str | None,
+    ) -> Person:
+        """Creates or resets a person with a role (sandbox and demo accounts)."""
+        await self.touch(telegram_id, first_name, language)
+        await self._update(
+            telegram_id,
+            role=role,
+            language=language,
+            library_id=library_id,
+            onboarded=library_id is not None,
+        )
+        updated = await self.get(telegram_id)
+        assert updated is not None
+        return updated
+
     async def mark_unreachable(self, telegram_id: int) -> None:
         await self._update(telegram_id, reachable=False)
 

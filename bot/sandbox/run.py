@@ -1,0 +1,118 @@
+"""``python -m bot sandbox``: try Plume without Telegram.
+
+Starts the Bot API stand-in, Plume pointed at it (the demo network loaded; a temporary
+database unless ``DATABASE_URL`` is given) and the web chat, with three accounts: a patron,
+a librarian and a coordinator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bot.app import Plume
+from bot.config import Settings
+from bot.demo import demo_export
+from bot.importer import Importer
+from bot.standin import BotAPIStandin
+from storage.db import create_engine, migrate
+from storage.models import Library
+
+from .accounts import SandboxAccount
+from .serve import serve_sandbox
+
+TOKEN = "100000:SANDBOX"
+BOT_USERNAME = "plume_sandbox_bot"
+ACCOUNTS = (
+    SandboxAccount(710001, "Usager · Patron", "Camille"),
+    SandboxAccount(710002, "Bibliothécaire · Staff", "Léa"),
+    SandboxAccount(710003, "Coordination · Coordinator", "Noé"),
+)
+ROLES = {710002: "staff", 710003: "coordinator"}
+
+
+async def prepare_database(url: str, settings: Settings, *, fresh: bool) -> None:
+    """Migrated; the demo network imported into a fresh database, or an empty one."""
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as conn:
+            libraries = await conn.scalar(select(func.count()).select_from(Library))
+        if fresh or not libraries:
+            with demo_export(settings.tz) as folder:
+                await Importer(engine).run(folder, progress=False)
+    finally:
+        await engine.dispose()
+
+
+async def seed_accounts(plume: Plume) -> None:
+    assert plume.services is not None
+    users = plume.services.users
+    libraries = await plume.services.libraries.page(0)
+    home = libraries.libraries[0].id if libraries.libraries else None
+    for account in ACCOUNTS:
+        await users.seed(
+            account.user_id,
+            account.first_name,
+            account.language_code,
+            ROLES.get(account.user_id, "patron"),
+            home if account.user_id in ROLES else None,
+        )
+
+
+async def run_sandbox(settings: Settings, host: str, port: int) -> int:
+    given_database = "database_url" in settings.model_fields_set
+    with tempfile.TemporaryDirectory(prefix="plume-sandbox-") as tmp:
+        url = (
+            settings.database_url
+            if given_database
+            else (f"sqlite+aiosqlite:///{Path(tmp) / 'sandbox.sqlite3'}")
+        )
+        await prepare_database(url, settings, fresh=not given_database)
+        standin = BotAPIStandin(token=TOKEN, bot_username=BOT_USERNAME)
+        await standin.start(host)
+        plume = Plume(
+            settings.model_copy(
+                update={
+                    "telegram_bot_token": TOKEN,
+                    "telegram_api_base_url": standin.base_url,
+                    "database_url": url,
+                }
+            )
+        )
+        await plume.start(poll_timeout=10)
+        await seed_accounts(plume)
+        for account in ACCOUNTS:  # their menus, now that they have their roles
+            person = await plume.services.users.get(account.user_id)  # type: ignore[union-attr]
+            if person and plume.application:
+                await plume.application.on_role_change(plume.application.bot, person)
+
+        async def on_language(user_id: int, language: str) -> None:
+            if plume.services and language in ("fr", "en"):
+                await plume.services.users.set_language(user_id, language)
+                person = await plume.services.users.get(user_id)
+                if person and plume.application:
+                    await plume.application.on_role_change(plume.application.bot, person)
+
+        server = await serve_sandbox(
+            standin, ACCOUNTS, host=host, port=port, on_language=on_language
+        )
+        print(f"Plume sandbox: open {server.url} (Ctrl-C to stop)", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            print("stopping the sandbox", flush=True)
+            await plume.stop()
+            await server.stop()
+            with contextlib.suppress(Exception):
+                await standin.stop()
+    return 0
