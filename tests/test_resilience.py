@@ -1,0 +1,68 @@
+"""Telegram misbehaving: the bot waits out 429s, records 403s, survives 5xx and timeouts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage.db import create_engine
+from storage.models import User
+from tests.kit import ADMIN_ID
+
+
+async def reachable(database_url: str, telegram_id: int) -> bool:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.scalar(select(User.reachable).where(User.telegram_id == telegram_id))
+    finally:
+        await engine.dispose()
+
+
+async def test_replies_wait_out_429(standin, plume):
+    standin.faults.rate_limits = True
+    ana = standin.user(4001, first_name="Ana", language_code="fr")
+    for question in ("mdp oublié", "c'est gratuit ?", "kindle"):
+        await ana.send(question)
+    replies = [await ana.next_message(timeout=15) for _ in range(3)]
+    assert len({r.message_id for r in replies}) == 3
+    assert standin.count_status(429) >= 1, "the per-chat limit should have been hit"
+
+
+async def test_a_blocked_patron_is_recorded_unreachable(standin, plume, database_url):
+    admin = standin.user(ADMIN_ID, first_name="Ada", language_code="fr")
+    lea = standin.user(4002, first_name="Léa", language_code="fr")
+    await lea.send("/whoami")
+    await lea.next_message()
+    await admin.send("/role 4002 staff")
+    await admin.wait_for("bibliothécaire")
+    bob = standin.user(4003, first_name="Bob", language_code="fr")
+    await bob.send("wxyzzy plop")
+    sorry = await bob.next_message()
+    await bob.press(sorry, "bibliothécaire")
+    await bob.next_message()
+    notice = await lea.wait_for("Question de Bob")
+    bob.block_bot()
+    await lea.press(notice, "Répondre")
+    await lea.wait_for("Écrivez votre réponse")
+    await lea.send("Bonjour Bob")
+    told = await lea.wait_for("bloqué")
+    assert "n'a pas pu être remise" in told.text
+    assert await reachable(database_url, 4003) is False
+    bob.unblock_bot()
+    await bob.send("/help")  # writing again means they unblocked us
+    await bob.next_message()
+    assert await reachable(database_url, 4003) is True
+
+
+async def test_server_errors_and_dropped_connections_do_not_lose_the_bot(standin, plume):
+    cy = standin.user(4004, first_name="Cy", language_code="fr")
+    standin.faults.server_error_rate = 1.0
+    await cy.send("/help")
+    await cy.assert_no_message(1.0)  # the reply failed with 502; the bot logged it
+    standin.faults.server_error_rate = 0.0
+    standin.faults.drop_rate = 1.0
+    await cy.send("/help")
+    await cy.assert_no_message(1.0)
+    standin.faults.drop_rate = 0.0
+    await cy.send("/help")
+    assert "Ce que je sais faire" in (await cy.next_message(timeout=10)).text
