@@ -10,6 +10,9 @@ pointed at the stand-in through ``TELEGRAM_API_BASE_URL``. Tests talk to it as p
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -26,6 +29,27 @@ ADMIN_ID = 900001
 NETWORK = Path(__file__).resolve().parent / "data" / "network"
 
 PlumeFactory = Callable[..., Awaitable[Plume]]
+#: how Chromium runs headless here (no GPU, no background calls to the closed network)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's Chromium for Playwright; the test skips, saying why, where it is missing."""
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("playwright (python) is not installed")
+    path = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
+    if path is None:
+        pytest.skip("no Chromium: install Debian's chromium package (.ci/run does)")
+    return path
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,17 +16,9 @@ import pytest
 
 from bot.sandbox import SandboxServer, serve_sandbox
 from bot.sandbox.run import ACCOUNTS
+from tests.kit import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def free_port() -> int:
@@ -69,15 +59,6 @@ def test_sandbox_command_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
     assert not list(tmp_path.glob("*.sqlite3")), "the sandbox uses a temporary database"
 
 
-def chromium_path() -> str:
-    if importlib.util.find_spec("playwright") is None:
-        pytest.skip("playwright (python) is not installed")
-    path = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
-    if path is None:
-        pytest.skip("no Chromium: install Debian's chromium package (.ci/run does)")
-    return path
-
-
 @pytest.fixture
 async def sandbox(standin, plume) -> AsyncIterator[SandboxServer]:
     server = await serve_sandbox(standin, ACCOUNTS, port=0)
@@ -86,12 +67,11 @@ async def sandbox(standin, plume) -> AsyncIterator[SandboxServer]:
 
 
 @pytest.mark.browser
-async def test_start_and_choose_a_library_in_the_browser(sandbox):
-    executable = chromium_path()
+async def test_start_and_choose_a_library_in_the_browser(sandbox, chromium):
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 390, "height": 760})
             await page.goto(sandbox.url)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,34 +10,9 @@ from telegram.ext import Application
 
 from bot.sandbox import SandboxAccount, SandboxServer, serve_sandbox
 from bot.standin import BotAPIStandin
+from tests.kit import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _chromium_path() -> str | None:
-    if os.path.exists("/usr/bin/chromium"):
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
-
-
-@pytest.fixture
-def chromium_path() -> str:
-    if importlib.util.find_spec("playwright") is None:
-        pytest.skip("playwright (python) is not installed")
-    path = _chromium_path()
-    if path is None:
-        pytest.skip("no Chromium: neither /usr/bin/chromium nor `chromium` on PATH")
-    return path
 
 
 @pytest.fixture
@@ -57,13 +29,11 @@ async def sandbox(standin: BotAPIStandin, echo_bot: Application) -> AsyncIterato
     await server.stop()
 
 
-async def test_chat_in_the_browser(chromium_path: str, sandbox: SandboxServer) -> None:
+async def test_chat_in_the_browser(chromium: str, sandbox: SandboxServer) -> None:
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=chromium_path, args=CHROMIUM_ARGS
-        )
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 390, "height": 760})
             await page.goto(sandbox.url)
