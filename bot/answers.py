@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from bot.search import ANSWER_THRESHOLD, Hit, SearchService, normalize
+from bot.search import ANSWER_THRESHOLD, SUGGEST_THRESHOLD, Hit, SearchService, normalize
 from bot.usage import UsageRecorder
 from bot.users import Person
 from storage.db import SessionFactory
@@ -75,7 +75,9 @@ class AnswerService:
         hits = await self._search.search(question, limit=1 + SEE_ALSO) if question else []
         best_hit = hits[0] if hits and hits[0].score >= ANSWER_THRESHOLD else None
         card = await self.card(best_hit.type, best_hit.id) if best_hit else None
-        see_also = [h for h in hits[1:] if h.score >= ANSWER_THRESHOLD * 0.75]
+        # with an answer: the next close matches; without: what came near, as suggestions
+        others = hits[1:] if card else hits[:SEE_ALSO]
+        see_also = [h for h in others if h.score >= SUGGEST_THRESHOLD]
         await self._usage.question(
             user_id=person.id,
             query=" ".join(normalize(question))[:MAX_QUESTION_CHARS],
@@ -86,9 +88,7 @@ class AnswerService:
             media_type=hits[0].media_type if hits else None,
             library_id=person.library_id,
         )
-        return Answer(
-            question, card, hits[0].score if hits else 0.0, see_also if card else hits[:SEE_ALSO]
-        )
+        return Answer(question, card, hits[0].score if hits else 0.0, see_also)
 
     async def view(self, person: Person, kind: str, doc_id: str) -> Card | None:
         """A card the patron asked to see (a "see also" button, browsing), logged."""

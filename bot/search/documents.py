@@ -136,7 +136,8 @@ def document_rows(document: Document) -> list[Row]:
     """The texts of a document, by field, grouped in the rows the index scores apart.
 
     A FAQ entry gives one row for its question (with its answer and alternatives) and one
-    per alternative phrasing; a resource one for its name and texts and one per keyword; an item one row.
+    per alternative phrasing; a resource one for its name and texts and one per keyword;
+    an item one row.
     A match is judged against the row's own title, so a short alternative that a question
     matches fully counts as a full match.
 

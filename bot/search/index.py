@@ -6,8 +6,9 @@ frequency (BM25's idf), and for one row (see ``documents.document_rows``):
 * query coverage: the weighted share of the slots found in the row, each counted by the
   field it was found in (title 1, creator 0.9, keywords 0.85, ... answer 0.3) and by how
   it was found (the word itself 1, a related word 0.6, a typo 0.5-0.8, a completion);
-* title coverage: the weighted share of the row's title that the question found, so that
-  "Enfantillages" beats "10 ans d'enfantillages" for "album enfantillages aldebert";
+* title coverage: the weighted share of the row's title (or, nearly as good, of its
+  creator) that the question found, so that "Enfantillages" beats "10 ans
+  d'enfantillages" for "album enfantillages aldebert";
 * priors: FAQ answers first, then resources, then items when the question looks like a
   question; documents of the media type the question asks for ("des films de...") first.
 
@@ -53,6 +54,8 @@ TYPE_PRIOR = np.array([1.0, 0.97, 0.93], dtype=np.float32)
 QUESTION_TYPE_PRIOR = np.array([1.0, 0.97, 0.85], dtype=np.float32)
 MEDIA_MATCH, MEDIA_NONE, MEDIA_OTHER = 1.0, 0.9, 0.8
 
+_UNIQUE_TEXT_FIELDS = frozenset({Field.TITLE, Field.DESCRIPTION, Field.BODY})
+_PHRASE_PART_CODE = int(PHRASE_PART_FIELD)
 _FIELD_WEIGHT = np.array([FIELD_WEIGHTS[f] for f in Field], dtype=np.float32)
 
 
@@ -101,7 +104,7 @@ class IndexBuilder:
 
     def _term_ids_of(self, text: str, field: Field) -> tuple[list[int], list[int]]:
         """Term ids of a text, and of the words inside its synonym phrases."""
-        if field in (Field.TITLE, Field.DESCRIPTION, Field.BODY):
+        if field in _UNIQUE_TEXT_FIELDS:
             return self._analyse(text)
         found = self._repeated.get(text)
         if found is None:
@@ -133,13 +136,14 @@ class IndexBuilder:
                 if not text:
                     continue
                 terms, parts = self._term_ids_of(text, field)
+                code = int(field)
                 for term_id in terms:
-                    if best.get(term_id, 99) > field:
-                        best[term_id] = field
-                part_field = max(field, PHRASE_PART_FIELD)
+                    if best.get(term_id, 99) > code:
+                        best[term_id] = code
+                code = max(code, _PHRASE_PART_CODE)
                 for term_id in parts:
-                    if best.get(term_id, 99) > part_field:
-                        best[term_id] = part_field
+                    if best.get(term_id, 99) > code:
+                        best[term_id] = code
             self._post_term.extend(best.keys())
             self._post_field.extend(best.values())
             self._post_row.extend(repeat(row_id, len(best)))

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.search import SearchIndex, detect_media_type
+
+
+@pytest.mark.parametrize(
+    ("question", "media"),
+    [
+        ("des films de Kurosawa", "video"),
+        ("vous avez des bd ?", "ebook"),
+        ("je veux lire des magazines", "press"),
+        ("un journal régional", "press"),
+        ("livres audio pour ma grand-mère", "ebook"),
+        ("vous avez des jeux video ?", "game"),
+        ("musique sans internet", "music"),
+        ("cours d'anglais", "training"),
+        ("j'ai oublié mon mot de passe", None),
+        ("", None),
+    ],
+)
+def test_detect_media_type(question: str, media: str | None) -> None:
+    assert detect_media_type(question) == media
+
+
+def test_films_of_a_director_are_films(index: SearchIndex) -> None:
+    hits = index.search("des films de Kurosawa", limit=3)
+    assert [h.id for h in hits[:2]] in (
+        ["video-rashomon", "video-samourais"],
+        ["video-samourais", "video-rashomon"],
+    )
+    # the book about Kurosawa comes after his films
+    assert all(h.media_type == "video" for h in hits[:2])
+
+
+def test_asking_for_a_media_finds_its_resource(index: SearchIndex) -> None:
+    assert index.search("vous avez des bd ?")[0].id == "res-ebooks"
+    assert index.search("des films ?")[0].id == "res-vod"
+    assert index.search("je veux lire des magazines")[0].id in ("res-press", "faq-presse-titres")
+
+
+def test_media_type_filter_is_strict(index: SearchIndex) -> None:
+    hits = index.search("harry potter chambre des secrets", media_type="ebook")
+    assert hits and all(h.media_type == "ebook" for h in hits)
+    assert hits[0].id == "ebook-hp2"
+    assert index.search("harry potter", media_type="no-such-type") == []

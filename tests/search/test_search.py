@@ -1,0 +1,98 @@
+"""Patron questions, as they are typed, against the fixture catalogue."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.search import ANSWER_THRESHOLD, SUGGEST_THRESHOLD, SearchIndex
+
+QUESTIONS = [
+    ("jai oublié mon mdp", {"faq-mdp"}),
+    ("pk j'arrive pas a me connecter", {"faq-mdp"}),
+    ("c gratuit ?", {"faq-gratuit"}),
+    ("ca coute combien", {"faq-gratuit"}),
+    ("cb de temps on peut garder un livre", {"faq-pret-duree"}),
+    ("comment rendre un livre avant la fin", {"faq-retour"}),
+    ("le livre est deja emprunté je peux le reserver ?", {"faq-reserver"}),
+    ("ma kindle marche avec vos livres ?", {"faq-kindle"}),
+    ("kel appli pour lire sur mon tel", {"faq-appli"}),
+    ("combien de film par mois", {"faq-vod-quota"}),
+    ("apprendre l'anglais", {"faq-langues", "res-training"}),
+    ("ecouter de la musique sans wifi", {"faq-musique-hors-ligne"}),
+    ("je voudrais parler a quelqu'un svp", {"faq-humain"}),
+    ("c ouvert le samedi ?", {"faq-horaires"}),
+    ("arreter de recevoir les messages", {"faq-desabonner"}),
+    ("livres audio", {"res-audiobooks"}),
+    ("harry poter chambre des secrets en film", {"video-hp2"}),
+    ("la chambre des secrets livre", {"ebook-hp2"}),
+    ("asterix", {"ebook-asterix"}),
+    ("l'arabe du futur sattouf", {"ebook-arabe"}),
+    ("les miserables de victor hugo", {"ebook-miserables"}),
+    ("album enfantillages aldebert", {"music-enfantillages"}),
+    ("okapi magazine", {"press-okapi"}),
+    ("les 7 samourais", {"video-samourais"}),
+    ("le chateau ambulent", {"video-chateau"}),
+    ("mario kart", {"game-mario"}),
+]
+
+
+@pytest.mark.parametrize(("question", "right"), QUESTIONS)
+def test_patron_question_finds_its_answer_first(
+    index: SearchIndex, question: str, right: set[str]
+) -> None:
+    hits = index.search(question)
+    assert hits, question
+    assert hits[0].id in right, [(h.id, h.score) for h in hits[:3]]
+    assert hits[0].score >= SUGGEST_THRESHOLD, (question, hits[0])
+
+
+def test_most_patron_questions_are_answered_with_confidence(index: SearchIndex) -> None:
+    confident = [q for q, _ in QUESTIONS if index.search(q)[0].score >= ANSWER_THRESHOLD]
+    assert len(confident) >= 0.9 * len(QUESTIONS)
+
+
+@pytest.mark.parametrize(
+    ("typo", "right"),
+    [
+        ("harry poter", "video-hp2"),
+        ("hary potter chambre", "video-hp2"),
+        ("intouchable", "video-intouchables"),
+        ("intouchbles", "video-intouchables"),
+        ("stromea", "music-stromae"),
+        ("les miserabeles", "ebook-miserables"),
+    ],
+)
+def test_typos_are_tolerated(index: SearchIndex, typo: str, right: str) -> None:
+    assert right in [h.id for h in index.search(typo, limit=3)]
+
+
+def test_unfinished_last_word_is_completed(index: SearchIndex) -> None:
+    assert index.search("enfantil")[0].id.startswith("music-enfantillages")
+    assert index.search("racine carr")[0].id == "music-stromae"
+
+
+def test_exact_title_beats_longer_titles(index: SearchIndex) -> None:
+    hits = index.search("enfantillages")
+    assert hits[0].id == "music-enfantillages"
+
+
+def test_hits_are_sorted_unique_and_scored_0_to_1(index: SearchIndex) -> None:
+    hits = index.search("harry potter", limit=10)
+    assert len({h.id for h in hits}) == len(hits)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_limit(index: SearchIndex) -> None:
+    assert len(index.search("livre", limit=2)) == 2
+    assert index.search("livre", limit=0) == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["quelle est la météo demain", "recette de la tarte aux pommes", "asdfgh qwerty", "ok merci"],
+)
+def test_unrelated_questions_stay_below_threshold(index: SearchIndex, question: str) -> None:
+    hits = index.search(question)
+    assert not hits or hits[0].score < ANSWER_THRESHOLD, hits[:1]
