@@ -5,8 +5,8 @@
     if hits and hits[0].score >= ANSWER_THRESHOLD: ...
 
 The bot uses ``SearchService``, which builds the index from the database and follows
-``catalogue_version``. Word knowledge (stop words, SMS spellings, synonyms, media words)
-lives in the ``*.txt`` files of this package.
+``catalogue_version``. Word knowledge (stop words, SMS spellings, synonyms, media words,
+the English words of patrons) lives in the ``*.txt`` files of this package.
 """
 
 from bot.search.analysis import detect_media_type, normalize

@@ -13,6 +13,11 @@ QUESTION_WORDS = frozenset(
 )
 """Folded words that make a query look like a question to the FAQ rather than a title."""
 
+INTERROGATIVE_WORDS = frozenset(
+    "comment combien pourquoi quand quel quelle quels quelles how what why when which".split()
+)
+"""Folded words that ask about something ("combien de films...") rather than for it."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Word:
@@ -35,6 +40,7 @@ class QueryToken:
 class QueryAnalysis:
     tokens: tuple[QueryToken, ...]
     question_like: bool
+    interrogative: bool  # asks how, how many, why... ("combien de films ?")
     media_type: str | None
     open_end: bool  # the last word may be unfinished (no space or punctuation after it)
 
@@ -138,6 +144,7 @@ class Analyzer:
         return QueryAnalysis(
             tokens=tuple(tokens),
             question_like="?" in text or any(w in QUESTION_WORDS for w in words),
+            interrogative=any(w in INTERROGATIVE_WORDS for w in words),
             media_type=media_type,
             open_end=bool(stripped) and stripped == text and stripped[-1].isalnum(),
         )

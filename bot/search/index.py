@@ -10,7 +10,12 @@ frequency (BM25's idf), and for one row (see ``documents.document_rows``):
   creator) that the question found, so that "Enfantillages" beats "10 ans
   d'enfantillages" for "album enfantillages aldebert";
 * priors: FAQ answers first, then resources, then items when the question looks like a
-  question; documents of the media type the question asks for ("des films de...") first.
+  question, and resources well before items when it only names a kind of media ("ya des
+  mangas ?"); documents of the media type the question asks for ("des films de...") first.
+
+Question words ("comment", "combien", "how"...), recency words ("le dernier Astérix") and,
+in a question, numbers ("mon fils de 10 ans") weigh little; an English word of a question
+is read as its French counterpart first (``english.txt``).
 
 score = query coverage × (0.7 + 0.3 × title coverage) × row boost × priors, always in
 0..1 and comparable across questions: ``ANSWER_THRESHOLD`` tells a match from noise.
@@ -45,13 +50,17 @@ FUZZY_BELOW_DF = 3  # a word this rare in the index may be a typo of a commoner 
 SOFT_WEIGHT = 0.3  # question words ("comment", "combien"...)
 MEDIA_WORD_WEIGHT = 0.6  # "film" in "des films de Kurosawa": mostly tells the media type
 UNKNOWN_WEIGHT = 0.5  # share of the rarest word's weight for a word found nowhere
+TRANSLATED_WORD_QUALITY = 0.9  # "free" for "Free" once read as "gratuit"
 TITLE_SHARE = 0.3
 TITLE_TIE_SHARE = 0.2
 PHRASE_PART_FIELD = Field.DESCRIPTION  # "livre" inside "livre numérique" (read "ebook")
 
 DOC_TYPES: tuple[DocType, ...] = ("faq", "resource", "item")
 TYPE_PRIOR = np.array([1.0, 0.97, 0.93], dtype=np.float32)
-QUESTION_TYPE_PRIOR = np.array([1.0, 0.97, 0.85], dtype=np.float32)
+QUESTION_TYPE_PRIOR = np.array([1.0, 0.93, 0.85], dtype=np.float32)
+CATEGORY_TYPE_PRIOR = np.array([1.0, 1.0, 0.6], dtype=np.float32)
+CATEGORY_FLOOR = 0.5  # least score of a resource of the media a question names alone
+_RESOURCE_CODE = DOC_TYPES.index("resource")
 MEDIA_MATCH, MEDIA_NONE, MEDIA_OTHER = 1.0, 0.9, 0.8
 
 _UNIQUE_TEXT_FIELDS = frozenset({Field.TITLE, Field.DESCRIPTION, Field.BODY})
@@ -223,6 +232,14 @@ class _Slot:
     variants: list[tuple[int, float]]  # (term id, quality)
 
 
+@dataclass(frozen=True, slots=True)
+class _Query:
+    slots: list[_Slot]
+    media_type: str | None  # the media type the question asks for
+    priors: np.ndarray  # by document type
+    category: bool  # the question only names a kind of media
+
+
 class SearchIndex:
     """An immutable index; ``search`` may run in several threads at once."""
 
@@ -308,6 +325,14 @@ class SearchIndex:
         exact = self._term_ids.get(token.term)
         if exact is not None:
             best[exact] = 1.0
+        # An English word of a question means its French counterpart first ("free" is
+        # "gratuit"), and itself a little less, for the catalogue's English titles.
+        for french in self._lexicon.translations.get(token.term, ()):
+            term_id = self._term_ids.get(french)
+            if term_id is not None:
+                if exact is not None:
+                    best[exact] = TRANSLATED_WORD_QUALITY
+                best[term_id] = 1.0
         related_terms = () if token.soft else self._lexicon.related.get(token.term, ())
         for related, quality in related_terms:
             term_id = self._term_ids.get(related)
@@ -325,12 +350,18 @@ class SearchIndex:
                     best[term_id] = quality
         return list(best.items())
 
-    def _slots(self, query: str) -> tuple[list[_Slot], str | None, bool]:
+    def _slots(self, query: str) -> _Query:
+        """The slots of a question, the media type it asks for, and how to weigh types."""
         analysis = self._analyzer.analyze_query(query[:MAX_QUERY_CHARS])
         tokens = analysis.tokens[:MAX_QUERY_TOKENS]
         media_terms = self._lexicon.media_terms
-        has_content = any(not t.soft and t.term not in media_terms for t in tokens)
-        has_subject = any(not t.soft for t in tokens)
+        question_like = analysis.question_like
+        content = [t for t in tokens if not t.soft and t.term not in media_terms]
+        # In a question, a number is mostly a quantity or an age ("mon fils de 10 ans",
+        # "plus de 3 livres"): it weighs like a question word when other words say more.
+        soft_numbers = question_like and any(not t.term.isdigit() for t in content)
+        has_content = any(not (soft_numbers and t.term.isdigit()) for t in content)
+        has_subject = has_content or any(not t.soft for t in tokens)
         slots = []
         last = len(tokens) - 1
         for position, token in enumerate(tokens):
@@ -343,12 +374,22 @@ class SearchIndex:
                 weight = self._slot_base(variants)
             else:
                 weight = self._unknown_weight
-            if token.soft and has_subject:
+            soft = token.soft or (soft_numbers and token.term.isdigit())
+            if soft and has_subject:
                 weight *= SOFT_WEIGHT
             elif token.term in media_terms and has_content:
                 weight *= MEDIA_WORD_WEIGHT
             slots.append(_Slot(weight, variants))
-        return slots, analysis.media_type, analysis.question_like
+        # "ya des mangas ?" names a kind of media, not a title: its resource answers it
+        # ("combien de films ?" asks about them: the FAQ does).
+        category = has_subject and not has_content and not analysis.interrogative
+        if category:
+            priors = CATEGORY_TYPE_PRIOR
+        elif question_like:
+            priors = QUESTION_TYPE_PRIOR
+        else:
+            priors = TYPE_PRIOR
+        return _Query(slots, analysis.media_type, priors, category)
 
     def _slot_base(self, variants: list[tuple[int, float]]) -> float:
         """A slot weighs what its best-found form weighs (the word itself when it is known)."""
@@ -412,7 +453,8 @@ class SearchIndex:
         """
         if limit <= 0 or not query or not query.strip() or not self.row_count:
             return []
-        slots, wanted_media, question_like = self._slots(query)
+        analysed = self._slots(query)
+        slots, wanted_media = analysed.slots, analysed.media_type
         total = sum(slot.weight for slot in slots)
         if not slots or total <= 0:
             return []
@@ -431,15 +473,19 @@ class SearchIndex:
         title_cover = (1 - TITLE_TIE_SHARE) * np.maximum(title_cover, creator_cover) + (
             TITLE_TIE_SHARE * title_cover
         )
-        priors = QUESTION_TYPE_PRIOR if question_like else TYPE_PRIOR
         scores = (found[rows] / total) * ((1 - TITLE_SHARE) + TITLE_SHARE * title_cover)
-        scores *= self._row_boost[rows] * priors[self._row_type[rows]]
+        scores *= self._row_boost[rows] * analysed.priors[self._row_type[rows]]
         if wanted_media is not None and media_type is None and wanted_media in self._media_names:
             media = self._row_media[rows]
             code = self._media_names.index(wanted_media)
             scores *= np.where(
                 media == code, MEDIA_MATCH, np.where(media == 0, MEDIA_NONE, MEDIA_OTHER)
             ).astype(np.float32)
+            if analysed.category:
+                # The resources of that media answer it, even through a weak related word
+                # ("mangas" finds the e-books only as "bd").
+                own = (media == code) & (self._row_type[rows] == _RESOURCE_CODE)
+                scores[own] = CATEGORY_FLOOR + (1 - CATEGORY_FLOOR) * scores[own]
         return self._best_hits(rows, scores, limit)
 
     def _best_hits(self, rows: np.ndarray, scores: np.ndarray, limit: int) -> list[Hit]:
@@ -474,7 +520,7 @@ class SearchIndex:
     def explain_terms(self, query: str) -> list[tuple[str, float, list[str]]]:
         """For debugging: each slot's weight and the terms it looks for."""
         names = {v: k for k, v in self._term_ids.items()}
-        slots, _, _ = self._slots(query)
+        slots = self._slots(query).slots
         return [
             (names.get(s.variants[0][0], "?") if s.variants else "?", s.weight,
              [f"{names[t]}:{q:.2f}" for t, q in s.variants])

@@ -1,6 +1,7 @@
 """The French word knowledge of the search, read from the text files of this package.
 
-``stopwords.txt``, ``spelling.txt``, ``synonyms.txt`` and ``media_words.txt`` are data:
+``stopwords.txt``, ``spelling.txt``, ``synonyms.txt``, ``media_words.txt`` and
+``english.txt`` are data:
 librarians can extend them without touching code. Every entry goes through the same
 folding and stemming as the texts it is compared with, so accents and plurals in the
 files do not matter.
@@ -42,7 +43,7 @@ def fold(text: str) -> str:
 
 
 def stem(word: str) -> str:
-    """A light French stemmer: folds plurals and the commonest verb and feminine endings.
+    """A light French stemmer: folds plurals and the commonest verb, noun and feminine endings.
 
     It only has to give the same stem to the forms a patron and a catalogue use for one
     word (``films``/``film``, ``télécharger``/``téléchargé``, ``payante``/``payant``).
@@ -60,9 +61,13 @@ def stem(word: str) -> str:
         return word[:-2]
     if size >= 8 and word.endswith("ement"):
         return word[:-5]
+    if size >= 10 and word.endswith("ation"):  # réservation, installation: the verb's stem
+        return word[:-5]
     if size >= 6 and word.endswith(("er", "ez", "ee")):
         return word[:-2]
-    if size >= 5 and word[-1] == "e":
+    if size == 5 and word.endswith(("er", "ez", "ee")):  # jouer, jouez, durée: like "joue"
+        return word[:-2]
+    if size >= 4 and word[-1] == "e":
         return word[:-1]
     return word
 
@@ -80,6 +85,7 @@ class Lexicon:
     max_phrase: int
     related: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     media_terms: dict[str, str] = field(default_factory=dict)  # term -> media type
+    translations: dict[str, tuple[str, ...]] = field(default_factory=dict)  # English term
 
     def words(self, text: str) -> list[str]:
         """Folded words of a text, with the spelling fixes applied."""
@@ -191,6 +197,14 @@ def default_lexicon() -> Lexicon:
             terms = lexicon.canonical(phrase)
             if len(terms) == 1:
                 media_terms.setdefault(terms[0], media.strip())
+    translations: dict[str, list[str]] = {}
+    for line in _data_lines("english.txt"):
+        written, _, meaning = line.partition(":")
+        english, french = lexicon.canonical(written), lexicon.canonical(meaning)
+        if len(english) == 1 and len(french) == 1 and english != french:
+            known = translations.setdefault(english[0], [])
+            if french[0] not in known:
+                known.append(french[0])
     return Lexicon(
         stop=lexicon.stop,
         soft=lexicon.soft,
@@ -201,4 +215,5 @@ def default_lexicon() -> Lexicon:
         max_phrase=lexicon.max_phrase,
         related={t: tuple(sorted(o.items())) for t, o in related.items()},
         media_terms=media_terms,
+        translations={t: tuple(f) for t, f in translations.items()},
     )

@@ -149,6 +149,9 @@ ITEMS = [
     _item("music-enfantillages2", "music", "Enfantillages 2", "Aldebert", "album"),
     _item("music-10ans", "music", "10 ans d'enfantillages", "Aldebert", "album"),
     _item("music-stromae", "music", "Racine carrée", "Stromae", "album"),
+    _item("music-manga", "music", "Manga", "Andrade, Mayra", "album"),
+    _item("music-free", "music", "Free", "Gaines, Rosie", "album"),
+    _item("video-loup", "video", "Le dernier loup", "Annaud, Jean-Jacques", "film"),
     _item("game-mario", "game", "Mario Kart 8 Deluxe", "", "course", "2017"),
     _item("game-zelda", "game", "The Legend of Zelda: Breath of the Wild", "", "aventure", "2017"),
 ]

@@ -95,3 +95,45 @@ def test_nothing_to_search(text: str) -> None:
 
 def test_other_scripts_are_kept_as_words() -> None:
     assert normalize("你好") == ["你好"]
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("jouer", "joue"),  # five-letter verbs meet their short forms
+        ("jouez", "joues"),
+        ("durée", "dure"),
+        ("réservation", "réserver"),  # long -ation nouns meet their verb
+        ("installation", "installer"),
+        ("prolongation", "prolonger"),
+    ],
+)
+def test_stemming_joins_verb_and_noun_forms(one: str, other: str) -> None:
+    assert normalize(one) == normalize(other)
+
+
+def test_short_ation_nouns_keep_their_meaning() -> None:
+    assert normalize("formation") != normalize("forme")
+    assert normalize("animation") != normalize("anime")
+
+
+def test_forms_of_etre_and_avoir_are_stop_words() -> None:
+    assert normalize("quand il sera dispo") == normalize("quand dispo")
+    assert normalize("ça serait possible, il avait dit") == normalize("possible dit")
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("accès", "accéder"),
+        ("en même temps", "simultané"),
+        ("à la fois", "simultanément"),
+        ("combien de temps", "durée"),
+        ("les gamins", "les enfants"),
+        ("mes infos perso", "mes données personnelles"),
+        ("une vraie personne", "un humain"),
+        ("inscrit", "inscrire"),
+    ],
+)
+def test_everyday_phrasings_meet_the_faq_words(one: str, other: str) -> None:
+    assert normalize(one) == normalize(other)

@@ -96,3 +96,50 @@ def test_limit(index: SearchIndex) -> None:
 def test_unrelated_questions_stay_below_threshold(index: SearchIndex, question: str) -> None:
     hits = index.search(question)
     assert not hits or hits[0].score < ANSWER_THRESHOLD, hits[:1]
+
+
+@pytest.mark.parametrize(
+    ("question", "right"),
+    [
+        ("I forgot my password", "faq-mdp"),
+        ("is it free?", "faq-gratuit"),
+        ("how many movies per month", "faq-vod-quota"),
+        ("opening hours", "faq-horaires"),
+        ("listen to music offline", "faq-musique-hors-ligne"),
+    ],
+)
+def test_english_questions_find_the_french_answers(
+    index: SearchIndex, question: str, right: str
+) -> None:
+    hits = index.search(question)
+    assert hits[0].id == right, [(h.id, h.score) for h in hits[:3]]
+    assert hits[0].score >= ANSWER_THRESHOLD
+
+
+def test_english_words_are_read_in_questions_only(index: SearchIndex) -> None:
+    # "free" means "gratuit" in a question, yet still finds the English title...
+    assert "music-free" in [h.id for h in index.search("free", limit=3)]
+    assert index.search("free rosie gaines")[0].id == "music-free"
+    # ...and the French word does not find the English title.
+    assert "music-free" not in [h.id for h in index.search("c'est gratuit ?", limit=5)]
+
+
+def test_a_kind_of_media_alone_asks_for_its_resource(index: SearchIndex) -> None:
+    hits = index.search("ya des mangas ?")
+    assert hits[0].id == "res-ebooks", [(h.id, h.score) for h in hits[:3]]
+    assert hits[0].score >= ANSWER_THRESHOLD
+    # a title naming the same word is still found with more words
+    assert index.search("manga mayra andrade")[0].id == "music-manga"
+    # asking about a kind of media goes to the FAQ, not to the resource
+    assert index.search("combien de films ?")[0].id == "faq-vod-quota"
+
+
+def test_numbers_in_questions_weigh_little(index: SearchIndex) -> None:
+    question = "j'ai 10 ans, comment ecouter de la musique sans connexion ?"
+    assert index.search(question)[0].id == "faq-musique-hors-ligne"
+    assert index.search("10 ans d'enfantillages")[0].id == "music-10ans"
+
+
+def test_recency_words_weigh_little(index: SearchIndex) -> None:
+    assert index.search("je cherche le dernier astérix")[0].id == "ebook-asterix"
+    assert index.search("le dernier loup")[0].id == "video-loup"
