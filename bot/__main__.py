@@ -45,6 +45,7 @@ async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.announcements import catalogue_version, draft_new_titles
     from bot.demo import demo_export
     from bot.importer import Importer
     from storage.db import create_engine, migrate
@@ -55,6 +56,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
+        version_before = await catalogue_version(engine)
         importer = Importer(engine)
         if args.demo:
             with demo_export(settings.tz) as directory:
@@ -65,6 +67,15 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"import: {directory} is not a directory", file=sys.stderr)
                 return 1
             report = await importer.run(directory, strict=args.strict)
+        drafts = []
+        if not report.strict_failed:  # new titles: drafts the staff approve in the bot
+            drafts = await draft_new_titles(
+                engine,
+                report.added_titles,
+                settings.default_locale,
+                settings.timezone,
+                first_import=version_before is None,
+            )
     except FileNotFoundError as error:
         print(f"import: {error}", file=sys.stderr)
         return 1
@@ -73,6 +84,8 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     for error in report.errors:
         print(error, file=sys.stderr)
     print(report.summary())
+    if drafts:
+        print(f"{len(drafts)} announcement drafts of new titles sent to the staff for approval")
     return 1 if report.strict_failed else 0
 
 
@@ -92,6 +105,18 @@ async def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from bot.sandbox.run import run_sandbox
 
     return await run_sandbox(settings, args.host, args.port)
+
+
+async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.report import report_main
+    from storage.db import create_engine, migrate
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        return await report_main(args, engine, settings.tz)
+    finally:
+        await engine.dispose()
 
 
 async def cmd_locales(args: argparse.Namespace, settings: Settings) -> int:
@@ -136,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8080)
     sandbox.set_defaults(handler=cmd_sandbox)
+
+    report = commands.add_parser("report", help="the evaluation report (HTML, CSV or JSON)")
+    from bot.report import add_report_arguments
+
+    add_report_arguments(report)
+    report.set_defaults(handler=cmd_report)
 
     locales = commands.add_parser("locales", help="extract messages, update the catalogues")
     locales.set_defaults(handler=cmd_locales)

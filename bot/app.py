@@ -108,6 +108,7 @@ class Plume:
             if application.updater and application.updater.running:
                 await application.updater.stop()
             if application.running:
+                await handlers.stop_features(application)
                 await application.stop()
             await application.shutdown()
             await application.bulk_bot.shutdown()

@@ -51,6 +51,14 @@ class Settings(BaseSettings):
         default=(dt.timedelta(hours=24), dt.timedelta(hours=1)),
         validation_alias="PLUME_REMINDER_OFFSETS",
     )
+    #: how long after a workshop's end its patrons are asked for a rating
+    feedback_delay: Annotated[dt.timedelta, NoDecode] = Field(
+        default=dt.timedelta(hours=3), validation_alias="PLUME_FEEDBACK_DELAY"
+    )
+    #: the satisfaction survey goes to active patrons at most once per this many days (0: off)
+    survey_period_days: int = Field(
+        default=0, ge=0, le=3660, validation_alias="PLUME_SURVEY_PERIOD_DAYS"
+    )
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -70,6 +78,11 @@ class Settings(BaseSettings):
             offsets = [parse_duration(p) for p in value.split(",") if p.strip()]
             return tuple(sorted(offsets, reverse=True))
         return value
+
+    @field_validator("feedback_delay", mode="before")
+    @classmethod
+    def _parse_delay(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
 
     @field_validator("telegram_api_base_url")
     @classmethod

@@ -21,7 +21,7 @@ from typing import Final
 from sqlalchemy import func, select, update
 
 from storage.db import SessionFactory
-from storage.models import Feedback, User, utcnow
+from storage.models import FaqEntry, Feedback, Item, Resource, User, utcnow
 
 VOTE: Final = "vote"
 WORKSHOP: Final = "workshop"
@@ -59,10 +59,6 @@ class FeedbackPage:
     page: int
     pages: int
     total: int
-
-
-def _as_utc(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 class FeedbackService:
@@ -108,6 +104,81 @@ class FeedbackService:
             await session.flush()
             return row.id
 
+    async def vote(
+        self,
+        user_id: int,
+        subject_id: str,
+        rating: int,
+        *,
+        library_id: str | None = None,
+        media_type: str | None = None,
+    ) -> int:
+        """A 👍 (1) or 👎 (0) on an answer; voting again on it changes the vote."""
+        if rating not in (0, 1):
+            raise FeedbackError(f"a vote is 0 or 1, not {rating}")
+        async with self._sessions.begin() as session:
+            row = await session.scalar(
+                select(Feedback).where(
+                    Feedback.user_id == user_id,
+                    Feedback.kind == VOTE,
+                    Feedback.subject_id == subject_id[:64],
+                )
+            )
+            if row is not None:
+                row.rating = rating
+                return row.id
+        return await self.add(
+            user_id,
+            VOTE,
+            rating=rating,
+            subject_id=subject_id,
+            library_id=library_id,
+            media_type=media_type,
+        )
+
+    async def rate(self, feedback_id: int, user_id: int, kind: str, rating: int | None) -> bool:
+        """Sets the rating of the patron's own feedback row of that kind (survey, /avis)."""
+        if rating is not None:
+            low, high = RATING_RANGE[kind]
+            if not low <= rating <= high:
+                raise FeedbackError(f"rating {rating} out of {low}..{high} for {kind}")
+        async with self._sessions.begin() as session:
+            row = await session.get(Feedback, feedback_id)
+            if row is None or row.user_id != user_id or row.kind != kind:
+                return False
+            row.rating = rating
+            return True
+
+    async def due_for_survey(
+        self, period: dt.timedelta, limit: int = 200, now: dt.datetime | None = None
+    ) -> list[int]:
+        """Patrons active during the last period and not surveyed during it (users.id)."""
+        now = now or utcnow()
+        since = now - period
+        recent = select(Feedback.user_id).where(
+            Feedback.kind == SURVEY, Feedback.created_at >= since, Feedback.user_id.is_not(None)
+        )
+        async with self._sessions() as session:
+            ids = await session.scalars(
+                select(User.id)
+                .where(
+                    User.role == "patron",
+                    User.reachable.is_(True),
+                    User.last_seen_at >= since,
+                    User.id.not_in(recent),
+                )
+                .order_by(User.id)
+                .limit(limit)
+            )
+            return list(ids)
+
+    async def discard(self, feedback_id: int) -> None:
+        """Forgets a row that turned out not to be given (a survey that could not be sent)."""
+        async with self._sessions.begin() as session:
+            row = await session.get(Feedback, feedback_id)
+            if row is not None:
+                await session.delete(row)
+
     async def add_comment(self, feedback_id: int, user_id: int, comment: str) -> bool:
         """Adds what was missing to the patron's own 👎 (or any of their feedback rows)."""
         comment = (comment or "").strip()[:COMMENT_LIMIT]
@@ -130,12 +201,11 @@ class FeedbackService:
 
     async def last_survey_at(self, user_id: int) -> dt.datetime | None:
         async with self._sessions() as session:
-            moment = await session.scalar(
+            return await session.scalar(
                 select(func.max(Feedback.created_at)).where(
                     Feedback.user_id == user_id, Feedback.kind == SURVEY
                 )
             )
-            return _as_utc(moment) if moment else None
 
     async def comments(
         self,
@@ -184,7 +254,23 @@ def _entry(row: Feedback, first_name: str | None, telegram_id: int | None) -> Fe
         subject_id=row.subject_id,
         library_id=row.library_id,
         media_type=row.media_type,
-        created_at=_as_utc(row.created_at),
+        created_at=row.created_at,
         contact_name=(first_name or "") if contact else None,
         contact_telegram_id=telegram_id if contact else None,
     )
+
+
+async def subject_media_type(sessions: SessionFactory, subject_id: str) -> str | None:
+    """The media type of an answered document (item, resource or FAQ entry), if any."""
+    async with sessions() as session:
+        item = await session.get(Item, subject_id)
+        if item is not None:
+            return item.media_type
+        resource = await session.get(Resource, subject_id)
+        if resource is not None:
+            return resource.media_type
+        faq = await session.get(FaqEntry, subject_id)
+        if faq is not None and faq.resource_id:
+            resource = await session.get(Resource, faq.resource_id)
+            return resource.media_type if resource else None
+    return None

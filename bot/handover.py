@@ -110,7 +110,6 @@ class HandoverService:
 
 
 def _handover(question: HandoverQuestion, patron: User) -> Handover:
-    created = question.created_at
     return Handover(
         id=question.id,
         text=question.text,
@@ -119,5 +118,5 @@ def _handover(question: HandoverQuestion, patron: User) -> Handover:
         patron_telegram_id=patron.telegram_id,
         patron_language=patron.language,
         patron_first_name=patron.first_name,
-        created_at=created if created.tzinfo else created.replace(tzinfo=dt.UTC),
+        created_at=question.created_at,
     )

@@ -268,13 +268,6 @@ def _count_rows(path: Path) -> int:
         )
 
 
-def _normalise(value: Any) -> Any:
-    """Database values compared with parsed ones (SQLite returns naive datetimes)."""
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 # --- writing ----------------------------------------------------------------------------
 
 
@@ -380,7 +373,7 @@ class Importer:
             select(table.c.id, *(table.c[c] for c in compared)).where(table.c.id.in_(list(batch)))
         )
         for row in result:
-            existing[row[0]] = tuple(_normalise(v) for v in row[1:])
+            existing[row[0]] = tuple(row[1:])
         new_rows, changed_rows = [], []
         for row_id, values in batch.items():
             old = existing.get(row_id)

@@ -6,15 +6,20 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.announcements import AnnouncementService
 from bot.answers import AnswerService
 from bot.config import Settings
 from bot.feedback import FeedbackService
 from bot.handover import HandoverService
 from bot.libraries import LibraryService
+from bot.reminders import ReminderQueue
 from bot.search import SearchService
+from bot.stats import StatsService
+from bot.subscriptions import SubscriptionService
 from bot.throttle import Throttle
 from bot.usage import UsageRecorder
 from bot.users import UserService
+from bot.workshops import WorkshopService
 from storage.db import SessionFactory, create_engine, session_factory
 
 
@@ -31,13 +36,19 @@ class Services:
     search: SearchService
     answers: AnswerService
     handover: HandoverService
+    reminders: ReminderQueue
+    workshops: WorkshopService
+    announcements: AnnouncementService
+    subscriptions: SubscriptionService
+    stats: StatsService
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
-        usage = UsageRecorder(sessions)
+        usage = UsageRecorder(sessions, settings.tz)
         search = SearchService(sessions)
+        reminders = ReminderQueue(sessions, settings.reminder_offsets, settings.feedback_delay)
         return cls(
             settings=settings,
             engine=engine,
@@ -50,6 +61,11 @@ class Services:
             search=search,
             answers=AnswerService(sessions, search, usage),
             handover=HandoverService(sessions),
+            reminders=reminders,
+            workshops=WorkshopService(sessions, reminders, settings.tz),
+            announcements=AnnouncementService(sessions),
+            subscriptions=SubscriptionService(sessions, usage),
+            stats=StatsService(engine, settings.tz),
         )
 
     async def close(self) -> None:

@@ -22,6 +22,10 @@ pseudonym used in statistics — never a Telegram id. Event kinds and the fields
 ``command``
     ``subject_id`` = the command's name (``start``, ``help``...).
 
+Each event also updates the rollups the statistics read (``usage_daily``: counts per local
+day; ``usage_presence``/``usage_active``: distinct active patrons per day, week and month,
+network-wide and per library), in the same transaction.
+
 ``library_id`` defaults to nothing; callers pass the patron's home library when they have
 it (``person.library_id``) so statistics can be given per library. Recording never raises:
 statistics must not break what the patron is doing.
@@ -32,11 +36,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Final
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import Insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import SessionFactory
-from storage.models import UsageEvent, utcnow
+from storage.models import UsageActive, UsageDaily, UsageEvent, UsagePresence, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +84,9 @@ def _cut(value: object, limit: int) -> str | None:
 class UsageRecorder:
     """Writes usage events; ``services.usage`` in the bot."""
 
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, tz: ZoneInfo | None = None) -> None:
         self._sessions = sessions
+        self.tz = tz or ZoneInfo("Europe/Paris")
 
     async def record(
         self,
@@ -112,10 +121,41 @@ class UsageRecorder:
         try:
             async with self._sessions.begin() as session:
                 session.add(event)
+                await self._roll_up(session, event)
         except (SQLAlchemyError, OSError) as error:
             log.warning("usage event %s not recorded: %s", kind, error)
             return False
         return True
+
+    async def _roll_up(self, session: AsyncSession, event: UsageEvent) -> None:
+        dialect = session.bind.dialect.name
+        day = event.occurred_at.astimezone(self.tz).date()
+        answered = 1 if event.kind == QUESTION and event.answered else 0
+        key = {
+            "kind": event.kind,
+            "library_id": event.library_id or "",
+            "media_type": event.media_type or "",
+            "day": day,
+        }
+        await session.execute(
+            _upsert(dialect, UsageDaily, {**key, "events": 1, "answered": answered}, key)
+        )
+        if event.user_id is None:
+            return
+        buckets = {"d": day, "w": day - dt.timedelta(days=day.weekday()), "m": day.replace(day=1)}
+        scopes = sorted({""} | ({event.library_id} if event.library_id else set()))
+        for grain, bucket in buckets.items():
+            for library in scopes:
+                where = {"grain": grain, "bucket": bucket, "library_id": library}
+                added = await session.execute(
+                    _insert(dialect, UsagePresence)
+                    .values(**where, user_id=event.user_id)
+                    .on_conflict_do_nothing()
+                )
+                if added.rowcount:  # type: ignore[attr-defined]
+                    await session.execute(
+                        _upsert(dialect, UsageActive, {**where, "patrons": 1}, where)
+                    )
 
     # Convenience wrappers -------------------------------------------------------------
 
@@ -164,3 +204,20 @@ class UsageRecorder:
         self, name: str, *, user_id: int | None = None, library_id: str | None = None
     ) -> bool:
         return await self.record(COMMAND, user_id=user_id, subject_id=name, library_id=library_id)
+
+
+def _insert(dialect: str, model: type) -> postgresql.Insert | sqlite.Insert:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def _upsert(
+    dialect: str, model: type, values: dict[str, object], key: dict[str, object]
+) -> Insert:
+    """INSERT the row, or add its counters to the row already there."""
+    statement = _insert(dialect, model).values(**values)
+    counters = {
+        name: getattr(model, name) + getattr(statement.excluded, name)
+        for name in values
+        if name not in key
+    }
+    return statement.on_conflict_do_update(index_elements=list(key), set_=counters)

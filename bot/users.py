@@ -85,7 +85,7 @@ class UserService:
                 if telegram_id in self._admins and user.role != "admin":
                     user.role = "admin"
                     promoted = True
-                if _as_utc(user.last_seen_at) + LAST_SEEN_GRANULARITY < now:
+                if user.last_seen_at + LAST_SEEN_GRANULARITY < now:
                     user.last_seen_at = now
                 if not user.reachable:
                     user.reachable = True  # they wrote to us, so they unblocked the bot
@@ -185,8 +185,3 @@ class UserService:
             await session.execute(
                 update(User).where(User.telegram_id == telegram_id).values(**values)
             )
-
-
-def _as_utc(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

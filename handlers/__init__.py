@@ -4,11 +4,38 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import admin, browse, fallback, handover, search, settings, start
+from handlers import (
+    admin,
+    announcements,
+    browse,
+    fallback,
+    feedback,
+    handover,
+    search,
+    settings,
+    start,
+    stats,
+    subscriptions,
+    workshop_admin,
+    workshops,
+)
 from handlers.errors import on_error
 
 # search takes every remaining text message: it comes last
-FEATURES = (start, settings, admin, handover, browse, search)
+FEATURES = (
+    start,
+    settings,
+    admin,
+    handover,
+    browse,
+    subscriptions,
+    announcements,
+    workshops,
+    workshop_admin,
+    feedback,
+    stats,
+    search,
+)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -24,3 +51,11 @@ async def start_features(application: Application) -> None:  # type: ignore[type
         on_start = getattr(feature, "on_start", None)
         if on_start is not None:
             await on_start(application)
+
+
+async def stop_features(application: Application) -> None:  # type: ignore[type-arg]
+    """Before the bot stops: each feature's ``on_stop`` (work under way is wound down)."""
+    for feature in FEATURES:
+        on_stop = getattr(feature, "on_stop", None)
+        if on_stop is not None:
+            await on_stop(application)

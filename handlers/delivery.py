@@ -63,7 +63,7 @@ async def deliver(
     attempts = rate_limited = 0
     error = "not sent"
     while attempts < max_attempts:
-        await throttle.acquire(chat_id, paid=paid)
+        slot = await throttle.acquire(chat_id, paid=paid)
         attempts += 1
         try:
             message = await send()
@@ -83,7 +83,7 @@ async def deliver(
             if rate_limited >= MAX_RATE_LIMITED:
                 break
         except Forbidden as exc:
-            throttle.refund(paid=paid)
+            throttle.refund(slot, paid=paid)
             return Delivered(Outcome.UNREACHABLE, error=exc.message[:300], attempts=attempts)
         except BadRequest as exc:
             unreachable = any(hint in exc.message.lower() for hint in UNREACHABLE_HINTS)
@@ -92,7 +92,7 @@ async def deliver(
         except NetworkError as exc:  # 5xx, timeouts, dropped connections
             error = exc.message[:300] or type(exc).__name__
             if not isinstance(exc, TimedOut):  # a timed-out request may have been counted
-                throttle.refund(paid=paid)
+                throttle.refund(slot, paid=paid)
             if attempts < max_attempts:
                 await asyncio.sleep(backoff * 2 ** (attempts - 1))
         except TelegramError as exc:

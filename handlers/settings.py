@@ -10,6 +10,7 @@ from bot.context import PlumeContext
 from handlers.common import button, escape, keyboard, reply, show
 from handlers.menus import publish_menu_for
 from handlers.start import library_keyboard
+from handlers.subscriptions import MENU as SUBSCRIPTIONS_MENU
 
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
 SETTINGS = "S:"
@@ -35,6 +36,7 @@ def settings_keyboard(context: PlumeContext):  # type: ignore[no-untyped-def]
         [
             [button(t("🌐 Language"), f"{SETTINGS}lang")],
             [button(t("🏛 Library"), f"{SETTINGS}lib")],
+            [button(t("🔔 Announcements"), SUBSCRIPTIONS_MENU)],
         ]
     )
 

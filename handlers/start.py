@@ -9,6 +9,8 @@ from bot.context import PlumeContext
 from bot.i18n import Translator
 from handlers.common import ROLE_NAMES, button, escape, keyboard, reply, show
 from handlers.menus import commands_for
+from handlers.subscriptions import ask_subscriptions
+from handlers.workshops import DEEP_LINK_PREFIX, show_workshop
 
 LIBRARY_PICK = "L:"
 LIBRARY_PAGE = "Lp:"
@@ -29,6 +31,10 @@ async def library_keyboard(context: PlumeContext, page: int) -> InlineKeyboardMa
 async def start(update: Update, context: PlumeContext) -> None:
     person = context.person
     assert person is not None
+    payload = context.args[0] if context.args else ""
+    if payload.startswith(DEEP_LINK_PREFIX):  # a workshop poster's link or QR code
+        await show_workshop(update, context, payload.removeprefix(DEEP_LINK_PREFIX))
+        return
     t = context.t
     greeting = t(
         "Hello {name}! I am Plume, the assistant of the digital library: e-books, "
@@ -82,6 +88,7 @@ async def library_pick(update: Update, context: PlumeContext) -> None:
     await show(update, text)
     if first_time:
         await reply(update, help_text(t, person.role))
+        await ask_subscriptions(update, context)  # asked once; /settings changes it
 
 
 def help_text(t: Translator, role: str) -> str:

@@ -23,7 +23,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 MEDIA_TYPES: Final = ("ebook", "press", "video", "music", "training", "game")
 ROLES: Final = ("patron", "staff", "coordinator", "admin")
@@ -45,7 +47,31 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-UtcDateTime = DateTime(timezone=True)
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A moment, stored in UTC and always read back timezone-aware.
+
+    PostgreSQL keeps the offset; SQLite keeps text without it, so what it hands back is
+    marked as UTC here, once, rather than wherever a time is read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: give a timezone-aware moment")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 class Library(Base):
@@ -146,16 +172,27 @@ class Registration(Base):
 
 
 class Reminder(Base):
-    """One reminder of one registration; the database is the truth of what was sent."""
+    """One message planned for one registration; the database is the truth of what was sent.
+
+    ``kind`` ``reminder``: ``offset_s`` seconds before the start; ``feedback``: the rating
+    request, ``offset_s`` seconds after the end. ``state``: pending → sending (claimed at
+    ``claimed_at``, just before the Bot API call) → sent / failed; or dropped (cancelled,
+    superseded, too late); a claim a crash interrupted becomes ``unconfirmed`` (never resent).
+    """
 
     __tablename__ = "reminders"
-    __table_args__ = (UniqueConstraint("registration_id", "offset_s"),)
+    __table_args__ = (
+        UniqueConstraint("registration_id", "kind", "offset_s"),
+        Index("ix_reminders_state_due", "state", "due_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="reminder")  # / feedback
     offset_s: Mapped[int] = mapped_column(Integer)
     due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # sent/dropped
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
@@ -188,6 +225,10 @@ class Announcement(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
     status_chat_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     status_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: sent with ``allow_paid_broadcast`` (up to 1,000 messages/s, billed in Stars)
+    paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: when the running bot showed this draft (new titles) to the staff
+    staff_notified_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
 class Delivery(Base):
@@ -241,7 +282,22 @@ class UsageEvent(Base):
     """One thing a patron did, for statistics (questions, card views, registrations...)."""
 
     __tablename__ = "usage_events"
-    __table_args__ = (Index("ix_usage_events_kind_time", "kind", "occurred_at"),)
+    __table_args__ = (
+        # covering indexes of the statistics (bot/stats.py): by kind, and per patron
+        Index(
+            "ix_usage_events_kind_time",
+            "kind",
+            "occurred_at",
+            "answered",
+            "subject_id",
+            "media_type",
+            "library_id",
+        ),
+        Index("ix_usage_events_user_time", "user_id", "occurred_at", "library_id"),
+        Index(
+            "ix_usage_events_user_media_time", "user_id", "media_type", "occurred_at", "library_id"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -254,6 +310,46 @@ class UsageEvent(Base):
     raw_text: Mapped[str | None] = mapped_column(Text, default=None)
     score: Mapped[float | None] = mapped_column(Float, default=None)
     answered: Mapped[bool | None] = mapped_column(Boolean, default=None)
+
+
+class UsageDaily(Base):
+    """Usage events counted per local day, kind, library and media type ('' for none).
+
+    Kept up to date by bot.usage.UsageRecorder with each event, so that statistics over a
+    year read a few hundred thousand rows at most, never the events themselves.
+    """
+
+    __tablename__ = "usage_daily"
+
+    kind: Mapped[str] = mapped_column(String(24), primary_key=True)
+    library_id: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    media_type: Mapped[str] = mapped_column(String(16), primary_key=True, default="")
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    events: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UsagePresence(Base):
+    """That a patron was active in a day (``d``), week (``w``) or month (``m``), in the whole
+    network (``library_id`` '') and in their library: each is counted once in UsageActive."""
+
+    __tablename__ = "usage_presence"
+
+    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
+    bucket: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    library_id: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class UsageActive(Base):
+    """Distinct active patrons per day, week or month (first day of the bucket)."""
+
+    __tablename__ = "usage_active"
+
+    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
+    library_id: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    bucket: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    patrons: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Meta(Base):

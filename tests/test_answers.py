@@ -16,8 +16,7 @@ async def onboard(standin, user_id, name, library="Bibliothèque de Bas", langua
     await person.send("/start")
     await person.next_message()
     await person.press(await person.next_message(), library)
-    await person.next_message()
-    await person.next_message()
+    await person.wait_for("Quelles annonces")  # the last step of the first conversation
     return person
 
 
@@ -107,8 +106,9 @@ async def test_nothing_found_is_said_honestly_and_can_go_to_a_librarian(
     engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:
-            event = (await conn.execute(select(UsageEvent).where(
-                UsageEvent.kind == "question"))).first()
+            event = (
+                await conn.execute(select(UsageEvent).where(UsageEvent.kind == "question"))
+            ).first()
     finally:
         await engine.dispose()
     assert event.answered is False and event.raw_text == "zorglub quantique xqzw"
@@ -141,8 +141,16 @@ async def test_odd_messages_get_a_sensible_reply(standin, plume):
         await jo.send(text)
         answer = await jo.next_message(timeout=10)
         assert answer.text
-    for data in ("C:x:nothing", "C:i:", "M:nope", "M:res-vod:abc", "H:abc", "H:999999",
-                 "Q:1", "M:nowhere:0"):
+    for data in (
+        "C:x:nothing",
+        "C:i:",
+        "M:nope",
+        "M:res-vod:abc",
+        "H:abc",
+        "H:999999",
+        "Q:1",
+        "M:nowhere:0",
+    ):
         query = await jo.press_data(data, answer)
         await jo.wait_callback_answer(query)
 

@@ -1,8 +1,18 @@
 """Alembic environment: runs on the connection Plume hands over (storage.db.migrate)."""
 
+from typing import Any
+
 from alembic import context
 
-from storage.models import Base
+from storage.models import Base, UtcDateTime
+
+
+def render_item(kind: str, item: Any, autogen_context: Any) -> str | bool:
+    """Migrations spell our column types in plain SQLAlchemy, so they never import models."""
+    if kind == "type" and isinstance(item, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -13,6 +23,7 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=True,
     compare_type=True,
+    render_item=render_item,
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -1,0 +1,616 @@
+"""Staff announcements: /annonce (compose, audience, preview, send or schedule), /annonces,
+the new-title drafts of imports, and the jobs that start and resume broadcasts.
+
+Callback data: ``Aa:`` audience choice (in the conversation), ``An:<action>:<id>`` the
+card under a preview (go: send now, pd: send now as a paid broadcast — administrators —,
+at: schedule, ed: edit the text, au: change the audience, no: discard, x: cancel a
+scheduled or running announcement).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+import re
+from typing import Any, Final
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    CallbackContext,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.announcements import (
+    DRAFT,
+    NEW_ITEMS,
+    SCHEDULED,
+    SENDING,
+    AnnouncementView,
+    parse_when,
+)
+from bot.context import PlumeContext
+from bot.i18n import Translator, translator
+from bot.services import Services
+from bot.subscriptions import TOPIC_NAMES, media_topic
+from bot.users import Person
+from handlers.broadcast_engine import CARD, desk, send_announcement, stop_keyboard
+from handlers.common import button, conversation, escape, keyboard, reply, requires, show
+from storage.models import MEDIA_TYPES, utcnow
+
+log = logging.getLogger(__name__)
+
+AUDIENCE_PICK: Final = "Aa:"
+COMPOSE, AUDIENCE, PREVIEW, WHEN, EDIT = range(5)
+CURRENT: Final = "announcement"  # user_data: the announcement being prepared
+#: how often the bot looks for new drafts, due or orphaned broadcasts (other processes)
+TICK_SECONDS: float = 30.0
+CONVERSATION_TIMEOUT: Final = 60 * 60
+END = ConversationHandler.END
+
+
+def _content(message: Message | None) -> tuple[str, str | None, str | None] | None:
+    """(HTML text, attachment kind, file id) of a staff message; None if unusable.
+
+    ``text_html`` / ``caption_html`` rebuild well-formed HTML from the entities Telegram
+    gave: "<b>50% off < today" typed as text arrives intact, formatting is kept."""
+    if message is None:
+        return None
+    if message.photo:
+        return message.caption_html or "", "photo", message.photo[-1].file_id
+    if message.document:
+        return message.caption_html or "", "document", message.document.file_id
+    if message.text:
+        return message.text_html, None, None
+    return None
+
+
+def _announcement_id(context: PlumeContext) -> int | None:
+    value = context.user_data.get(CURRENT) if context.user_data is not None else None
+    return value if isinstance(value, int) else None
+
+
+def _remember(context: PlumeContext, announcement_id: int | None) -> None:
+    if context.user_data is None:
+        return
+    if announcement_id is None:
+        context.user_data.pop(CURRENT, None)
+    else:
+        context.user_data[CURRENT] = announcement_id
+
+
+# -- audience ----------------------------------------------------------------------------
+
+
+async def audience_label(services: Services, audience: str, t: Translator) -> str:
+    service = services.announcements
+    if audience == "all":
+        return t("all subscribers of the general news")
+    if audience.startswith("media:"):
+        return t("subscribers of “{topic}”", topic=t(TOPIC_NAMES.get(audience, audience)))
+    if audience.startswith("library:"):
+        name = await service.library_name(audience.removeprefix("library:"))
+        return t("patrons of {library} (events)", library=escape(name or "?"))
+    if audience.startswith("workshop:"):
+        title = await service.workshop_title(audience.removeprefix("workshop:"))
+        return t("people registered for “{workshop}”", workshop=escape(title or "?"))
+    return escape(audience)
+
+
+async def audience_keyboard(context: PlumeContext) -> InlineKeyboardMarkup:
+    t = context.t
+    service = context.services.announcements
+    rows = [
+        [
+            button(
+                t("📣 All news subscribers ({n})", n=await service.count("all")),
+                f"{AUDIENCE_PICK}all",
+            )
+        ]
+    ]
+    for media_type in MEDIA_TYPES:
+        topic = media_topic(media_type)
+        count = await service.count(topic)
+        rows.append(
+            [button(f"{t(TOPIC_NAMES[topic])} ({count})", f"{AUDIENCE_PICK}m:{media_type}")]
+        )
+    rows.append([button(t("🏛 Patrons of a library…"), f"{AUDIENCE_PICK}libs:0")])
+    rows.append([button(t("🗓 People registered for a workshop…"), f"{AUDIENCE_PICK}ws")])
+    return keyboard(rows)
+
+
+async def ask_audience(update: Update, context: PlumeContext) -> int:
+    await reply(update, context.t("Who should receive it?"), await audience_keyboard(context))
+    return AUDIENCE
+
+
+async def _library_choice(update: Update, context: PlumeContext, page: int) -> int:
+    t = context.t
+    listing = await context.services.libraries.page(page)
+    rows = [[button(lib.name, f"{AUDIENCE_PICK}lib:{lib.id}")] for lib in listing.libraries]
+    nav = []
+    if listing.page > 0:
+        nav.append(button(t("◀ Previous"), f"{AUDIENCE_PICK}libs:{listing.page - 1}"))
+    if listing.page < listing.pages - 1:
+        nav.append(button(t("Next ▶"), f"{AUDIENCE_PICK}libs:{listing.page + 1}"))
+    back = [button(t("↩ Back"), f"{AUDIENCE_PICK}back")]
+    await show(
+        update,
+        t("The patrons of which library? (those who asked for its events)"),
+        keyboard([*rows, nav, back]),
+    )
+    return AUDIENCE
+
+
+async def _workshop_choice(update: Update, context: PlumeContext) -> int:
+    t = context.t
+    workshops = await context.services.announcements.upcoming_workshops(utcnow())
+    rows = [
+        [button(f"{t.short_datetime(starts)} · {title}"[:60], f"{AUDIENCE_PICK}w:{ws_id}")]
+        for ws_id, title, starts in workshops
+    ]
+    rows.append([button(t("↩ Back"), f"{AUDIENCE_PICK}back")])
+    text = (
+        t("The people registered for which workshop?")
+        if workshops
+        else t("There is no workshop to come.")
+    )
+    await show(update, text, keyboard(rows))
+    return AUDIENCE
+
+
+@requires("staff")
+async def audience_pick(update: Update, context: PlumeContext) -> int:
+    query = update.callback_query
+    assert query and query.data
+    t = context.t
+    announcement_id = _announcement_id(context)
+    choice = query.data.removeprefix(AUDIENCE_PICK)
+    if announcement_id is None:
+        await query.answer(t("This button is no longer valid."), show_alert=True)
+        return END
+    audience: str | None = None
+    if choice == "all":
+        audience = "all"
+    elif choice.startswith("m:") and choice[2:] in MEDIA_TYPES:
+        audience = media_topic(choice[2:])
+    elif choice.startswith("libs:") and choice[5:].isdigit():
+        await query.answer()
+        return await _library_choice(update, context, int(choice[5:]))
+    elif choice.startswith("lib:"):
+        if await context.services.libraries.get(choice[4:]) is not None:
+            audience = f"library:{choice[4:]}"
+    elif choice == "ws":
+        await query.answer()
+        return await _workshop_choice(update, context)
+    elif choice.startswith("w:"):
+        if await context.services.announcements.workshop_title(choice[2:]) is not None:
+            audience = f"workshop:{choice[2:]}"
+    elif choice == "back":
+        await query.answer()
+        await show(update, t("Who should receive it?"), await audience_keyboard(context))
+        return AUDIENCE
+    if audience is None:
+        await query.answer(t("This button is no longer valid."), show_alert=True)
+        return AUDIENCE
+    view = await context.services.announcements.set_audience(announcement_id, audience)
+    if view is None:
+        await query.answer(t("This announcement was already sent or cancelled."), show_alert=True)
+        return END
+    await query.answer()
+    label = await audience_label(context.services, audience, t)
+    await show(update, t("Audience: {audience}", audience=label))
+    return await preview(update, context, view)
+
+
+# -- preview and the card ----------------------------------------------------------------
+
+
+def card_keyboard(t: Translator, person: Person, announcement_id: int) -> InlineKeyboardMarkup:
+    def action(name: str) -> str:
+        return f"{CARD}{name}:{announcement_id}"
+
+    rows = [[button(t("📤 Send now"), action("go"))]]
+    if person.has_role("admin"):
+        rows.append([button(t("⚡ Send now as a paid broadcast (fast)"), action("pd"))])
+    rows += [
+        [button(t("🕒 Schedule"), action("at")), button(t("✏️ Edit the text"), action("ed"))],
+        [button(t("🎯 Change the audience"), action("au")), button(t("🗑 Discard"), action("no"))],
+    ]
+    return keyboard(rows)
+
+
+async def card_text(services: Services, view: AnnouncementView, t: Translator) -> str:
+    count = await services.announcements.count(view.audience)
+    lines = [
+        t("👆 Preview: this is exactly what recipients will see."),
+        t("Audience: {audience}", audience=await audience_label(services, view.audience, t)),
+        t.tn("{n} recipient", "{n} recipients", count, n=count),
+    ]
+    return "\n".join(lines)
+
+
+async def preview(update: Update, context: PlumeContext, view: AnnouncementView) -> int:
+    """Shows the announcement as recipients will get it, then what to do with it."""
+    t = context.t
+    person = context.person
+    chat = update.effective_chat
+    assert person is not None and chat is not None
+    try:
+        await send_announcement(context.bot, chat.id, view, stop_keyboard(t, view.topic))
+    except BadRequest as error:
+        await reply(
+            update,
+            t(
+                "Telegram refused this message ({error}). Send me another version.",
+                error=escape(error.message),
+            ),
+        )
+        _remember(context, view.id)
+        return EDIT
+    text = await card_text(context.services, view, t)
+    await reply(update, text, card_keyboard(t, person, view.id))
+    _remember(context, view.id)
+    return PREVIEW
+
+
+def _parse_card(data: str) -> tuple[str, int] | None:
+    action, _, raw = data.removeprefix(CARD).partition(":")
+    if not raw.isdigit() or len(raw) > 12:
+        return None
+    return action, int(raw)
+
+
+@requires("staff")
+async def card_action(update: Update, context: PlumeContext) -> int | None:
+    """Send now, send paid, discard, cancel: also works outside the conversation."""
+    query = update.callback_query
+    person = context.person
+    chat = update.effective_chat
+    assert query and query.data and person and chat
+    t = context.t
+    service = context.services.announcements
+    parsed = _parse_card(query.data)
+    if parsed is None or parsed[0] not in ("go", "pd", "no", "x"):
+        await query.answer(t("This button is no longer valid."), show_alert=True)
+        return None
+    action, announcement_id = parsed
+    if action in ("go", "pd"):
+        if action == "pd" and not person.has_role("admin"):
+            await query.answer(t("Only administrators can send paid broadcasts."), show_alert=True)
+            return None
+        view = await service.get(announcement_id)
+        if view is None or view.state != DRAFT:
+            await query.answer(
+                t("This announcement was already sent or cancelled."), show_alert=True
+            )
+            return END
+        if await service.count(view.audience) == 0:
+            await query.answer(t("Nobody is in this audience yet."), show_alert=True)
+            return None
+        started = await service.start_sending(
+            announcement_id, paid=action == "pd", status_chat_id=chat.id, from_states=(DRAFT,)
+        )
+        if started is None:
+            await query.answer(
+                t("This announcement was already sent or cancelled."), show_alert=True
+            )
+            return END
+        await query.answer(t("Sending…"))
+        if query.message is not None:  # the card becomes the status message
+            await service.set_status_message(announcement_id, chat.id, query.message.message_id)
+        await show(update, t("📣 <b>Announcement #{id}</b>: sending…", id=announcement_id))
+        desk(context.application).start(announcement_id)
+        _remember(context, None)
+        return END
+    if action == "no":
+        view = await service.discard(announcement_id)
+        if view is None:
+            await query.answer(
+                t("This announcement was already sent or cancelled."), show_alert=True
+            )
+            return END
+        await query.answer()
+        await show(update, t("🗑 Announcement #{id} discarded.", id=announcement_id))
+        _remember(context, None)
+        return END
+    # "x": cancel a scheduled or running announcement
+    view = await desk(context.application).cancel(announcement_id)
+    if view is None:
+        await query.answer(t("This announcement is already over."), show_alert=True)
+        return None
+    _unarm(context.application, announcement_id)
+    await query.answer(t("Cancelled."))
+    if query.message is not None and query.message.message_id != view.status_message_id:
+        await show(update, t("🛑 Announcement #{id} cancelled.", id=announcement_id))
+    return None
+
+
+@requires("staff")
+async def card_entry(update: Update, context: PlumeContext) -> int | None:
+    """Schedule, edit the text, change the audience: the next message answers."""
+    query = update.callback_query
+    assert query and query.data
+    t = context.t
+    parsed = _parse_card(query.data)
+    if parsed is None:
+        await query.answer(t("This button is no longer valid."), show_alert=True)
+        return END
+    action, announcement_id = parsed
+    view = await context.services.announcements.get(announcement_id)
+    if view is None or view.state != DRAFT:
+        await query.answer(t("This announcement was already sent or cancelled."), show_alert=True)
+        return END
+    await query.answer()
+    _remember(context, announcement_id)
+    if action == "at":
+        example = (utcnow() + dt.timedelta(days=1)).astimezone(context.services.settings.tz)
+        await reply(
+            update,
+            t(
+                "When should it be sent? Write a date and a time, e.g. {example} (or /annuler).",
+                example=example.strftime("%d/%m %H:%M"),
+            ),
+        )
+        return WHEN
+    if action == "ed":
+        await reply(
+            update,
+            t("Send me the new text (or a photo or a document with a caption), or /annuler."),
+        )
+        return EDIT
+    return await ask_audience(update, context)
+
+
+# -- the conversation --------------------------------------------------------------------
+
+
+@requires("staff")
+async def annonce(update: Update, context: PlumeContext) -> int:
+    _remember(context, None)
+    await reply(
+        update,
+        context.t(
+            "📣 New announcement. Send me its text — your formatting is kept — or a photo or "
+            "a document with a caption. /annuler to give up."
+        ),
+    )
+    return COMPOSE
+
+
+async def composed(update: Update, context: PlumeContext) -> int:
+    person = context.person
+    assert person is not None
+    content = _content(update.effective_message)
+    if content is None or not (content[0] or content[1]):
+        await reply(update, context.t("Please send a text, a photo or a document."))
+        return COMPOSE
+    text, kind, file_id = content
+    view = await context.services.announcements.create_draft(
+        author_id=person.id, text=text, attachment_kind=kind, attachment_file_id=file_id
+    )
+    _remember(context, view.id)
+    return await ask_audience(update, context)
+
+
+async def edited(update: Update, context: PlumeContext) -> int:
+    t = context.t
+    announcement_id = _announcement_id(context)
+    content = _content(update.effective_message)
+    if content is None or not (content[0] or content[1]):
+        await reply(update, t("Please send a text, a photo or a document."))
+        return EDIT
+    if announcement_id is None:
+        return END
+    text, kind, file_id = content
+    view = await context.services.announcements.set_text(announcement_id, text, kind, file_id)
+    if view is None:
+        await reply(update, t("This announcement was already sent or cancelled."))
+        return END
+    return await preview(update, context, view)
+
+
+async def when_given(update: Update, context: PlumeContext) -> int:
+    t = context.t
+    chat = update.effective_chat
+    message = update.effective_message
+    announcement_id = _announcement_id(context)
+    if announcement_id is None or chat is None or message is None or not message.text:
+        return END
+    settings = context.services.settings
+    now = utcnow()
+    when = parse_when(message.text, settings.tz, now)
+    if when is None:
+        await reply(
+            update,
+            t("I could not read this date. Write for example 25/12 18:00 or demain 9h."),
+        )
+        return WHEN
+    if when <= now + dt.timedelta(seconds=30):
+        await reply(update, t("This moment is already past: give a later one."))
+        return WHEN
+    view = await context.services.announcements.schedule(announcement_id, when, chat.id)
+    if view is None:
+        await reply(update, t("This announcement was already sent or cancelled."))
+        return END
+    arm(context.application, view)
+    await reply(
+        update,
+        t(
+            "🕒 Announcement #{id} will be sent on {when}. /annonces lists the scheduled "
+            "announcements (you can cancel them there).",
+            id=view.id,
+            when=t.datetime(when),
+        ),
+    )
+    _remember(context, None)
+    return END
+
+
+async def give_up(update: Update, context: PlumeContext) -> int:
+    announcement_id = _announcement_id(context)
+    if announcement_id is not None:
+        view = await context.services.announcements.get(announcement_id)
+        if view is not None and view.kind != NEW_ITEMS:  # new-title drafts stay for others
+            await context.services.announcements.discard(announcement_id)
+    _remember(context, None)
+    await reply(update, context.t("Cancelled: nothing was sent."))
+    return END
+
+
+# -- /annonces ---------------------------------------------------------------------------
+
+
+def _snippet(text: str, limit: int = 60) -> str:
+    plain = html.unescape(re.sub(r"<[^>]+>", "", text)).replace("\n", " ").strip()
+    return escape(plain if len(plain) <= limit else plain[: limit - 1] + "…")
+
+
+@requires("staff")
+async def annonces(update: Update, context: PlumeContext) -> None:
+    t = context.t
+    views = await context.services.announcements.in_states((SCHEDULED, SENDING))
+    if not views:
+        await reply(update, t("No announcement is scheduled or being sent."))
+        return
+    lines = [t("<b>Scheduled and running announcements</b>")]
+    rows = []
+    for view in views:
+        if view.state == SCHEDULED and view.scheduled_at:
+            state = t("scheduled for {when}", when=t.datetime(view.scheduled_at))
+        else:
+            state = t("being sent")
+        label = await audience_label(context.services, view.audience, t)
+        lines.append(f"#{view.id} — {state} — {label}\n   {_snippet(view.text)}")
+        rows.append([button(t("✖ Cancel #{id}", id=view.id), f"{CARD}x:{view.id}")])
+    await reply(update, "\n".join(lines), keyboard(rows))
+
+
+# -- jobs: scheduled sends, new-title drafts, resuming -----------------------------------
+
+
+def _job_name(announcement_id: int) -> str:
+    return f"announcement-{announcement_id}"
+
+
+def arm(application: Application, view: AnnouncementView) -> None:  # type: ignore[type-arg]
+    """A JobQueue job at the scheduled time (rebuilt from the database at each start)."""
+    _unarm(application, view.id)
+    assert application.job_queue is not None and view.scheduled_at is not None
+    delay = (view.scheduled_at - utcnow()).total_seconds()
+    application.job_queue.run_once(
+        fire_scheduled, when=max(0.0, delay), data=view.id, name=_job_name(view.id)
+    )
+
+
+def _unarm(application: Application, announcement_id: int) -> None:  # type: ignore[type-arg]
+    if application.job_queue is None:
+        return
+    for job in application.job_queue.get_jobs_by_name(_job_name(announcement_id)):
+        job.schedule_removal()
+
+
+async def _start_due(application: Application, announcement_id: int) -> None:  # type: ignore[type-arg]
+    services = application.services  # type: ignore[attr-defined]
+    view = await services.announcements.start_sending(announcement_id, from_states=(SCHEDULED,))
+    if view is not None:
+        desk(application).start(announcement_id)
+
+
+async def fire_scheduled(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    job = context.job
+    if job is not None and isinstance(job.data, int):
+        await _start_due(context.application, job.data)
+
+
+async def notify_staff(application: Application, view: AnnouncementView) -> int:  # type: ignore[type-arg]
+    """Shows a new-title draft to every staff member, with the card to act on it."""
+    services = application.services  # type: ignore[attr-defined]
+    shown = 0
+    for person in await services.users.privileged():
+        if not person.reachable:
+            continue
+        t = translator(person.language, services.settings.timezone)
+        try:
+            await application.bot.send_message(
+                person.telegram_id,
+                t(
+                    "🆕 New titles were imported. Here is a draft announcement for their "
+                    "subscribers: edit it if you wish, then send it. Nothing is sent without "
+                    "your approval."
+                ),
+            )
+            await send_announcement(
+                application.bot, person.telegram_id, view, stop_keyboard(t, view.topic)
+            )
+            await application.bot.send_message(
+                person.telegram_id,
+                await card_text(services, view, t),
+                reply_markup=card_keyboard(t, person, view.id),
+            )
+            shown += 1
+        except TelegramError as error:
+            log.info("draft %s not shown to %s: %s", view.id, person.telegram_id, error)
+    return shown
+
+
+async def tick(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """New-title drafts to show, due announcements, broadcasts left without a sender."""
+    application = context.application
+    services = application.services  # type: ignore[attr-defined]
+    service = services.announcements
+    for draft in await service.drafts_to_notify():
+        await service.mark_notified(draft.id)
+        await notify_staff(application, draft)
+    for view in await service.due(utcnow()):
+        await _start_due(application, view.id)
+    for view in await service.in_states((SENDING,)):
+        desk(application).start(view.id)  # no-op when already running
+
+
+async def on_start(application: Application) -> None:  # type: ignore[type-arg]
+    services = application.services  # type: ignore[attr-defined]
+    service = services.announcements
+    for view in await service.in_states((SCHEDULED,)):
+        arm(application, view)
+    for view in await service.in_states((SENDING,)):
+        desk(application).start(view.id)
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(
+        tick, interval=TICK_SECONDS, first=min(TICK_SECONDS, 2.0), name="announcements-tick"
+    )
+
+
+async def on_stop(application: Application) -> None:  # type: ignore[type-arg]
+    await desk(application).stop_all()
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    content = (filters.TEXT | filters.PHOTO | filters.Document.ALL) & ~filters.COMMAND
+    return [
+        conversation(
+            entry_points=[
+                CommandHandler("annonce", annonce),
+                CallbackQueryHandler(card_entry, pattern=rf"^{CARD}(at|ed|au):"),
+            ],
+            states={
+                COMPOSE: [MessageHandler(content, composed)],
+                AUDIENCE: [CallbackQueryHandler(audience_pick, pattern=f"^{AUDIENCE_PICK}")],
+                PREVIEW: [CallbackQueryHandler(card_action, pattern=rf"^{CARD}(go|pd|no):")],
+                WHEN: [MessageHandler(filters.TEXT & ~filters.COMMAND, when_given)],
+                EDIT: [MessageHandler(content, edited)],
+            },
+            fallbacks=[CommandHandler(["annuler", "cancel"], give_up)],
+            conversation_timeout=CONVERSATION_TIMEOUT,
+            allow_reentry=True,
+        ),
+        CallbackQueryHandler(card_action, pattern=f"^{CARD}"),
+        CommandHandler("annonces", annonces),
+    ]

@@ -1,0 +1,468 @@
+"""Coordinators' views: /stats, /avis_recus, /sans_reponse, /export and /rapport.
+
+All of them require the coordinator role (administrators included); patrons get the polite
+refusal of ``requires`` and no data. Periods: ``semaine``/``week``, ``mois``/``month``,
+``trimestre``/``quarter``, ``année``/``year`` (that many days up to today), or two dates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from telegram import InputFile, Update
+from telegram.constants import ChatAction
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.context import PlumeContext
+from bot.feedback import FeedbackEntry
+from bot.i18n import Translator
+from bot.report import (
+    KIND_LABELS,
+    build_report,
+    csv_bytes,
+    library_label,
+    media_label,
+    number,
+    percent,
+    stats_chart,
+    topic_label,
+)
+from bot.stats import Figures, Period, PeriodError, media_keys
+from handlers.common import button, escape, keyboard, reply, requires
+from storage.models import MEDIA_TYPES
+
+STATS = "St:"
+RECEIVED = "Ar:"
+PERIOD_CODES = {"w": "week", "m": "month", "q": "quarter", "y": "year"}
+MEDIA_CODES = {m[0]: m for m in MEDIA_TYPES if m != "game"} | {"j": "game"}
+MEDIA_LETTERS = {m: c for c, m in MEDIA_CODES.items()}
+
+
+def _period_help(t: Translator) -> str:
+    return t(
+        "Give a period: semaine, mois, trimestre, année, or two dates such as "
+        "2025-01-01 2025-03-31."
+    )
+
+
+async def _parse(
+    update: Update, context: PlumeContext, default: str = "month", extra: tuple[str, ...] = ()
+) -> tuple[Period, str | None, list[str]] | None:
+    """The period and library of a command's words (and ``extra`` words allowed); None, and
+    a message saying what is expected, when a word is none of these."""
+    t = context.t
+    try:
+        period, rest = Period.parse(list(context.args or []), context.services.stats.tz, default)
+    except PeriodError:
+        await reply(update, _period_help(t))
+        return None
+    library_id = None
+    others = []
+    for word in rest:
+        if await context.services.libraries.get(word):
+            library_id = word
+        elif word.lower() in extra:
+            others.append(word.lower())
+        else:
+            await reply(update, _period_help(t))
+            return None
+    return period, library_id, others
+
+
+def _period_line(t: Translator, figures: Figures) -> str:
+    period = figures.period
+    scope = library_label(t, figures, figures.library_id) if figures.library_id else t("network")
+    return t(
+        "<b>Statistics from {start} to {end}</b> · {scope}",
+        start=t.short_date(period.start),
+        end=t.short_date(period.end),
+        scope=escape(scope),
+    )
+
+
+def stats_text(t: Translator, figures: Figures) -> str:
+    totals = figures.totals
+    feedback = figures.feedback
+    answered = totals["answered"] / totals["questions"] if totals["questions"] else None
+    kinds = feedback["by_kind"]
+    rated = [kinds[k] for k in ("workshop", "free") if kinds.get(k, {}).get("rated")]
+    count = sum(k["rated"] for k in rated)
+    average = sum(k["average"] * k["rated"] for k in rated) / count if count else None
+    lines = [
+        _period_line(t, figures),
+        "",
+        t(
+            "👥 Active patrons: {n} ({day} per day on average)",
+            n=number(t, totals["active"]),
+            day=number(t, figures.active["day_avg"], 1),
+        ),
+        t(
+            "❓ Questions: {n}, answered: {rate}",
+            n=number(t, totals["questions"]),
+            rate=percent(t, answered),
+        ),
+        t("🗂 Cards viewed: {n}", n=number(t, totals["card_views"])),
+        t(
+            "🎓 Workshop registrations: {n}, attendance: {present}",
+            n=number(t, totals["registrations"]),
+            present=number(t, totals["attendance"]),
+        ),
+        t(
+            "📣 Announcements sent: {sent}, patrons reached: {reached}",
+            sent=number(t, totals["broadcasts_sent"]),
+            reached=number(t, totals["broadcasts_reached"]),
+        ),
+        t(
+            "⭐ Average rating: {average} · answers found useful: {useful}",
+            average="—" if average is None else f"{number(t, average, 1)}/5",
+            useful=percent(t, feedback["votes"]["share_up"]),
+        ),
+    ]
+    media = [m for m in media_keys(figures) if m]
+    if media:
+        lines += ["", t("<b>By media type</b> (questions · cards · subscribers)")]
+        for key in media:
+            values = figures.by_media.get(key, {})
+            lines.append(
+                f"• {escape(media_label(t, key))}: {number(t, values.get('questions', 0))} · "
+                f"{number(t, values.get('card_views', 0))} · "
+                f"{number(t, figures.subscribers.get(f'media:{key}', 0))}"
+            )
+    others = [(k, v) for k, v in sorted(figures.subscribers.items()) if not k.startswith("media:")]
+    if others:
+        lines.append(
+            t(
+                "🔔 Subscribers: {list}",
+                list=", ".join(f"{escape(topic_label(t, k))} {number(t, v)}" for k, v in others),
+            )
+        )
+    if not figures.library_id:
+        top = sorted(
+            ((k, v) for k, v in figures.by_library.items() if k),
+            key=lambda kv: -kv[1].get("active", 0),
+        )[:5]
+        if top:
+            lines += ["", t("<b>Most active libraries</b> (active patrons · questions)")]
+            lines += [
+                f"• {escape(library_label(t, figures, k))}: {number(t, v.get('active', 0))} · "
+                f"{number(t, v.get('questions', 0))}"
+                for k, v in top
+            ]
+    return "\n".join(lines)
+
+
+def _period_keyboard(t: Translator):  # type: ignore[no-untyped-def]
+    return keyboard(
+        [
+            [
+                button(t("Week"), f"{STATS}w"),
+                button(t("Month"), f"{STATS}m"),
+                button(t("Quarter"), f"{STATS}q"),
+                button(t("Year"), f"{STATS}y"),
+            ],
+            [button(t("Other dates…"), f"{STATS}c")],
+        ]
+    )
+
+
+async def _send_stats(
+    update: Update, context: PlumeContext, period: Period, library_id: str | None
+) -> None:
+    t = context.t
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_action(ChatAction.UPLOAD_PHOTO)
+    figures = await context.services.stats.headline(period, library_id)
+    png = await asyncio.to_thread(stats_chart, figures, t)
+    await chat.send_photo(
+        InputFile(io.BytesIO(png), filename="plume-stats.png"),
+        caption=t("Questions and active patrons over the period"),
+    )
+    await reply(update, stats_text(t, figures), _period_keyboard(t))
+
+
+@requires("coordinator")
+async def stats(update: Update, context: PlumeContext) -> None:
+    parsed = await _parse(update, context)
+    if parsed:
+        period, library_id, _ = parsed
+        await _send_stats(update, context, period, library_id)
+
+
+@requires("coordinator")
+async def stats_button(update: Update, context: PlumeContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    t = context.t
+    code = (query.data or "").removeprefix(STATS)
+    if code == "c":
+        await query.answer()
+        await reply(
+            update,
+            t(
+                "Send /stats followed by the first and last day, for instance "
+                "<code>/stats 2025-01-01 2025-03-31</code>; add a library id to see only "
+                "that library."
+            ),
+        )
+        return
+    if code not in PERIOD_CODES:
+        await query.answer(t("This button is no longer valid."), show_alert=True)
+        return
+    await query.answer()
+    period = Period.named(PERIOD_CODES[code], context.services.stats.tz)
+    await _send_stats(update, context, period, None)
+
+
+# /avis_recus ---------------------------------------------------------------------------
+
+
+def _stars(entry: FeedbackEntry) -> str:
+    if entry.rating is None:
+        return ""
+    if entry.kind == "vote":
+        return "👍" if entry.rating else "👎"
+    if entry.kind == "survey":
+        return f"{entry.rating}/10"
+    return "★" * entry.rating
+
+
+def _entry_text(t: Translator, entry: FeedbackEntry, libraries: dict[str, str]) -> str:
+    details = [t(KIND_LABELS.get(entry.kind, entry.kind)), t.short_date(entry.created_at)]
+    if entry.media_type:
+        details.append(media_label(t, entry.media_type))
+    if entry.library_id:
+        details.append(libraries.get(entry.library_id, entry.library_id))
+    text = f"{_stars(entry)} <i>{escape(entry.comment)}</i>".strip()
+    text += "\n<code>" + escape(" · ".join(details)) + "</code>"
+    if entry.contact_telegram_id is not None:
+        text += "\n" + t(
+            "✉ Agreed to be contacted: {link}",
+            link=f'<a href="tg://user?id={entry.contact_telegram_id}">'
+            + escape(entry.contact_name or t("patron"))
+            + "</a>",
+        )
+    return text
+
+
+async def _received_page(
+    update: Update,
+    context: PlumeContext,
+    page: int,
+    rating: int | None,
+    media: str | None,
+    library_id: str | None,
+    edit: bool,
+) -> None:
+    t = context.t
+    services = context.services
+    listing = await services.feedback.comments(
+        page=page, rating=rating, media_type=media, library_id=library_id
+    )
+    libraries = {lib.id: lib.name for lib in await services.libraries.all()}
+    ids = sorted(libraries)
+    filters_text = [
+        text
+        for text in (
+            t("rating {n}", n=rating) if rating is not None else "",
+            media_label(t, media) if media else "",
+            libraries.get(library_id or "", "") if library_id else "",
+        )
+        if text
+    ]
+    head = t("<b>Latest comments</b> ({n})", n=listing.total)
+    if filters_text:
+        head += " · " + escape(", ".join(filters_text))
+    if listing.entries:
+        body = "\n\n".join(_entry_text(t, e, libraries) for e in listing.entries)
+        body += "\n\n" + t("Page {page} of {pages}", page=listing.page + 1, pages=listing.pages)
+    else:
+        body = t("No comment matches.")
+    r = "-" if rating is None else str(rating)
+    m = MEDIA_LETTERS.get(media or "", "-")
+    lib = str(ids.index(library_id)) if library_id in ids else "-"
+
+    def data(p: int, rr: str = r, mm: str = m) -> str:
+        return f"{RECEIVED}{p}:{rr}:{mm}:{lib}"
+
+    nav = []
+    if listing.page > 0:
+        nav.append(button(t("◀ Previous"), data(listing.page - 1)))
+    if listing.page < listing.pages - 1:
+        nav.append(button(t("Next ▶"), data(listing.page + 1)))
+    ratings = [
+        button(("• " if rating == n else "") + "★" * n, data(0, str(n))) for n in range(1, 6)
+    ]
+    ratings.append(button(t("All"), data(0, "-")))
+    markup = keyboard([nav, ratings[:3], ratings[3:]])
+    text = head + "\n\n" + body
+    query = update.callback_query
+    if edit and query and query.message:
+        await query.edit_message_text(text, reply_markup=markup)
+    else:
+        await reply(update, text, markup)
+
+
+@requires("coordinator")
+async def received(update: Update, context: PlumeContext) -> None:
+    """/avis_recus [1-5] [media type] [library id]"""
+    rating = media = library_id = None
+    for word in context.args or []:
+        if word.isdigit() and 0 <= int(word) <= 5:
+            rating = int(word)
+        elif word.lower() in MEDIA_TYPES:
+            media = word.lower()
+        elif await context.services.libraries.get(word):
+            library_id = word
+        else:
+            await reply(
+                update,
+                context.t(
+                    "Usage: /avis_recus [rating 1-5] [media type: {media}] [library id]",
+                    media=", ".join(MEDIA_TYPES),
+                ),
+            )
+            return
+    await _received_page(update, context, 0, rating, media, library_id, edit=False)
+
+
+@requires("coordinator")
+async def received_button(update: Update, context: PlumeContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    parts = (query.data or "").removeprefix(RECEIVED).split(":")
+    invalid = context.t("This button is no longer valid.")
+    if len(parts) != 4 or not parts[0].isdigit():
+        await query.answer(invalid, show_alert=True)
+        return
+    page, r, m, lib = parts
+    rating = int(r) if r.isdigit() and int(r) <= 5 else None
+    media = MEDIA_CODES.get(m)
+    ids = sorted(lib.id for lib in await context.services.libraries.all())
+    library_id = ids[int(lib)] if lib.isdigit() and int(lib) < len(ids) else None
+    if (r != "-" and rating is None) or (m != "-" and media is None):
+        await query.answer(invalid, show_alert=True)
+        return
+    await query.answer()
+    await _received_page(update, context, int(page), rating, media, library_id, edit=True)
+
+
+# /sans_reponse -------------------------------------------------------------------------
+
+
+@requires("coordinator")
+async def unanswered(update: Update, context: PlumeContext) -> None:
+    parsed = await _parse(update, context, default="quarter")
+    if not parsed:
+        return
+    period, library_id, _ = parsed
+    t = context.t
+    groups = await context.services.stats.unanswered(period, library_id)
+    head = t(
+        "<b>Questions without an answer</b> from {start} to {end}",
+        start=t.short_date(period.start),
+        end=t.short_date(period.end),
+    )
+    if not groups:
+        await reply(update, head + "\n\n" + t("Every question received an answer. 🎉"))
+        return
+    lines = [head, t("Grouped by similarity, most frequent first:"), ""]
+    for group in groups[:15]:
+        line = (
+            f"• <b>{escape(group.text)}</b> — {t.tn('{count} time', '{count} times', group.count)}"
+        )
+        if group.variants:
+            line += "\n  <i>" + escape(" · ".join(group.variants[:3])) + "</i>"
+        lines.append(line)
+    lines += ["", t("Adding these to the FAQ (faq.csv) will let Plume answer them.")]
+    await reply(update, "\n".join(lines))
+
+
+# /export and /rapport ------------------------------------------------------------------
+
+
+@requires("coordinator")
+async def export(update: Update, context: PlumeContext) -> None:
+    parsed = await _parse(update, context, default="year")
+    if not parsed:
+        return
+    period, library_id, _ = parsed
+    t = context.t
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_action(ChatAction.UPLOAD_DOCUMENT)
+    stats_service = context.services.stats
+    report = await build_report(stats_service, period, library_id=library_id, fmt="json")
+    workshops = [
+        {
+            "id": w.id,
+            "title": w.title,
+            "library_id": w.library_id,
+            "starts_at": w.starts_at.isoformat(),
+            "capacity": w.capacity,
+            "media_type": w.media_type or "",
+            "cancelled": int(w.cancelled),
+            "registered": w.registered,
+            "waiting": w.waiting,
+            "attended": w.attended if w.attendance_known else "",
+            "ratings": w.ratings,
+            "average_rating": "" if w.average_rating is None else round(w.average_rating, 2),
+        }
+        for w in report.figures.workshops
+    ]
+    suffix = f"{period.start.isoformat()}-{period.end.isoformat()}"
+    files = (
+        ("feedback", await stats_service.feedback_rows(period, library_id)),
+        ("usage", await stats_service.usage_rows(period, library_id)),
+        ("workshops", workshops),
+    )
+    for name, rows in files:
+        await chat.send_document(
+            InputFile(io.BytesIO(csv_bytes(rows)), filename=f"plume-{name}-{suffix}.csv"),
+            caption=t("{name}: {n} rows", name=name, n=len(rows)),
+        )
+
+
+@requires("coordinator")
+async def rapport(update: Update, context: PlumeContext) -> None:
+    parsed = await _parse(
+        update, context, default="year", extra=("fr", "en", "html", "csv", "json")
+    )
+    if not parsed:
+        return
+    period, library_id, others = parsed
+    language = context.t.locale
+    fmt = "html"
+    for word in others:
+        if word.lower() in ("en", "fr"):
+            language = word.lower()
+        elif word.lower() in ("html", "csv", "json"):
+            fmt = word.lower()
+    t = context.t
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_action(ChatAction.UPLOAD_DOCUMENT)
+    report = await build_report(
+        context.services.stats, period, library_id=library_id, fmt=fmt, language=language
+    )
+    await chat.send_document(
+        InputFile(io.BytesIO(report.content), filename=report.filename),
+        caption=t(
+            "Evaluation report from {start} to {end}.",
+            start=t.short_date(period.start),
+            end=t.short_date(period.end),
+        ),
+    )
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [
+        CommandHandler("stats", stats),
+        CallbackQueryHandler(stats_button, pattern=f"^{STATS}"),
+        CommandHandler("avis_recus", received),
+        CallbackQueryHandler(received_button, pattern=f"^{RECEIVED}"),
+        CommandHandler("sans_reponse", unanswered),
+        CommandHandler("export", export),
+        CommandHandler("rapport", rapport),
+    ]

@@ -1,0 +1,720 @@
+"""Workshops for patrons: /ateliers, the cards, registration, the calendar file, reminders.
+
+Callback data (``W:`` + action + ``:`` + workshop id): ``r`` register (or join the waiting
+list), ``u`` unregister, ``x`` "I won't come" under a reminder, ``i`` the .ics file, ``m`` more
+cards (``W:m:<first>``), ``f`` a rating (``W:f:<id>:<1-5>``), ``s`` skip the comment.
+
+The reminders are sent by :class:`ReminderSender`: one JobQueue job, armed at the next due
+time read from the database, that sends what is due (paced by ``handlers.delivery``) and
+re-arms itself. See :mod:`bot.reminders` for the states and the crash rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from telegram import InlineKeyboardMarkup, InputFile, Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    CallbackContext,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.context import PlumeContext
+from bot.i18n import Translator, translator
+from bot.reminders import FEEDBACK, DueMessage, ReminderQueue
+from bot.usage import REGISTRATION, UNREGISTRATION
+from bot.workshops import (
+    REGISTERED,
+    WAITING,
+    Enrollment,
+    Outcome,
+    Recipient,
+    WorkshopView,
+    ics_calendar,
+)
+from handlers.common import button, conversation, escape, keyboard, reply, show
+from handlers.delivery import Outcome as Delivery
+from handlers.delivery import deliver
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+PREFIX: Final = "W:"
+REGISTER: Final = "W:r:"
+UNREGISTER: Final = "W:u:"
+WONT_COME: Final = "W:x:"
+CALENDAR: Final = "W:i:"
+MORE: Final = "W:m:"
+RATE: Final = "W:f:"
+SKIP: Final = "W:s"
+PAGE_SIZE: Final = 5
+DEEP_LINK_PREFIX: Final = "atelier-"
+COMMENT: Final = 1
+COMMENT_TIMEOUT: Final = 15 * 60
+RATING_KEY: Final = "workshop_rating"
+
+__all__ = ["show_workshop", "workshop_link"]
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+def duration_text(t: Translator, minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return t.tn("{count} minute", "{count} minutes", rest)
+    if not rest:
+        return t.tn("{count} hour", "{count} hours", hours)
+    return t("{hours} h {minutes:02d}", hours=hours, minutes=rest)
+
+
+def place_text(name: str, address: str, commune: str) -> str:
+    details = ", ".join(part for part in (address, commune) if part and part not in name)
+    return escape(f"{name} — {details}" if details else name)
+
+
+def when_text(t: Translator, starts_at: dt.datetime, duration_min: int) -> str:
+    return t(
+        "{when} ({duration})",
+        when=t.datetime(starts_at),
+        duration=duration_text(t, duration_min),
+    )
+
+
+def seats_text(t: Translator, view: WorkshopView) -> str:
+    if view.cancelled:
+        return t("❌ Cancelled")
+    if not view.full:
+        return t.tn(
+            "👥 {count} seat left out of {capacity}",
+            "👥 {count} seats left out of {capacity}",
+            view.seats_left,
+            capacity=view.capacity,
+        )
+    if view.waiting:
+        return t.tn(
+            "👥 Full — {count} person on the waiting list",
+            "👥 Full — {count} people on the waiting list",
+            view.waiting,
+        )
+    return t("👥 Full — the waiting list is open")
+
+
+def card_text(
+    t: Translator, view: WorkshopView, enrollment: Enrollment | None, now: dt.datetime
+) -> str:
+    lines = [
+        f"<b>{escape(view.title)}</b>",
+        t("📅 {when}", when=when_text(t, view.starts_at, view.duration_min)),
+        t(
+            "📍 {place}",
+            place=place_text(view.library_name, view.library_address, view.library_commune),
+        ),
+        seats_text(t, view),
+    ]
+    if view.description:
+        lines += ["", escape(view.description)]
+    if enrollment and enrollment.status == REGISTERED:
+        lines += ["", t("✅ You are registered.")]
+    elif enrollment and enrollment.status == WAITING:
+        lines += [
+            "",
+            t("⏳ You are on the waiting list (number {position}).", position=enrollment.position),
+        ]
+    if view.started(now) and not view.cancelled:
+        lines += ["", t("This workshop has begun: registrations are closed.")]
+    return "\n".join(lines)
+
+
+def card_keyboard(
+    t: Translator, view: WorkshopView, enrollment: Enrollment | None, now: dt.datetime
+) -> InlineKeyboardMarkup:
+    rows = []
+    if not view.cancelled and not view.started(now):
+        if enrollment is None:
+            label = t("✍️ Sign me up") if not view.full else t("⏳ Join the waiting list")
+            rows.append([button(label, f"{REGISTER}{view.id}")])
+        else:
+            label = t("Unregister") if enrollment.status == REGISTERED else t("Leave the list")
+            rows.append([button(label, f"{UNREGISTER}{view.id}")])
+        rows.append([button(t("📆 Add to my calendar"), f"{CALENDAR}{view.id}")])
+    return keyboard(rows)
+
+
+def workshop_link(bot_username: str, workshop_id: str) -> str:
+    return f"https://t.me/{bot_username}?start={DEEP_LINK_PREFIX}{workshop_id}"
+
+
+def reminder_text(t: Translator, message: DueMessage) -> tuple[str, InlineKeyboardMarkup]:
+    place = place_text(message.library_name, message.library_address, message.library_commune)
+    if message.kind == FEEDBACK:
+        text = t(
+            "How was the workshop “{title}”? Give it a mark from 1 to 5: it helps your "
+            "library plan the next ones.",
+            title=escape(message.title),
+        )
+        stars = [button("⭐" * n, f"{RATE}{message.workshop_id}:{n}") for n in range(1, 6)]
+        return text, keyboard([stars[:3], stars[3:]])
+    text = t(
+        "⏰ <b>Reminder</b>: the workshop “{title}” is on {when}.\n📍 {place}\n\nSee you "
+        "there! If you cannot come, say so: your seat will go to someone waiting.",
+        title=escape(message.title),
+        when=t.datetime(message.starts_at),
+        place=place,
+    )
+    markup = keyboard(
+        [
+            [button(t("🙁 I won't come"), f"{WONT_COME}{message.workshop_id}")],
+            [button(t("📆 Add to my calendar"), f"{CALENDAR}{message.workshop_id}")],
+        ]
+    )
+    return text, markup
+
+
+# -- the list and the cards ----------------------------------------------------------------
+
+
+async def list_workshops(update: Update, context: PlumeContext) -> None:
+    await send_cards(update, context, 0)
+
+
+async def more_workshops(update: Update, context: PlumeContext) -> None:
+    query = update.callback_query
+    assert query and query.data
+    raw = query.data.removeprefix(MORE)
+    await query.answer()
+    if raw.isdigit():
+        with contextlib.suppress(TelegramError):
+            await query.edit_message_reply_markup(None)
+        await send_cards(update, context, int(raw))
+
+
+async def send_cards(update: Update, context: PlumeContext, first: int) -> None:
+    person = context.person
+    assert person is not None
+    t = context.t
+    service = context.services.workshops
+    now = utcnow()
+    views = await service.upcoming(person.library_id, now)
+    if not views:
+        await reply(
+            update,
+            t("No workshop is planned at the moment. Come back soon, or ask your library."),
+        )
+        return
+    if first == 0:
+        await reply(
+            update,
+            t.tn(
+                "<b>{count} workshop coming up</b> — free, in the network's libraries:",
+                "<b>{count} workshops coming up</b> — free, in the network's libraries:",
+                len(views),
+            ),
+        )
+    mine = await service.enrollments(person.id)
+    for view in views[first : first + PAGE_SIZE]:
+        enrollment = await _enrollment(context, view.id, mine)
+        await reply(
+            update,
+            card_text(t, view, enrollment, now),
+            card_keyboard(t, view, enrollment, now),
+        )
+    rest = len(views) - first - PAGE_SIZE
+    if rest > 0:
+        await reply(
+            update,
+            t.tn("{count} more workshop.", "{count} more workshops.", rest),
+            keyboard([[button(t("Show more"), f"{MORE}{first + PAGE_SIZE}")]]),
+        )
+
+
+async def _enrollment(
+    context: PlumeContext, workshop_id: str, mine: dict[str, str]
+) -> Enrollment | None:
+    person = context.person
+    assert person is not None
+    if workshop_id not in mine:
+        return None
+    if mine[workshop_id] == REGISTERED:
+        return Enrollment(REGISTERED, None)
+    return await context.services.workshops.enrollment(workshop_id, person.id)
+
+
+async def show_workshop(update: Update, context: PlumeContext, workshop_id: str) -> None:
+    """One workshop's card (the deep link ``/start atelier-<id>`` of posters and QR codes)."""
+    person = context.person
+    assert person is not None
+    t = context.t
+    view = await context.services.workshops.get(workshop_id)
+    if view is None:
+        await reply(update, t("This workshop does not exist (any more). See /ateliers."))
+        return
+    now = utcnow()
+    enrollment = await context.services.workshops.enrollment(view.id, person.id)
+    await reply(
+        update, card_text(t, view, enrollment, now), card_keyboard(t, view, enrollment, now)
+    )
+
+
+async def refresh_card(update: Update, context: PlumeContext, workshop_id: str) -> None:
+    person = context.person
+    assert person is not None
+    view = await context.services.workshops.get(workshop_id)
+    if view is None:
+        return
+    now = utcnow()
+    enrollment = await context.services.workshops.enrollment(view.id, person.id)
+    with contextlib.suppress(TelegramError):  # "message is not modified"
+        await show(
+            update,
+            card_text(context.t, view, enrollment, now),
+            card_keyboard(context.t, view, enrollment, now),
+        )
+
+
+# -- registering ---------------------------------------------------------------------------
+
+
+async def register(update: Update, context: PlumeContext) -> None:
+    query = update.callback_query
+    person = context.person
+    assert query and query.data and person
+    t = context.t
+    workshop_id = query.data.removeprefix(REGISTER)
+    service = context.services.workshops
+    result = await service.register(workshop_id, person.id)
+    answers = {
+        Outcome.REGISTERED: t("You are registered. See you there!"),
+        Outcome.ALREADY_REGISTERED: t("You are already registered."),
+        Outcome.STARTED: t("This workshop has begun: registrations are closed."),
+        Outcome.CANCELLED: t("This workshop was cancelled."),
+        Outcome.NOT_FOUND: t("This workshop does not exist (any more). See /ateliers."),
+    }
+    if result.outcome in (Outcome.WAITING, Outcome.ALREADY_WAITING):
+        text = t(
+            "The workshop is full: you are number {position} on the waiting list. I will "
+            "tell you as soon as a seat frees up.",
+            position=result.position,
+        )
+    else:
+        text = answers[result.outcome]
+    await query.answer(text, show_alert=result.outcome is not Outcome.REGISTERED)
+    if result.outcome is Outcome.REGISTERED:
+        view = await service.get(workshop_id)
+        if view is not None:
+            await context.services.usage.record(
+                REGISTRATION,
+                user_id=person.id,
+                subject_id=workshop_id,
+                library_id=view.library_id,
+                media_type=view.media_type,
+            )
+    await refresh_card(update, context, workshop_id)
+
+
+async def unregister(update: Update, context: PlumeContext) -> None:
+    query = update.callback_query
+    person = context.person
+    assert query and query.data and person
+    t = context.t
+    wont_come = query.data.startswith(WONT_COME)
+    workshop_id = query.data.removeprefix(WONT_COME if wont_come else UNREGISTER)
+    result = await context.services.workshops.unregister(workshop_id, person.id)
+    view = await context.services.workshops.get(workshop_id)
+    if result.was is None:
+        await query.answer(t("You were not registered for this workshop."), show_alert=True)
+    else:
+        await query.answer()
+        if view is not None:
+            if result.was == REGISTERED:
+                await context.services.usage.record(
+                    UNREGISTRATION,
+                    user_id=person.id,
+                    subject_id=workshop_id,
+                    library_id=view.library_id,
+                    media_type=view.media_type,
+                )
+            await tell_promoted(context.application, view, result.promoted)
+    if wont_come:
+        text = (
+            t("Noted, thank you for telling us: your seat goes to someone else.")
+            if result.was
+            else t("You were not registered for this workshop.")
+        )
+        with contextlib.suppress(TelegramError):
+            await show(update, text)
+        return
+    await refresh_card(update, context, workshop_id)
+
+
+async def tell_promoted(
+    application: Application,  # type: ignore[type-arg]
+    view: WorkshopView,
+    promoted: Sequence[Recipient],
+) -> None:
+    """Each patron who just got a seat from the waiting list is told (in their language)."""
+    if not promoted:
+        return
+    services = application.services  # type: ignore[attr-defined]
+    now = utcnow()
+    for recipient in promoted:
+        t = translator(recipient.language, services.settings.timezone)
+        text = t(
+            "🎉 Good news: a seat freed up for the workshop “{title}”, and it is yours. You "
+            "are registered.",
+            title=escape(view.title),
+        )
+        enrollment = Enrollment(REGISTERED, None)
+        text += "\n\n" + card_text(t, view, enrollment, now)
+        try:
+            await application.bot.send_message(
+                recipient.telegram_id, text, reply_markup=card_keyboard(t, view, enrollment, now)
+            )
+        except Forbidden:
+            await services.users.mark_unreachable(recipient.telegram_id)
+        except TelegramError as error:
+            log.warning("promotion of %s not told: %s", recipient.telegram_id, error)
+        await services.usage.record(
+            REGISTRATION,
+            user_id=recipient.user_id,
+            subject_id=view.id,
+            library_id=view.library_id,
+            media_type=view.media_type,
+        )
+
+
+async def calendar_file(update: Update, context: PlumeContext) -> None:
+    query = update.callback_query
+    assert query and query.data
+    t = context.t
+    workshop_id = query.data.removeprefix(CALENDAR)
+    view = await context.services.workshops.get(workshop_id)
+    if view is None:
+        await query.answer(t("This workshop does not exist (any more). See /ateliers."))
+        return
+    await query.answer()
+    link = workshop_link(context.bot.username, view.id)
+    data = ics_calendar(view, link)
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_document(
+        InputFile(data, filename=f"atelier-{view.id}.ics"),
+        caption=t("Open this file to add “{title}” to your calendar.", title=escape(view.title)),
+    )
+
+
+# -- after the workshop: the rating ----------------------------------------------------------
+
+
+async def rate(update: Update, context: PlumeContext) -> int:
+    query = update.callback_query
+    person = context.person
+    assert query and query.data and person
+    t = context.t
+    workshop_id, _, mark = query.data.removeprefix(RATE).rpartition(":")
+    view = await context.services.workshops.get(workshop_id) if workshop_id else None
+    enrollment = await context.services.workshops.enrollment(workshop_id, person.id)
+    if view is None or not mark.isdigit() or not 1 <= int(mark) <= 5 or enrollment is None:
+        await query.answer(t("This button is no longer valid."), show_alert=True)
+        return ConversationHandler.END
+    feedback_id = await context.services.feedback.add(
+        person.id,
+        "workshop",
+        rating=int(mark),
+        subject_id=workshop_id,
+        library_id=view.library_id,
+        media_type=view.media_type,
+    )
+    await query.answer(t("Thank you!"))
+    assert context.user_data is not None
+    context.user_data[RATING_KEY] = feedback_id
+    await show(
+        update,
+        t(
+            "Thank you for your mark ({stars}) for “{title}”. Would you like to add a "
+            "comment? Write it in one message, or press “Skip”.",
+            stars="⭐" * int(mark),
+            title=escape(view.title),
+        ),
+        keyboard([[button(t("Skip"), SKIP)]]),
+    )
+    return COMMENT
+
+
+async def comment(update: Update, context: PlumeContext) -> int:
+    message = update.effective_message
+    person = context.person
+    assert message and message.text and person and context.user_data is not None
+    feedback_id = context.user_data.pop(RATING_KEY, None)
+    if feedback_id is not None:
+        await context.services.feedback.add_comment(feedback_id, person.id, message.text)
+    await reply(update, context.t("Thank you, your comment was passed on to the library."))
+    return ConversationHandler.END
+
+
+async def skip_comment(update: Update, context: PlumeContext) -> int:
+    query = update.callback_query
+    assert query is not None
+    if context.user_data is not None:
+        context.user_data.pop(RATING_KEY, None)
+    await query.answer()
+    with contextlib.suppress(TelegramError):
+        await show(update, context.t("Thank you for your mark!"))
+    return ConversationHandler.END
+
+
+async def stop_commenting(update: Update, context: PlumeContext) -> int:
+    if context.user_data is not None:
+        context.user_data.pop(RATING_KEY, None)
+    await reply(update, context.t("Cancelled."))
+    return ConversationHandler.END
+
+
+async def stale_skip(update: Update, context: PlumeContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    with contextlib.suppress(TelegramError):
+        await query.edit_message_reply_markup(None)
+
+
+# -- sending the reminders -------------------------------------------------------------------
+
+
+class _NotClaimed(Exception):
+    """Someone else claimed or dropped the row first, or Plume is stopping."""
+
+
+class ReminderSender:
+    """One JobQueue job sends what is due, then re-arms itself at the next due time.
+
+    While it sends, newly due rows are fetched every ``TICK`` seconds; changes (a new
+    registration, a moved workshop) re-arm the job earlier through ``ReminderQueue.on_change``.
+    At most ``CONCURRENCY`` rows are claimed and waiting for their pacing slot at a time.
+    """
+
+    JOB_NAME: Final = "workshop-reminders"
+    BATCH: Final = 200
+    LOW_WATER: Final = 40
+    CONCURRENCY: Final = 8
+    TICK: Final = 0.2
+    LINGER: Final = 3.0  # a row due this soon is awaited in the job rather than re-armed
+    IDLE_POLL: Final = dt.timedelta(seconds=60)  # also picks up imports and other processes
+
+    def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
+        self.application = application
+        services = application.services  # type: ignore[attr-defined]
+        self.queue: ReminderQueue = services.reminders
+        self.throttle = services.throttle
+        self.services = services
+        self._inflight: set[int] = set()
+        self._running = False
+        self._again = False
+        self._catalogue: str | None = None
+        self._stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.sent = 0
+
+    async def start(self) -> None:
+        await self.queue.recover()
+        self._catalogue = await self.queue.catalogue_version()
+        await self.queue.resync()
+        self.queue.on_change = self.arm
+        self.arm(utcnow())
+
+    async def stop(self) -> None:
+        """Plume is stopping: no new claims; the sends under way finish."""
+        self._stopping = True
+        self.queue.on_change = None
+        await self._idle.wait()
+
+    @property
+    def live(self) -> bool:
+        return self.application.running and not self._stopping
+
+    def arm(self, when: dt.datetime) -> None:
+        """Runs the job at ``when`` (now if past), unless it is running or due earlier."""
+        if self._running:
+            self._again = True
+            return
+        job_queue = self.application.job_queue
+        if job_queue is None or not self.live:
+            return
+        now = utcnow()
+        when = max(when, now)
+        jobs = job_queue.get_jobs_by_name(self.JOB_NAME)
+        if any(job.next_t is not None and job.next_t <= when for job in jobs):
+            return
+        for job in jobs:
+            job.schedule_removal()
+        job_queue.run_once(self._run, when=when, name=self.JOB_NAME)
+
+    async def _run(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        if self._running or not self.live:
+            self._again = True
+            return
+        self._running = True
+        self._idle.clear()
+        try:
+            version = await self.queue.catalogue_version()
+            if version != self._catalogue:
+                self._catalogue = version
+                await self.queue.resync()
+            await self.drain()
+        finally:
+            self._running = False
+            self._idle.set()
+        if not self.live:
+            return
+        upcoming = await self.queue.next_due()
+        limit = utcnow() + self.IDLE_POLL
+        self.arm(min(upcoming, limit) if upcoming else limit)
+
+    async def drain(self) -> None:
+        """Sends every due row; returns when nothing is due within ``LINGER`` seconds."""
+        tasks: set[asyncio.Task[None]] = set()
+        limit = asyncio.Semaphore(self.CONCURRENCY)
+        while self.live:
+            self._again = False
+            now = utcnow()
+            if len(tasks) < self.LOW_WATER:
+                batch = await self.queue.fetch_due(now, self.BATCH, self._inflight)
+                drops = []
+                for message in batch:
+                    if self.queue.verdict(message, now, batch) != "send" or not message.reachable:
+                        drops.append(message.reminder_id)
+                        continue
+                    self._inflight.add(message.reminder_id)
+                    task = asyncio.create_task(self._send(message, limit))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                await self.queue.drop(drops)
+            if tasks:
+                await asyncio.wait(tasks, timeout=self.TICK, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            upcoming = await self.queue.next_due(self._inflight)
+            if upcoming is None:
+                break
+            wait = (upcoming - utcnow()).total_seconds()
+            if wait > self.LINGER and not self._again:
+                break
+            await asyncio.sleep(min(max(wait, 0.0), self.TICK))
+        if tasks:  # stopping: let the claimed ones finish, the others give up
+            await asyncio.wait(tasks)
+
+    async def _send(self, message: DueMessage, limit: asyncio.Semaphore) -> None:
+        try:
+            async with limit:
+                await self._deliver(message)
+        except Exception:
+            log.exception("reminder %s failed", message.reminder_id)
+        finally:
+            self._inflight.discard(message.reminder_id)
+
+    async def _deliver(self, message: DueMessage) -> None:
+        t = translator(message.language, self.services.settings.timezone)
+        text, markup = reminder_text(t, message)
+        bot = self.application.bulk_bot  # type: ignore[attr-defined]
+        claimed = False
+
+        async def send() -> Any:
+            nonlocal claimed
+            if not claimed:
+                if not self.live or not await self.queue.claim(message.reminder_id):
+                    raise _NotClaimed
+                claimed = True
+            return await bot.send_message(message.telegram_id, text, reply_markup=markup)
+
+        try:
+            result = await deliver(self.throttle, message.telegram_id, send)
+        except _NotClaimed:
+            return
+        if result.outcome is Delivery.SENT:
+            await self.queue.settle(message.reminder_id, "sent", utcnow())
+            self.sent += 1
+            return
+        await self.queue.settle(message.reminder_id, "failed")
+        if result.outcome is Delivery.UNREACHABLE:
+            await self.services.users.mark_unreachable(message.telegram_id)
+        else:
+            log.warning("reminder %s not sent: %s", message.reminder_id, result.error)
+
+
+async def announce(
+    application: Application,  # type: ignore[type-arg]
+    recipients: Sequence[Recipient],
+    render: Callable[[Translator], tuple[str, InlineKeyboardMarkup | None]],
+) -> int:
+    """Tells many patrons something about a workshop (paced); how many were reached."""
+    services = application.services  # type: ignore[attr-defined]
+    bot = application.bulk_bot  # type: ignore[attr-defined]
+    reached = 0
+
+    async def one(recipient: Recipient) -> None:
+        nonlocal reached
+        t = translator(recipient.language, services.settings.timezone)
+        text, markup = render(t)
+        result = await deliver(
+            services.throttle,
+            recipient.telegram_id,
+            lambda: bot.send_message(recipient.telegram_id, text, reply_markup=markup),
+        )
+        if result.outcome is Delivery.SENT:
+            reached += 1
+        elif result.outcome is Delivery.UNREACHABLE:
+            await services.users.mark_unreachable(recipient.telegram_id)
+
+    await asyncio.gather(*(one(r) for r in recipients if r.reachable))
+    return reached
+
+
+def sender(application: Application) -> ReminderSender:  # type: ignore[type-arg]
+    """The application's reminder sender (one per Application, kept under its class)."""
+    found = application.bot_data.get(ReminderSender)
+    if found is None:
+        found = application.bot_data[ReminderSender] = ReminderSender(application)
+    return found  # type: ignore[no-any-return]
+
+
+async def on_start(application: Application) -> None:  # type: ignore[type-arg]
+    await sender(application).start()
+
+
+async def on_stop(application: Application) -> None:  # type: ignore[type-arg]
+    await sender(application).stop()
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [
+        CommandHandler(["ateliers", "workshops"], list_workshops),
+        CallbackQueryHandler(more_workshops, pattern=f"^{MORE}"),
+        CallbackQueryHandler(register, pattern=f"^{REGISTER}"),
+        CallbackQueryHandler(unregister, pattern=f"^({UNREGISTER}|{WONT_COME})"),
+        CallbackQueryHandler(calendar_file, pattern=f"^{CALENDAR}"),
+        conversation(
+            entry_points=[CallbackQueryHandler(rate, pattern=f"^{RATE}")],
+            states={
+                COMMENT: [
+                    MessageHandler(filters.TEXT & ~filters.COMMAND, comment),
+                    CallbackQueryHandler(skip_comment, pattern=f"^{SKIP}$"),
+                ]
+            },
+            fallbacks=[CommandHandler(["annuler", "cancel"], stop_commenting)],
+            conversation_timeout=COMMENT_TIMEOUT,
+            allow_reentry=True,
+        ),
+        CallbackQueryHandler(stale_skip, pattern=f"^{SKIP}$"),
+    ]
