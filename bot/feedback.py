@@ -116,11 +116,26 @@ class FeedbackService:
         """A 👍 (1) or 👎 (0) on an answer; voting again on it changes the vote."""
         if rating not in (0, 1):
             raise FeedbackError(f"a vote is 0 or 1, not {rating}")
+        return await self.rate_subject(
+            user_id, VOTE, subject_id, rating, library_id=library_id, media_type=media_type
+        )
+
+    async def rate_subject(
+        self,
+        user_id: int,
+        kind: str,
+        subject_id: str,
+        rating: int,
+        *,
+        library_id: str | None = None,
+        media_type: str | None = None,
+    ) -> int:
+        """One rating per patron and subject (an answer, a workshop): rating again changes it."""
         async with self._sessions.begin() as session:
             row = await session.scalar(
                 select(Feedback).where(
                     Feedback.user_id == user_id,
-                    Feedback.kind == VOTE,
+                    Feedback.kind == kind,
                     Feedback.subject_id == subject_id[:64],
                 )
             )
@@ -129,7 +144,7 @@ class FeedbackService:
                 return row.id
         return await self.add(
             user_id,
-            VOTE,
+            kind,
             rating=rating,
             subject_id=subject_id,
             library_id=library_id,

@@ -9,6 +9,7 @@ from html import escape
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
 from telegram.ext import ConversationHandler
 from telegram.warnings import PTBUserWarning
 
@@ -80,9 +81,17 @@ async def reply(
 
 
 async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """Edit the message of a pressed button in place, or send a new one."""
+    """Edit the message of a pressed button in place, or send a new one.
+
+    A button pressed twice asks for the same content again: Telegram refuses that edit
+    ("message is not modified"), and there is nothing to do.
+    """
     query = update.callback_query
     if query and query.message:
-        await query.edit_message_text(text, reply_markup=markup)
+        try:
+            await query.edit_message_text(text, reply_markup=markup)
+        except BadRequest as error:
+            if "not modified" not in error.message:
+                raise
     else:
         await reply(update, text, markup)

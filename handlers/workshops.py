@@ -429,11 +429,11 @@ async def rate(update: Update, context: PlumeContext) -> int:
     if view is None or not mark.isdigit() or not 1 <= int(mark) <= 5 or enrollment is None:
         await query.answer(t("This button is no longer valid."), show_alert=True)
         return ConversationHandler.END
-    feedback_id = await context.services.feedback.add(
+    feedback_id = await context.services.feedback.rate_subject(
         person.id,
         "workshop",
-        rating=int(mark),
-        subject_id=workshop_id,
+        workshop_id,
+        int(mark),
         library_id=view.library_id,
         media_type=view.media_type,
     )

@@ -201,3 +201,9 @@ async def test_the_rating_request_after_the_workshop(standin, start_plume, datab
         (row,) = (await session.scalars(select(Feedback))).all()
     assert (row.kind, row.rating, row.comment) == ("workshop", 4, "Très clair, merci !")
     assert (row.subject_id, row.library_id, row.media_type) == (held.id, "lib-bas", "press")
+    (two,) = [b for row in request.buttons for b in row if b["callback_data"].endswith(":2")]
+    again = await patron.press_data(two["callback_data"], request)
+    await patron.wait_callback_answer(again)  # pressed once more (or forged): still one row
+    async with plume.services.sessions() as session:
+        (row,) = (await session.scalars(select(Feedback))).all()
+    assert row.rating == 2
