@@ -320,6 +320,8 @@ async def run_one(run: Run, args: argparse.Namespace, workdir: Path) -> dict[str
             figures["rss_growth_mb"] = round(peak - figures["idle_rss_mb"], 1)  # type: ignore[operator]
         figures["seconds"] = round(total, 1)
         measure(standin, run, blocked, figures)
+        if args.dump_calls:
+            dump_calls(standin, Path(args.dump_calls) / f"{run.name}-calls.jsonl")
         figures["marked_unreachable"] = await query(
             url, "select count(*) from users where reachable = false"
         )
@@ -370,6 +372,16 @@ def measure(standin, run: Run, blocked: set[int], figures: dict[str, object]) ->
         low, high = ok[len(ok) // 20], ok[len(ok) * 19 // 20]
         figures["sustained_rate"] = round((len(ok) * 0.9) / (high.at - low.at), 2)
         figures["overall_rate"] = round(len(ok) / (ok[-1].at - ok[0].at), 2)
+
+
+def dump_calls(standin, path: Path) -> None:
+    """Every call the stand-in recorded (getUpdates aside), one JSON object a line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as out:
+        for c in standin.calls:
+            if c.method != "getUpdates":
+                chat = c.chat_id if isinstance(c.chat_id, int | str) else None
+                out.write(json.dumps([c.method, chat, round(c.at, 6), c.status]) + "\n")
 
 
 async def baseline(standin, count: int) -> dict[str, float]:
@@ -453,6 +465,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", help="default: a temporary SQLite file per run")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
+    parser.add_argument("--dump-calls", metavar="DIR", help="write the stand-in's call records")
     parser.add_argument("--keep-logs", action="store_true", help="print the bot's logs")
     parser.add_argument("--bare-loop", metavar="API_URL", help=argparse.SUPPRESS)
     return parser.parse_args(argv)

@@ -18,7 +18,7 @@ import warnings
 from typing import Final
 
 from telegram import Bot, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.error import BadRequest, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
 from bot.announcements import CANCELLED, SENDING, AnnouncementView
@@ -308,8 +308,9 @@ class _Status:
         markup = None if final else self._cancel_markup()
         throttle = self.desk.services.throttle
         for _ in range(3 if final else 1):
+            # the edit takes its slot from the broadcast's own budget
+            slot = await throttle.acquire(self.chat_id)
             try:
-                await throttle.acquire(self.chat_id)
                 await self.desk.application.bulk_bot.edit_message_text(
                     text, chat_id=self.chat_id, message_id=self.message_id, reply_markup=markup
                 )
@@ -322,12 +323,12 @@ class _Status:
                     throttle.hold(_seconds(error))
                 if final:
                     await asyncio.sleep(_seconds(error))
-            except BadRequest as error:
-                if "not modified" not in error.message.lower():
-                    log.info("status of announcement %s: %s", self.announcement.id, error)
-                return
             except TelegramError as error:
-                log.info("status of announcement %s: %s", self.announcement.id, error)
+                if not isinstance(error, TimedOut):  # refused: Telegram did not count it
+                    throttle.refund(slot)
+                unchanged = isinstance(error, BadRequest) and "not modified" in str(error).lower()
+                if not unchanged:
+                    log.info("status of announcement %s: %s", self.announcement.id, error)
                 return
 
     async def report(self, text: str) -> None:

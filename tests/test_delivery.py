@@ -65,7 +65,7 @@ async def test_throttle_paces_overall_and_per_chat():
     began = time.monotonic()
     await asyncio.gather(*(throttle.acquire(chat) for chat in range(1, 51)))
     overall = time.monotonic() - began
-    assert 0.45 <= overall < 1.0  # 50 slots at 100 per second
+    assert 0.38 <= overall < 1.0  # 50 slots at 100 per second, bursts ≤ 125 per second
     began = time.monotonic()
     await asyncio.gather(*(throttle.acquire(7) for _ in range(4)))
     assert time.monotonic() - began >= 0.55  # same chat: 0.2 s apart (first one at once)
