@@ -352,36 +352,8 @@ class StatsService:
         return self._engine.dialect.name
 
     async def figures(self, period: Period, library_id: str | None = None) -> Figures:
-        async with self._engine.connect() as conn:
-            q = _Query(conn, self.dialect, period, library_id)
-            totals, by_media, by_library = await q.event_counts()
-            active, active_series, active_by_library, active_by_media = await q.active()
-            totals["active"] = int(active["total"])
-            for key, value in active_by_library.items():
-                by_library.setdefault(key, _zero())["active"] = value
-            for key, value in active_by_media.items():
-                by_media.setdefault(key, _zero())["active"] = value
-            figures = Figures(
-                period=period,
-                library_id=library_id,
-                generated_at=utcnow(),
-                totals=totals,
-                by_media=by_media,
-                by_library=by_library,
-                series=await q.series(active_series),
-                active=active,
-                active_series=active_series,
-                top_resources=await q.top_resources(),
-                subscribers=(subs := await q.subscribers())[0],
-                subscribers_by_library=subs[1],
-                feedback=await q.feedback(),
-                workshops=await q.workshops(),
-                unanswered=await q.unanswered(),
-                comments=await q.comments(),
-                library_names=await q.names("libraries"),
-                resource_names=await q.names("resources"),
-            )
-        return figures
+        """Everything the evaluation report shows."""
+        return await self._figures(period, library_id, full=True)
 
     async def unanswered(
         self, period: Period, library_id: str | None = None
@@ -391,6 +363,9 @@ class StatsService:
 
     async def headline(self, period: Period, library_id: str | None = None) -> Figures:
         """The key figures only (for /stats): no comments, workshops or clusters."""
+        return await self._figures(period, library_id, full=False)
+
+    async def _figures(self, period: Period, library_id: str | None, *, full: bool) -> Figures:
         async with self._engine.connect() as conn:
             q = _Query(conn, self.dialect, period, library_id)
             totals, by_media, by_library = await q.event_counts()
@@ -411,15 +386,15 @@ class StatsService:
                 series=await q.series(active_series),
                 active=active,
                 active_series=active_series,
-                top_resources=[],
+                top_resources=await q.top_resources() if full else [],
                 subscribers=subscribers,
                 subscribers_by_library=subscribers_by_library,
                 feedback=await q.feedback(),
-                workshops=[],
-                unanswered=[],
-                comments=[],
+                workshops=await q.workshops() if full else [],
+                unanswered=await q.unanswered() if full else [],
+                comments=await q.comments() if full else [],
                 library_names=await q.names("libraries"),
-                resource_names={},
+                resource_names=await q.names("resources") if full else {},
             )
 
     # Exports -------------------------------------------------------------------------
