@@ -133,12 +133,6 @@ class Result:
     at: dt.datetime
 
 
-def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=dt.UTC)
-
-
 def _view(row: Announcement) -> AnnouncementView:
     return AnnouncementView(
         id=row.id,
@@ -150,7 +144,7 @@ def _view(row: Announcement) -> AnnouncementView:
         attachment_kind=row.attachment_kind,
         attachment_file_id=row.attachment_file_id,
         state=row.state,
-        scheduled_at=_utc(row.scheduled_at),
+        scheduled_at=row.scheduled_at,
         status_chat_id=row.status_chat_id,
         status_message_id=row.status_message_id,
         paid=row.paid,
@@ -570,7 +564,7 @@ class AnnouncementService:
                 .order_by(Workshop.starts_at)
                 .limit(limit)
             )
-            return [(r[0], r[1], _utc(r[2]) or r[2]) for r in rows]
+            return [(r[0], r[1], r[2]) for r in rows]
 
     async def workshop_title(self, workshop_id: str) -> str | None:
         async with self._sessions() as session:

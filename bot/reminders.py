@@ -54,11 +54,6 @@ FEEDBACK_GRACE: Final = dt.timedelta(days=2)
 CATALOGUE_VERSION: Final = "catalogue_version"
 
 
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class Plan:
     """When the messages of one registration are due."""
@@ -75,7 +70,6 @@ def plan_for(
     feedback_delay: dt.timedelta | None,
 ) -> list[Plan]:
     """Reminders at ``starts_at - offset`` (elapsed time) and the rating request."""
-    starts_at = as_utc(starts_at)
     plans = [
         Plan(REMINDER, int(offset.total_seconds()), starts_at - offset)
         for offset in dict.fromkeys(offsets)
@@ -185,7 +179,7 @@ class ReminderQueue:
                     )
                 else:
                     continue
-            elif as_utc(row.due_at) != plan.due_at:
+            elif row.due_at != plan.due_at:
                 row.due_at = plan.due_at
                 if ahead and row.state != SENDING:
                     row.state, row.sent_at, row.claimed_at = PENDING, None, None
@@ -290,7 +284,7 @@ class ReminderQueue:
                     ).where(Reminder.registration_id.in_(chunk))
                 ):
                     key = (row.registration_id, row.kind, row.offset_s)
-                    existing[key] = (row.id, as_utc(row.due_at), row.state)
+                    existing[key] = (row.id, row.due_at, row.state)
             inserts: list[dict[str, Any]] = []
             earliest: dt.datetime | None = None
             for registration_id, workshop in live:
@@ -356,7 +350,7 @@ class ReminderQueue:
             if excluded:
                 query = query.where(Reminder.id.not_in(excluded))
             moment = await session.scalar(query)
-        return as_utc(moment) if moment else None
+        return moment
 
     async def fetch_due(
         self, now: dt.datetime, limit: int = 100, exclude: Iterable[int] = ()
@@ -382,7 +376,7 @@ class ReminderQueue:
                 reminder_id=reminder.id,
                 kind=reminder.kind,
                 offset_s=reminder.offset_s,
-                due_at=as_utc(reminder.due_at),
+                due_at=reminder.due_at,
                 registration_id=registration.id,
                 registration_status=registration.status,
                 attended=registration.attended,
@@ -392,7 +386,7 @@ class ReminderQueue:
                 reachable=user.reachable,
                 workshop_id=workshop.id,
                 title=workshop.title,
-                starts_at=as_utc(workshop.starts_at),
+                starts_at=workshop.starts_at,
                 duration_min=workshop.duration_min,
                 cancelled=workshop.cancelled,
                 media_type=workshop.media_type,

@@ -29,7 +29,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.reminders import ReminderQueue, as_utc
+from bot.reminders import ReminderQueue
 from storage.db import AsyncSession, SessionFactory
 from storage.models import MEDIA_TYPES, Library, Registration, User, Workshop, utcnow
 
@@ -389,7 +389,7 @@ class WorkshopService:
                 return Registered(Outcome.NOT_FOUND), None
             if workshop.cancelled:
                 return Registered(Outcome.CANCELLED), None
-            if as_utc(workshop.starts_at) <= moment:
+            if workshop.starts_at <= moment:
                 return Registered(Outcome.STARTED), None
             registration = await session.scalar(
                 select(Registration).where(
@@ -456,7 +456,7 @@ class WorkshopService:
         self, session: AsyncSession, workshop: Workshop, now: dt.datetime
     ) -> tuple[list[Recipient], dt.datetime | None]:
         """Waiting patrons take the free seats, first come first served."""
-        if workshop.cancelled or as_utc(workshop.starts_at) <= now:
+        if workshop.cancelled or workshop.starts_at <= now:
             return [], None
         free = workshop.capacity - await _count(session, workshop.id, REGISTERED)
         if free <= 0:
@@ -578,7 +578,7 @@ class WorkshopService:
             if await session.get(Library, draft.library_id) is None:
                 raise WorkshopError("library")
             time_changed = (
-                as_utc(workshop.starts_at) != draft.starts_at
+                workshop.starts_at != draft.starts_at
                 or workshop.duration_min != draft.duration_min
             )
             workshop.title = draft.title or workshop.title
@@ -715,7 +715,7 @@ def _view(workshop: Workshop, library: Library, registered: int, waiting: int) -
         id=workshop.id,
         title=workshop.title,
         description=workshop.description,
-        starts_at=as_utc(workshop.starts_at),
+        starts_at=workshop.starts_at,
         duration_min=workshop.duration_min,
         capacity=workshop.capacity,
         media_type=workshop.media_type,
