@@ -130,7 +130,11 @@ def update_catalogs() -> dict[str, int]:
         path = po_path(locale)
         path.parent.mkdir(parents=True, exist_ok=True)
         catalog = read_catalog(locale) if path.exists() else Catalog(locale=locale, domain=DOMAIN)
+        created = catalog.creation_date
         catalog.update(template, no_fuzzy_matching=True)
+        # A stable header, sorted entries and no line numbers: branches that add messages
+        # merge cleanly (see .gitattributes), and an edit elsewhere in a file changes nothing.
+        catalog.creation_date = created
         with path.open("wb") as handle:
             write_po(
                 handle,
@@ -138,8 +142,9 @@ def update_catalogs() -> dict[str, int]:
                 width=99,
                 omit_header=False,
                 ignore_obsolete=True,
-                sort_output=False,
+                sort_output=True,
                 include_previous=False,
+                include_lineno=False,
             )
         missing[locale] = sum(1 for m in catalog if m.id and not m.string)
     return missing
