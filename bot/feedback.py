@@ -194,6 +194,14 @@ class FeedbackService:
             if row is not None:
                 await session.delete(row)
 
+    async def owns(self, feedback_id: int, user_id: int) -> bool:
+        """Whether the feedback row is this patron's own (a button may be stale or forged)."""
+        async with self._sessions() as session:
+            owner = await session.scalar(
+                select(Feedback.user_id).where(Feedback.id == feedback_id)
+            )
+            return owner is not None and owner == user_id
+
     async def add_comment(self, feedback_id: int, user_id: int, comment: str) -> bool:
         """Adds what was missing to the patron's own 👎 (or any of their feedback rows)."""
         comment = (comment or "").strip()[:COMMENT_LIMIT]

@@ -1,9 +1,16 @@
 """Patrons' feedback: 👍/👎 on answers (``V:``), /avis, and the satisfaction survey.
 
-After a 👎, or after /avis, the patron's next text message is their remark: one message
-only, within ``PENDING_TTL`` seconds, with a Cancel button; a command cancels it. That
-message is caught in group ``PENDING_GROUP`` (before the search feature) and stops there;
-any other message goes on to the search as usual. Feedback is stored before thanking.
+After /avis, the patron's next text message is their remark: one message only, within
+``PENDING_TTL`` seconds, with a Cancel button; a command cancels it.
+
+After a 👎 nothing is waiting: Plume thanks and offers a "say what was missing" button; the
+next message is a question as any other. Only once the patron pressed that button does
+Plume ask with a ForceReply prompt, and only a reply *to that prompt* is taken as the
+comment: a new question typed beside it is answered as a question (issue 10, point 7).
+
+The awaited message is caught in group ``PENDING_GROUP`` (before the search feature) and
+stops there; any other message goes on to the search as usual. Feedback is stored before
+thanking.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import logging
 import time
 from typing import Any
 
-from telegram import Update
+from telegram import ForceReply, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     Application,
@@ -48,21 +55,37 @@ def _cancel_keyboard(context: PlumeContext):  # type: ignore[no-untyped-def]
     return keyboard([[button(context.t("✖ Cancel"), f"{FEEDBACK}x")]])
 
 
-def _set_pending(context: PlumeContext, purpose: str, feedback_id: int | None) -> None:
+def _set_pending(
+    context: PlumeContext, purpose: str, feedback_id: int | None, prompt_id: int | None = None
+) -> None:
+    """Waits for one message: any text (``avis``), or a reply to ``prompt_id`` (``missing``)."""
     assert context.user_data is not None
-    context.user_data[PENDING_KEY] = (purpose, feedback_id, time.monotonic() + PENDING_TTL)
+    context.user_data[PENDING_KEY] = (
+        purpose,
+        feedback_id,
+        time.monotonic() + PENDING_TTL,
+        prompt_id,
+    )
 
 
-def _take_pending(context: PlumeContext) -> tuple[str, int | None] | None:
-    """The waiting prompt, removed (one message only); None when none or expired."""
+def _take_pending(context: PlumeContext, replied_to: int | None) -> tuple[str, int | None] | None:
+    """The waiting prompt this message answers, removed (one message only); else None.
+
+    A "what was missing" prompt only takes a reply to itself: anything else is left to
+    the search, and the prompt keeps waiting for its reply.
+    """
     if context.user_data is None:
         return None
-    pending = context.user_data.pop(PENDING_KEY, None)
+    pending = context.user_data.get(PENDING_KEY)
     if not pending:
         return None
-    purpose, feedback_id, expires = pending
+    purpose, feedback_id, expires, prompt_id = pending
     if time.monotonic() > expires:
+        context.user_data.pop(PENDING_KEY, None)
         return None
+    if prompt_id is not None and replied_to != prompt_id:
+        return None
+    context.user_data.pop(PENDING_KEY, None)
     return purpose, feedback_id
 
 
@@ -94,15 +117,27 @@ async def vote(update: Update, context: PlumeContext) -> None:
         await query.answer(t("Thank you! Glad it helped."))
         return
     await query.answer(t("Thank you for telling us."))
-    _set_pending(context, "missing", feedback_id)
+    if feedback_id is None:
+        return
     await reply(
         update,
-        t(
-            "What was missing in this answer? Write it in one message and I will pass it on "
-            "to the team (or press Cancel)."
-        ),
-        _cancel_keyboard(context),
+        t("Thank you. Would you tell us what was missing? You can also just ask again."),
+        keyboard([[button(t("✍ Say what was missing"), f"{FEEDBACK}m:{feedback_id}:0")]]),
     )
+
+
+async def _ask_what_was_missing(update: Update, context: PlumeContext, feedback_id: int) -> None:
+    """The ForceReply prompt: the patron's reply to it is the comment."""
+    chat = update.effective_chat
+    assert chat is not None
+    prompt = await chat.send_message(
+        context.t(
+            "What was missing in this answer? Reply to this message; I will pass it on to "
+            "the team."
+        ),
+        reply_markup=ForceReply(input_field_placeholder=context.t("What was missing…")),
+    )
+    _set_pending(context, "missing", feedback_id, prompt.message_id)
 
 
 # /avis ---------------------------------------------------------------------------------
@@ -169,7 +204,8 @@ async def pending_text(update: Update, context: PlumeContext) -> None:
     if (message.text or "").startswith("/"):
         context.user_data.pop(PENDING_KEY, None)  # a command: the prompt is dropped
         return
-    pending = _take_pending(context)
+    replied = message.reply_to_message
+    pending = _take_pending(context, replied.message_id if replied else None)
     if pending is None:
         return
     purpose, feedback_id = pending
@@ -211,6 +247,10 @@ async def feedback_button(update: Update, context: PlumeContext) -> None:
     action, feedback_id, value = parts[0], int(parts[1]), int(parts[2])
     feedback = context.services.feedback
     try:
+        if action == "m" and await feedback.owns(feedback_id, person.id):
+            await query.answer()
+            await _ask_what_was_missing(update, context, feedback_id)
+            return
         if action == "r":  # /avis rating, 0 = skipped
             done = await feedback.rate(feedback_id, person.id, FREE, value or None)
             if done:

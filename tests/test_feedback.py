@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 
@@ -41,23 +40,36 @@ async def coordinator(standin, plume, telegram_id=2900, name="Coralie"):
     return standin.user(telegram_id, first_name=name, language_code="fr")
 
 
-async def test_thumbs_down_asks_what_was_missing_once(standin, plume, database_url):
+async def test_thumbs_down_offers_a_button_and_takes_only_a_reply_as_the_comment(
+    standin, plume, database_url
+):
     alice = standin.user(2001, first_name="Alice", language_code="fr")
     await alice.send("jai oublie mon mdp")
     card = await alice.next_message()
     query = await alice.press(card, "👎")
     answer = await alice.wait_callback_answer(query)
     assert answer["text"] == "Merci de nous l'avoir signalé."
+    offer = await alice.next_message()
+    assert offer.text.startswith("Merci. Voulez-vous nous dire ce qui manquait\u00a0?")
+    assert offer.button_texts == ["✍ Dire ce qui manquait"]
+    # nothing waits for a comment: the next message is a question, answered as one
+    await alice.send("vous avez des bd ?")
+    answered = await alice.next_message()
+    assert not answered.text.startswith("Merci"), answered.text
+    await alice.press(offer, "Dire ce qui manquait")
     prompt = await alice.next_message()
-    assert prompt.text.startswith("Qu'est-ce qui manquait dans cette réponse ?")
-    assert prompt.button_texts == ["✖ Annuler"]
-    await alice.send("Et sur tablette ?")
+    assert prompt.text.startswith("Qu'est-ce qui manquait dans cette réponse\u00a0?")
+    # a new question typed beside the prompt (not a reply to it) is still answered
+    await alice.send("jai oublie mon mdp")
+    assert (await alice.next_message()).text.startswith("💡 J'ai oublié mon mot de passe")
+    assert [v.comment for v in await rows(database_url)] == [""]
+    # the reply to the prompt is the comment, and only it
+    await alice.send("Et sur tablette ?", reply_to=prompt)
     thanks = await alice.next_message()
     assert thanks.text.startswith("Merci, l'équipe le lira.")
     await alice.assert_no_message(0.3)  # the remark did not go to the search
-    # the next message is a question again, answered by the search
-    await alice.send("jai oublie mon mdp")
-    assert (await alice.next_message()).text.startswith("💡 J'ai oublié mon mot de passe")
+    await alice.send("Et sur tablette ?", reply_to=prompt)  # once only: now a question
+    assert not (await alice.next_message()).text.startswith("Merci, l'équipe")
     votes = await rows(database_url)
     assert [(v.kind, v.rating, v.comment, v.subject_id) for v in votes] == [
         ("vote", 0, "Et sur tablette ?", "faq-mdp")
@@ -68,22 +80,26 @@ async def test_thumbs_down_asks_what_was_missing_once(standin, plume, database_u
     assert [(v.kind, v.rating) for v in await rows(database_url)] == [("vote", 1)]
 
 
-async def test_cancel_and_expiry_release_the_next_message(standin, plume, monkeypatch):
-    bob = standin.user(2002, first_name="Bob", language_code="fr")
+async def test_the_comment_button_belongs_to_its_patron(standin, plume, database_url):
+    bob = standin.user(2002, first_name="Bob", language_code="en")
     await bob.send("jai oublie mon mdp")
     card = await bob.next_message()
     await bob.press(card, "👎")
+    offer = await bob.next_message()
+    (vote,) = await rows(database_url)
+    mallory = standin.user(2012, first_name="Mallory", language_code="en")
+    await mallory.send("/help")
+    query = await mallory.press_data(f"F:m:{vote.id}:0", await mallory.next_message())
+    answer = await mallory.wait_callback_answer(query)
+    assert answer["text"] == "This button is no longer valid."
+    await bob.press(offer, "Say what was missing")
     prompt = await bob.next_message()
-    await bob.press(prompt, "Annuler")
-    assert (await bob.next_message()).text.startswith("C'est annulé.")
-    await bob.send("jai oublie mon mdp")
-    assert (await bob.next_message()).text.startswith("💡 J'ai oublié")
-    monkeypatch.setattr(feedback_handlers, "PENDING_TTL", 0.2)
-    await bob.press(card, "👎")
+    assert prompt.text.startswith("What was missing in this answer?")
+    await bob.send("/help")  # a command drops the prompt
     await bob.next_message()
-    await asyncio.sleep(0.3)
-    await bob.send("jai oublie mon mdp")
-    assert (await bob.next_message()).text.startswith("💡 J'ai oublié")
+    await bob.send("more about tablets", reply_to=prompt)
+    assert not (await bob.next_message()).text.startswith("Thank you, the team")
+    assert [v.comment for v in await rows(database_url)] == [""]
 
 
 async def test_forged_vote_and_feedback_buttons(standin, plume, database_url):

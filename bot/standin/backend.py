@@ -106,8 +106,14 @@ class Backend:
         chat.store(message)
         return message
 
-    def user_text_message(self, chat: ChatState, user: UserInfo, text: str) -> Message:
+    def user_text_message(
+        self, chat: ChatState, user: UserInfo, text: str, reply_to: Message | None = None
+    ) -> Message:
         content: dict[str, Any] = {"text": text}
+        if reply_to is not None:
+            content["reply_to_message"] = {
+                key: value for key, value in reply_to.items() if key != "reply_to_message"
+            }
         entities = command_entities(text)
         if entities:
             content["entities"] = entities

@@ -145,10 +145,13 @@ class ChatUser:
 
     # -- acting -----------------------------------------------------------------------------
 
-    async def send(self, text: str) -> ChatMessage:
-        """Sends ``text`` (``/commands`` get bot_command entities); returns the user's message."""
+    async def send(self, text: str, *, reply_to: MessageRef | None = None) -> ChatMessage:
+        """Sends ``text`` (``/commands`` get bot_command entities); returns the user's message.
+
+        ``reply_to``: the message this one replies to, as a client does after a ForceReply."""
         backend = self._api.backend
-        message = backend.user_text_message(self.chat, self.user, text)
+        replied = self._current(reply_to) if reply_to is not None else None
+        message = backend.user_text_message(self.chat, self.user, text, reply_to=replied)
         backend.push_message_update(message)
         return self._wrap(message)
 
