@@ -182,10 +182,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     configure_logging(settings.log_level)
     command: Command = args.handler
+    from storage.db import DatabaseUnreachable
+
     try:
         return asyncio.run(command(args, settings))
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except DatabaseUnreachable as error:
+        print(f"configuration error: DATABASE_URL: {error}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130

@@ -12,10 +12,11 @@ import signal
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
+from telegram.error import InvalidToken
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults, ExtBot
 
 import handlers
-from bot.config import Settings, require_token
+from bot.config import ConfigError, Settings, require_token
 from bot.context import PlumeApplication, PlumeContext
 from bot.services import Services
 from bot.telegram_http import AiohttpRequest
@@ -82,7 +83,13 @@ class Plume:
         services = self.services = Services.create(self.settings)
         await migrate(services.engine)
         application = self.application = build_application(services)
-        await application.initialize()
+        try:
+            await application.initialize()
+        except InvalidToken as error:
+            raise ConfigError(
+                f"TELEGRAM_BOT_TOKEN: Telegram refused this token ({error.message}); "
+                "copy it again from @BotFather"
+            ) from None
         await application.bulk_bot.initialize()
         await self._publish_menus()
         await application.start()

@@ -8,17 +8,58 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SUPPORTED_LOCALES = ("fr", "en")
 OFFICIAL_API = "https://api.telegram.org"
 _DURATION = re.compile(r"^\s*(\d+)\s*(d|h|m|s)\s*$")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+#: what @BotFather hands out: the bot's numeric id, a colon, then letters, digits, _ and -
+_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
+#: Telegram's rule for setWebhook's secret_token
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_LISTEN = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^:\s/]+):(?P<port>\d{1,5})$")
+DEFAULT_WEBHOOK_LISTEN = "0.0.0.0:8080"
+#: the URL forms hosting providers hand out, mapped to the async drivers Plume uses
+_DATABASE_SCHEMES = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
 
 
 def default_database_url() -> str:
     return f"sqlite+aiosqlite:///{Path.cwd() / 'plume.sqlite3'}"
+
+
+def normalise_database_url(value: str) -> str:
+    """``postgres://u:p@h/db`` → ``postgresql+asyncpg://u:p@h/db``, ``sqlite:///x`` →
+    ``sqlite+aiosqlite:///x``; libpq's ``sslmode=`` becomes asyncpg's ``ssl=``."""
+    scheme, sep, rest = value.strip().partition("://")
+    if not sep or not rest:
+        raise ValueError(
+            "must be a database URL such as postgresql://user:password@host/plume or "
+            "sqlite:///plume.sqlite3"
+        )
+    driver = _DATABASE_SCHEMES.get(scheme.lower())
+    if driver is None:
+        known = "postgres://, postgresql://, sqlite:///"
+        raise ValueError(f"unsupported scheme {scheme + '://'!r}; use one of {known}")
+    if driver.startswith("postgresql"):
+        rest = re.sub(r"([?&])sslmode=", r"\1ssl=", rest)
+    return f"{driver}://{rest}"
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``0.0.0.0:8080`` → ("0.0.0.0", 8080); ``[::]:8080`` → ("::", 8080)."""
+    match = _LISTEN.match(value.strip())
+    port = int(match.group("port")) if match else -1
+    if match is None or not 0 <= port <= 65535:
+        raise ValueError(f"{value!r} is not host:port such as {DEFAULT_WEBHOOK_LISTEN}")
+    return match.group("host").strip("[]"), port
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -59,6 +100,16 @@ class Settings(BaseSettings):
     survey_period_days: int = Field(
         default=0, ge=0, le=3660, validation_alias="PLUME_SURVEY_PERIOD_DAYS"
     )
+    #: webhook mode when set: the public URL Telegram posts updates to (its path is served)
+    webhook_url: str | None = Field(default=None, validation_alias="PLUME_WEBHOOK_URL")
+    #: where the webhook listener (plain HTTP, also /healthz and /metrics) binds
+    webhook_listen: str = Field(
+        default=DEFAULT_WEBHOOK_LISTEN, validation_alias="PLUME_WEBHOOK_LISTEN"
+    )
+    #: required in webhook mode: Telegram sends it back in X-Telegram-Bot-Api-Secret-Token
+    webhook_secret: str | None = Field(default=None, validation_alias="PLUME_WEBHOOK_SECRET")
+    #: polling mode only: where /healthz and /metrics are served (unset: not served)
+    metrics_listen: str | None = Field(default=None, validation_alias="PLUME_METRICS_LISTEN")
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -94,9 +145,61 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_db(cls, value: str) -> str:
-        if "://" not in value:
-            raise ValueError("must be a SQLAlchemy URL such as sqlite+aiosqlite:///plume.db")
+        return normalise_database_url(value)
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _check_token(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        value = value.strip()
+        if not _TOKEN.match(value):
+            raise ValueError(
+                "malformed token; @BotFather gives one like 123456789:AAH… "
+                "(digits, a colon, then letters, digits, _ and -)"
+            )
         return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value.strip()):
+            raise ValueError(
+                "must be the public http(s) URL Telegram posts to, such as "
+                "https://plume.example.fr/telegram (no query string)"
+            )
+        return value.strip()
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value.strip()
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _check_metrics_listen(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        parse_listen(value)
+        return value.strip()
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_secret(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _WEBHOOK_SECRET.match(value):
+            raise ValueError("must be 1 to 256 characters among A-Z a-z 0-9 _ -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and not self.webhook_secret:
+            raise _MissingSetting("webhook_secret", "required when PLUME_WEBHOOK_URL is set")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -126,6 +229,21 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def webhook_path(self) -> str:
+        """The path of PLUME_WEBHOOK_URL, which the listener serves ("/" when it has none)."""
+        assert self.webhook_url is not None
+        path = self.webhook_url.split("://", 1)[1].partition("/")[2]
+        return "/" + path
+
+
+class _MissingSetting(ValueError):
+    """A rule between settings failed; ``field`` is the one to fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
@@ -145,7 +263,11 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else "?"
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, _MissingSetting):
+            field = cause.field
+        else:
+            field = str(error["loc"][0]) if error["loc"] else "?"
         variable = _ENV_NAMES.get(field, field)
         message = str(error["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"{variable}: {message}") from None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
@@ -14,6 +15,27 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 SessionFactory = async_sessionmaker[AsyncSession]
+#: seconds a PostgreSQL connection attempt may take (asyncpg's own default is 60)
+CONNECT_TIMEOUT = 10
+
+
+class DatabaseUnreachable(Exception):
+    """The database cannot be reached at all (refused, unknown host, wrong password...)."""
+
+
+#: what connecting raises when the server is not there (each driver has its own)
+_CONNECT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    exc.OperationalError,
+    exc.InterfaceError,
+)
+try:
+    import asyncpg
+
+    _CONNECT_ERRORS += (asyncpg.PostgresError, asyncpg.InterfaceError)
+except ImportError:  # pragma: no cover - asyncpg is a dependency
+    pass
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -31,12 +53,16 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
     if sa_url.get_backend_name() == "sqlite":
         database = sa_url.database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            # a folder that cannot be made is reported when connecting, naming DATABASE_URL
+            with contextlib.suppress(OSError):
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)  # type: ignore[arg-type]
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
+    if sa_url.get_driver_name() == "asyncpg":
+        kwargs.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
     return create_async_engine(url, **kwargs)  # type: ignore[arg-type]
 
 
@@ -56,10 +82,27 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+async def connect_or_explain(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+    """A connection, or DatabaseUnreachable saying in one line where and why not."""
+    try:
+        return await engine.connect()
+    except _CONNECT_ERRORS as error:
+        where = engine.url.render_as_string(hide_password=True)
+        cause = error.orig if isinstance(error, exc.DBAPIError) and error.orig else error
+        reason = " ".join(str(cause).split()) or type(cause).__name__
+        raise DatabaseUnreachable(
+            f"cannot reach the database at {where} ({type(cause).__name__}: {reason[:300]})"
+        ) from None
+
+
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` with the Alembic migrations."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade, revision)
+    connection = await connect_or_explain(engine)
+    try:
+        async with connection.begin():
+            await connection.run_sync(_upgrade, revision)
+    finally:
+        await connection.close()
 
 
 def is_postgres(engine: AsyncEngine) -> bool:

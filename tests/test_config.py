@@ -95,3 +95,165 @@ def test_bad_setting_exits_2(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "configuration error: PLUME_TIMEZONE: unknown time zone 'Nowhere' (e.g. Europe/Paris)"
     ]
+
+
+# -- production settings: webhook, DATABASE_URL forms, unreachable database, token ----------
+
+
+def _plume_cli(tmp_path, *args, **env):
+    import bot
+
+    root = str(__import__("pathlib").Path(bot.__file__).parent.parent)
+    return _run_cli(*args, env_extra={"PYTHONPATH": root, **env}, tmp_path=tmp_path)
+
+
+def _one_line(result):
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"PLUME_WEBHOOK_URL": "https://plume.example.fr/tg"},
+            "configuration error: PLUME_WEBHOOK_SECRET: required when PLUME_WEBHOOK_URL is set",
+        ),
+        (
+            {"PLUME_WEBHOOK_URL": "https://plume.example.fr/tg", "PLUME_WEBHOOK_SECRET": "a b"},
+            "configuration error: PLUME_WEBHOOK_SECRET: must be 1 to 256 characters among "
+            "A-Z a-z 0-9 _ -",
+        ),
+        (
+            {
+                "PLUME_WEBHOOK_URL": "https://plume.example.fr/tg",
+                "PLUME_WEBHOOK_SECRET": "x" * 257,
+            },
+            "configuration error: PLUME_WEBHOOK_SECRET: must be 1 to 256 characters among "
+            "A-Z a-z 0-9 _ -",
+        ),
+        (
+            {"PLUME_WEBHOOK_URL": "plume.example.fr/tg", "PLUME_WEBHOOK_SECRET": "s"},
+            "configuration error: PLUME_WEBHOOK_URL: must be the public http(s) URL Telegram "
+            "posts to, such as https://plume.example.fr/telegram (no query string)",
+        ),
+        (
+            {"PLUME_WEBHOOK_LISTEN": "8080"},
+            "configuration error: PLUME_WEBHOOK_LISTEN: '8080' is not host:port such as "
+            "0.0.0.0:8080",
+        ),
+        (
+            {"DATABASE_URL": "mysql://db.example.fr/plume"},
+            "configuration error: DATABASE_URL: unsupported scheme 'mysql://'; use one of "
+            "postgres://, postgresql://, sqlite:///",
+        ),
+        (
+            {"TELEGRAM_BOT_TOKEN": "bot123456:ABC DEF"},
+            "configuration error: TELEGRAM_BOT_TOKEN: malformed token; @BotFather gives one like "
+            "123456789:AAH… (digits, a colon, then letters, digits, _ and -)",
+        ),
+    ],
+)
+def test_production_settings_errors_are_one_line(tmp_path, env, expected):
+    assert _one_line(_plume_cli(tmp_path, "run", **env)) == expected
+
+
+def test_webhook_settings_accepted():
+    settings = load_settings(
+        webhook_url="https://plume.example.fr/telegram/hook", webhook_secret="A-z_09"
+    )
+    assert settings.webhook_path == "/telegram/hook"
+    assert settings.webhook_listen == "0.0.0.0:8080"
+    assert (
+        load_settings(webhook_url="http://127.0.0.1:8443", webhook_secret="s").webhook_path == "/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (
+            "postgres://u:p@db.example.fr:5432/plume",
+            "postgresql+asyncpg://u:p@db.example.fr:5432/plume",
+        ),
+        ("postgresql://u@h/plume?sslmode=require", "postgresql+asyncpg://u@h/plume?ssl=require"),
+        ("postgresql+asyncpg://u@h/plume", "postgresql+asyncpg://u@h/plume"),
+        ("sqlite:///plume.sqlite3", "sqlite+aiosqlite:///plume.sqlite3"),
+        (
+            "sqlite+aiosqlite:////var/lib/plume/plume.db",
+            "sqlite+aiosqlite:////var/lib/plume/plume.db",
+        ),
+    ],
+)
+def test_database_url_forms_map_to_async_drivers(monkeypatch, given, expected):
+    monkeypatch.setenv("DATABASE_URL", given)
+    assert load_settings().database_url == expected
+
+
+def test_migrate_accepts_the_plain_sqlite_form(tmp_path):
+    result = _plume_cli(tmp_path, "migrate", DATABASE_URL="sqlite:///data/plume.sqlite3")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "plume.sqlite3").exists()
+
+
+def test_migrate_accepts_the_postgres_form_hosts_hand_out(tmp_path):
+    from tests.conftest import BACKEND, POSTGRES_URL
+
+    if BACKEND != "postgresql":
+        pytest.skip("PLUME_TEST_DATABASE=postgresql runs this one")
+    hosted = POSTGRES_URL.replace("postgresql+asyncpg://", "postgres://")
+    result = _plume_cli(tmp_path, "migrate", DATABASE_URL=hosted)
+    assert result.returncode == 0, result.stderr
+    assert "database is up to date" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "url"),
+    [
+        ("run", "postgresql://postgres@127.0.0.1:1/plume"),
+        ("migrate", "postgres://postgres@127.0.0.1:1/plume"),
+        ("run", "sqlite:////proc/no-such-place/plume.sqlite3"),
+    ],
+)
+def test_unreachable_database_is_one_line(tmp_path, command, url):
+    env = {"DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": "123456:ABCDEF"}
+    line = _one_line(_plume_cli(tmp_path, command, **env))
+    assert line.startswith("configuration error: DATABASE_URL: cannot reach the database at "), (
+        line
+    )
+
+
+async def test_token_refused_by_telegram_is_one_line(tmp_path):
+    import asyncio
+
+    import bot
+    from bot.standin import BotAPIStandin
+
+    root = str(__import__("pathlib").Path(bot.__file__).parent.parent)
+    async with BotAPIStandin(token="123456:THE-RIGHT-ONE") as api:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env={
+                "PATH": "/usr/bin:/bin",
+                "HOME": str(tmp_path),
+                "PYTHONPATH": root,
+                "TELEGRAM_BOT_TOKEN": "123456:A-WRONG-ONE",
+                "TELEGRAM_API_BASE_URL": api.base_url,
+            },
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2, stderr.decode()
+    lines = [line for line in stderr.decode().splitlines() if "configuration error" in line]
+    assert lines and lines[0].startswith(
+        "configuration error: TELEGRAM_BOT_TOKEN: Telegram refused this token"
+    ), stderr.decode()
+    assert "Traceback" not in stderr.decode()
