@@ -18,6 +18,7 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defau
 import handlers
 from bot.config import ConfigError, Settings, require_token
 from bot.context import PlumeApplication, PlumeContext
+from bot.outbox import BotApiTransport, EngineSettings, OutboxEngine
 from bot.services import Services
 from bot.telegram_http import AiohttpRequest
 from handlers.menus import publish_default_menus, publish_menu_for
@@ -70,6 +71,27 @@ def build_application(services: Services) -> PlumeApplication:
     return application  # type: ignore[return-value]
 
 
+def build_outbox(services: Services) -> OutboxEngine:
+    """The engine draining the outbox, paced by ``services.throttle`` (shared with replies)."""
+    settings = services.settings
+    transport = BotApiTransport(settings.telegram_api_base_url, require_token(settings))
+    engine = OutboxEngine(
+        services.outbox,
+        transport,
+        services.throttle,
+        settings=EngineSettings(
+            backoff_first=settings.outbox_backoff,
+            backoff_max=min(600.0, 120 * settings.outbox_backoff),
+            outage_pause_max=min(30.0, 6 * settings.outbox_backoff),
+            give_up_after=settings.outbox_give_up.total_seconds(),
+            lease_ttl=settings.outbox_lease_ttl,
+            lease_every=settings.outbox_lease_ttl / 5,
+        ),
+    )
+    services.outbox.on_enqueued(engine.wake)
+    return engine
+
+
 class Plume:
     """One running bot: database migrated, services up, updates polled."""
 
@@ -77,6 +99,7 @@ class Plume:
         self.settings = settings
         self.services: Services | None = None
         self.application: PlumeApplication | None = None
+        self.outbox: OutboxEngine | None = None
 
     async def start(self, *, poll_interval: float = 0.0, poll_timeout: int = 10) -> None:
         require_token(self.settings)
@@ -93,6 +116,9 @@ class Plume:
         await application.bulk_bot.initialize()
         await self._publish_menus()
         await application.start()
+        self.outbox = build_outbox(services)
+        application.outbox = self.outbox
+        await self.outbox.start()
         await handlers.start_features(application)
         assert application.updater is not None
         await application.updater.start_polling(
@@ -118,6 +144,11 @@ class Plume:
                 await application.updater.stop()
             if application.running:
                 await handlers.stop_features(application)
+            if self.outbox is not None:
+                await self.outbox.stop()
+                await self.outbox.transport.close()  # type: ignore[attr-defined]
+                self.outbox = None
+            if application.running:
                 await application.stop()
             await application.shutdown()
             await application.bulk_bot.shutdown()

@@ -111,6 +111,19 @@ class Settings(BaseSettings):
     #: polling mode only: where /healthz and /metrics are served (unset: not served)
     metrics_listen: str | None = Field(default=None, validation_alias="PLUME_METRICS_LISTEN")
 
+    #: first wait before a send that failed for a transient reason is tried again (doubling)
+    outbox_backoff: float = Field(
+        default=5.0, gt=0, le=3600, validation_alias="PLUME_OUTBOX_BACKOFF"
+    )
+    #: how long a message failing for transient reasons keeps being retried
+    outbox_give_up: Annotated[dt.timedelta, NoDecode] = Field(
+        default=dt.timedelta(hours=6), validation_alias="PLUME_OUTBOX_GIVE_UP"
+    )
+    #: the drain lease's lifetime (renewed every fifth of it; taken over after it lapses)
+    outbox_lease_ttl: float = Field(
+        default=5.0, ge=1, le=60, validation_alias="PLUME_OUTBOX_LEASE_TTL"
+    )
+
     @field_validator("admins", mode="before")
     @classmethod
     def _split_admins(cls, value: object) -> object:
@@ -130,7 +143,7 @@ class Settings(BaseSettings):
             return tuple(sorted(offsets, reverse=True))
         return value
 
-    @field_validator("feedback_delay", mode="before")
+    @field_validator("feedback_delay", "outbox_give_up", mode="before")
     @classmethod
     def _parse_delay(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value

@@ -12,6 +12,7 @@ from bot.i18n import Translator, pick_locale, translator
 from bot.users import Person
 
 if TYPE_CHECKING:
+    from bot.outbox import OutboxEngine
     from bot.services import Services
 
 
@@ -32,6 +33,8 @@ class PlumeApplication(Application):  # type: ignore[type-arg]
         self.bulk_bot = bulk_bot
         #: refreshes a person's command menu (wired by bot.app)
         self.on_role_change = on_role_change
+        #: the engine draining the outbox (set by bot.app once the bot runs)
+        self.outbox: OutboxEngine | None = None
 
 
 class PlumeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.feedback import FeedbackService
 from bot.handover import HandoverService
 from bot.libraries import LibraryService
+from bot.outbox import OutboxStore
 from bot.reminders import ReminderQueue
 from bot.search import SearchService
 from bot.stats import StatsService
@@ -31,6 +32,7 @@ class Services:
     users: UserService
     libraries: LibraryService
     throttle: Throttle
+    outbox: OutboxStore
     usage: UsageRecorder
     feedback: FeedbackService
     search: SearchService
@@ -56,6 +58,7 @@ class Services:
             users=UserService(sessions, settings.admins),
             libraries=LibraryService(sessions),
             throttle=Throttle(),
+            outbox=OutboxStore(sessions),
             usage=usage,
             feedback=FeedbackService(sessions),
             search=search,

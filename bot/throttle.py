@@ -21,8 +21,13 @@ counts the messages it accepts in sliding windows; so does :class:`Throttle`:
   so it never holds up the senders to other chats; senders queue for slots in FIFO order and
   only the first one watches the clock.
 
-Everything bulk takes its slots from the one ``services.throttle`` (broadcasts, reminders, the
-staff's status edits), so they share one budget.
+* ``urgent`` senders (the direct replies to patrons) go before everybody else: the first
+  urgent sender in its queue takes the next slot, the outbox's senders wait for it. The
+  outbox thus yields exactly the slots the replies use.
+* :meth:`Throttle.book` counts sends made elsewhere (another instance's replies) in the window.
+
+Replies and the outbox take their slots from the one ``services.throttle``, so they share
+one budget (see :mod:`bot.outbox` for the budget across instances).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ _PRUNE_ABOVE = 10_000
 class _Lane:
     """Slots of one kind (ordinary or paid sends): spaced, and capped per sliding window."""
 
-    __slots__ = ("cap", "gap", "next", "slots", "waiter", "window")
+    __slots__ = ("cap", "gap", "next", "slots", "urgent", "waiters", "window")
 
     def __init__(self, per_second: float, window: float) -> None:
         self.cap = max(1, int(per_second))
@@ -54,7 +59,9 @@ class _Lane:
         self.gap = window / (self.cap * BURST_FACTOR)
         self.next = 0.0
         self.slots: deque[float] = deque()  # granted, not refunded, in the last window
-        self.waiter: asyncio.Future[None] | None = None  # the first sender in the queue
+        #: the first sender of each queue (urgent, ordinary) waiting for the clock
+        self.waiters: set[asyncio.Future[None]] = set()
+        self.urgent = 0  # urgent senders queuing: the ordinary ones let them pass
 
     def ready_at(self, now: float) -> float:
         """When the next slot may be granted (``<= now``: at once)."""
@@ -84,9 +91,9 @@ class _Lane:
         self.wake()
 
     def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def pause_until(self, until: float) -> None:
         self.next = max(self.next, until)
@@ -109,38 +116,72 @@ class Throttle:
         self._group_interval = group_interval
         self._hold_until = 0.0
         self._chat_next: dict[int, float] = {}
-        self._queues = {False: asyncio.Lock(), True: asyncio.Lock()}  # FIFO
+        # FIFO queues per lane, ordinary and urgent
+        self._queues = {
+            (paid, urgent): asyncio.Lock() for paid in (False, True) for urgent in (False, True)
+        }
 
-    async def acquire(self, chat_id: int, *, paid: bool = False) -> float:
-        """Waits for this chat's turn and an overall slot; returns the slot (for refund)."""
+    async def acquire(
+        self, chat_id: int | None, *, paid: bool = False, urgent: bool = False
+    ) -> float:
+        """Waits for this chat's turn and an overall slot; returns the slot (for refund).
+
+        ``chat_id`` None: a call to no chat in particular (only the overall limit)."""
         lane = self._paid_lane if paid else self._lane
-        interval = self._group_interval if chat_id < 0 else self._private_interval
+        interval = (
+            0.0
+            if chat_id is None
+            else self._group_interval
+            if chat_id < 0
+            else self._private_interval
+        )
         loop = asyncio.get_running_loop()
         while True:
             now = time.monotonic()
-            ready = self._chat_next.get(chat_id, 0.0)
+            ready = self._chat_next.get(chat_id, 0.0) if chat_id is not None else 0.0
             if ready > now:
                 await asyncio.sleep(ready - now)
                 continue
-            async with self._queues[paid]:  # the first in the queue watches the clock
-                while True:
-                    now = time.monotonic()
-                    if self._chat_next.get(chat_id, 0.0) > now:
-                        break  # another send to this chat went first: queue again
-                    ready = max(self._hold_until, lane.ready_at(now))
-                    if ready <= now:
-                        self._chat_next[chat_id] = now + interval
-                        if len(self._chat_next) > _PRUNE_ABOVE:
-                            self._prune(now)
-                        return lane.take(now)
-                    # until the slot frees, or earlier if a slot is given back
-                    waiter = lane.waiter = loop.create_future()
-                    timer = loop.call_later(ready - now, _settle, waiter)
-                    try:
-                        await waiter
-                    finally:
-                        timer.cancel()
-                        lane.waiter = None
+            if urgent:
+                lane.urgent += 1
+            try:
+                async with self._queues[(paid, urgent)]:  # the first in the queue watches
+                    while True:
+                        now = time.monotonic()
+                        if chat_id is not None and self._chat_next.get(chat_id, 0.0) > now:
+                            break  # another send to this chat went first: queue again
+                        ready = max(self._hold_until, lane.ready_at(now))
+                        if ready <= now and (urgent or not lane.urgent):
+                            if chat_id is not None and interval:
+                                self._chat_next[chat_id] = now + interval
+                                if len(self._chat_next) > _PRUNE_ABOVE:
+                                    self._prune(now)
+                            return lane.take(now)
+                        # until the slot frees, or earlier if a slot is given back (or the
+                        # urgent senders this one lets pass are served)
+                        waiter = loop.create_future()
+                        lane.waiters.add(waiter)
+                        timer = (
+                            loop.call_later(ready - now, _settle, waiter) if ready > now else None
+                        )
+                        try:
+                            await waiter
+                        finally:
+                            if timer is not None:
+                                timer.cancel()
+                            lane.waiters.discard(waiter)
+            finally:
+                if urgent:
+                    lane.urgent -= 1
+                    lane.wake()
+
+    def book(self, count: int = 1, *, paid: bool = False) -> None:
+        """``count`` sends were made just now by someone else (another instance's replies):
+        they weigh on the window like our own."""
+        lane = self._paid_lane if paid else self._lane
+        now = time.monotonic()
+        for _ in range(count):
+            lane.slots.append(now)
 
     def hold(self, seconds: float) -> None:
         """Nobody sends for ``seconds`` (Telegram's ``retry_after``)."""

@@ -359,3 +359,6 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text, default="")
+
+
+from storage import outbox as _outbox  # noqa: E402,F401  (registers its tables)
