@@ -1,18 +1,31 @@
-"""Answer quality of Plume's search on labelled patron questions, against two baselines.
+"""Answer quality as a patron sees it, on labelled questions, against two baselines.
 
-    python bench/search_quality.py [--questions FILE] [--data DIR]
+    python bench/search_quality.py [--questions FILE] [--data DIR] [--misses]
 
-A question counts as answered at rank k when one of its right ids is among the first k
-results. Baselines, measured in the same run over the same documents:
+The CSV files go through the importer into a temporary SQLite database; Plume answers each
+question with the bot's own decision (``bot.answering.Responder``: chat replies, library
+cards, answer, suggestions, or none) over the index the bot builds from that database.
 
-* rapidfuzz ``WRatio`` of the question against each document's concatenated text
-  (``process.extract``);
-* SQLite FTS5 with the trigram tokenizer, bm25 ranking, the question's words of three
-  letters or more OR-ed.
+A question is a JSON line ``{"q": ..., "ids": [...]}``: ``ids`` the right cards (FAQ,
+resource, item or library ids), empty for a question nothing in the catalogue answers;
+``"kind": "chat"`` marks a conversational message ("bonjour", "merci").
 
-The documents are those the bot indexes: the CSV files go through the importer into a
-temporary SQLite database, read back by the search's loader (``--csv`` skips the database
-and reads the CSV rows through the same field logic).
+What a patron sees:
+
+* **answered right**: answerable questions whose answer card is a right one;
+* **shown in top 3**: answerable questions with a right card among the first three shown
+  (answer, then "see also" or suggestions);
+* **honest none**: unanswerable questions given no answer card (suggestions or "I don't
+  know");
+* **wrong answers**: questions (answerable or not) given a wrong card as the answer;
+* **chat replies**: conversational messages answered as such.
+
+Rank only (the ranked candidates, whatever the decision): top-1 and top-3.
+
+Baselines in the same run over the same documents: rapidfuzz ``WRatio`` of the question
+against each document's text, and SQLite FTS5 (trigram tokenizer, bm25). They have no
+decision of their own: rapidfuzz answers from a score of ``WRATIO_ANSWER`` and suggests
+from ``WRATIO_SUGGEST``; FTS5 answers whenever something matches.
 
 Data come from ``PLUME_SHARED_DIR`` or ``../shared`` beside the repository; the bench
 skips with a message when they are absent.
@@ -29,42 +42,59 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rapidfuzz import fuzz, process, utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.search import (
-    ANSWER_THRESHOLD,
-    Document,
-    SearchIndex,
-    documents_from_csv_dir,
-    load_documents,
-)
+from bot.search import Document, load_documents
 
-Ranker = Callable[[str], list[str]]
+WRATIO_ANSWER = 86.0
+WRATIO_SUGGEST = 60.0
 
 
 @dataclass(frozen=True)
 class Question:
     text: str
     ids: frozenset[str]
+    chat: bool = False
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a system showed for one question."""
+
+    kind: str  # answer / suggest / none / chat
+    answer: str | None
+    shown: list[str]
+    ranked: list[str]
+
+
+System = Callable[[str], Awaitable[Seen]]
 
 
 @dataclass
-class Outcome:
+class Tally:
     name: str
+    answerable: int = 0
+    unanswerable: int = 0
+    chats: int = 0
+    answered_right: int = 0
+    shown_top3: int = 0
+    honest_none: int = 0
+    wrong_answers: int = 0
+    chat_right: int = 0
     top1: int = 0
     top3: int = 0
-    total: int = 0
     seconds: float = 0.0
-    misses: list[tuple[str, list[str], frozenset[str]]] | None = None
+    misses: list[str] = field(default_factory=list)
 
-    def rate(self, hits: int) -> float:
-        return hits / self.total if self.total else 0.0
+    @property
+    def questions(self) -> int:
+        return self.answerable + self.unanswerable
 
 
 def shared_dir() -> Path:
@@ -79,25 +109,10 @@ def read_questions(path: Path) -> list[Question]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            questions.append(Question(row["q"], frozenset(row["ids"])))
+            questions.append(
+                Question(row["q"], frozenset(row.get("ids") or ()), row.get("kind") == "chat")
+            )
     return questions
-
-
-async def imported_documents(data: Path) -> list[Document]:
-    """Import ``data`` into a temporary SQLite database and load it as the bot does."""
-    from bot.importer import Importer
-    from storage.db import create_engine, migrate, session_factory
-
-    with tempfile.TemporaryDirectory() as directory:
-        engine = create_engine(f"sqlite+aiosqlite:///{Path(directory) / 'plume.sqlite3'}")
-        try:
-            await migrate(engine)
-            report = await Importer(engine).run(data, progress=False)
-            for error in report.errors[:5]:
-                print(f"import: {error}")
-            return await load_documents(session_factory(engine))
-        finally:
-            await engine.dispose()
 
 
 def document_text(document: Document) -> str:
@@ -113,25 +128,25 @@ def document_text(document: Document) -> str:
     return " ".join(part for part in parts if part)
 
 
-def plume_ranker(documents: Sequence[Document]) -> Ranker:
-    index = SearchIndex.build(documents)
-    return lambda question: [hit.id for hit in index.search(question, limit=3)]
-
-
-def rapidfuzz_ranker(documents: Sequence[Document]) -> Ranker:
+def rapidfuzz_system(documents: Sequence[Document]) -> System:
     texts = [utils.default_process(document_text(d)) for d in documents]
     ids = [d.id for d in documents]
 
-    def rank(question: str) -> list[str]:
+    async def ask(question: str) -> Seen:
         found = process.extract(
             utils.default_process(question), texts, scorer=fuzz.WRatio, limit=3, processor=None
         )
-        return [ids[position] for _, _, position in found]
+        ranked = [ids[position] for _, _, position in found]
+        scores = [score for _, score, _ in found]
+        if scores and scores[0] >= WRATIO_ANSWER:
+            return Seen("answer", ranked[0], ranked, ranked)
+        leads = [i for i, s in zip(ranked, scores, strict=True) if s >= WRATIO_SUGGEST]
+        return Seen("suggest" if leads else "none", None, leads, ranked)
 
-    return rank
+    return ask
 
 
-def fts5_ranker(documents: Sequence[Document]) -> Ranker:
+def fts5_system(documents: Sequence[Document]) -> System:
     database = sqlite3.connect(":memory:", check_same_thread=False)
     database.execute(
         "CREATE VIRTUAL TABLE docs USING fts5(id UNINDEXED, body, tokenize='trigram')"
@@ -141,87 +156,149 @@ def fts5_ranker(documents: Sequence[Document]) -> Ranker:
         ((d.id, document_text(d)) for d in documents),
     )
 
-    def rank(question: str) -> list[str]:
+    async def ask(question: str) -> Seen:
         words = [w for w in re.findall(r"\w+", question.lower()) if len(w) >= 3]
         if not words:
-            return []
+            return Seen("none", None, [], [])
         match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
         rows = database.execute(
             "SELECT id FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT 3", (match,)
         ).fetchall()
-        return [row[0] for row in rows]
+        ranked = [row[0] for row in rows]
+        return Seen("answer" if ranked else "none", ranked[0] if ranked else None, ranked, ranked)
 
-    return rank
+    return ask
 
 
-def evaluate(name: str, rank: Ranker, questions: Sequence[Question]) -> Outcome:
-    outcome = Outcome(name, total=len(questions), misses=[])
+async def evaluate(name: str, system: System, questions: Sequence[Question]) -> Tally:
+    tally = Tally(name)
     started = time.perf_counter()
     for question in questions:
-        found = rank(question.text)
-        if found[:1] and found[0] in question.ids:
-            outcome.top1 += 1
-        else:
-            assert outcome.misses is not None
-            outcome.misses.append((question.text, found, question.ids))
-        if question.ids.intersection(found[:3]):
-            outcome.top3 += 1
-    outcome.seconds = time.perf_counter() - started
-    return outcome
+        seen = await system(question.text)
+        if question.chat:
+            tally.chats += 1
+            tally.chat_right += seen.kind == "chat"
+            if seen.kind != "chat":
+                tally.misses.append(f"  chat {question.text!r}: got {seen.kind} {seen.shown[:3]}")
+            continue
+        right = question.ids
+        if seen.answer is not None and seen.answer not in right:
+            tally.wrong_answers += 1
+        if not right:
+            tally.unanswerable += 1
+            if seen.answer is None:
+                tally.honest_none += 1
+            else:
+                tally.misses.append(f"  none {question.text!r}: answered {seen.answer}")
+            continue
+        tally.answerable += 1
+        tally.answered_right += seen.answer in right
+        tally.shown_top3 += bool(right.intersection(seen.shown[:3]))
+        tally.top1 += bool(seen.ranked[:1]) and seen.ranked[0] in right
+        tally.top3 += bool(right.intersection(seen.ranked[:3]))
+        if seen.answer not in right:
+            wanted = sorted(right)[:3]
+            tally.misses.append(
+                f"  {seen.kind:<7} {question.text!r}: answer {seen.answer}, shown "
+                f"{seen.shown[:3]}, ranked {seen.ranked[:3]}; want {wanted}"
+            )
+    tally.seconds = time.perf_counter() - started
+    return tally
 
 
-def _ratio(mine: float, theirs: float) -> str:
-    return f"×{mine / theirs:.2f}" if theirs else "×∞" if mine else "×1.00"
+def _rate(part: int, whole: int) -> str:
+    return f"{part / whole:6.1%}" if whole else "     -"
 
 
-def report(outcomes: Sequence[Outcome], show_misses: bool) -> None:
-    plume = outcomes[0]
-    print(f"{'system':<28} {'top-1':>12} {'top-3':>12} {'ms/question':>12}")
-    for outcome in outcomes:
-        per_question = 1000 * outcome.seconds / max(outcome.total, 1)
+def report(tallies: Sequence[Tally], misses: bool) -> None:
+    first = tallies[0]
+    print(
+        f"{first.answerable} answerable, {first.unanswerable} unanswerable, "
+        f"{first.chats} conversational messages\n"
+    )
+    header = (
+        f"{'system':<30} {'answered':>9} {'shown':>7} {'honest':>7} {'wrong':>7} "
+        f"{'chat':>7} | {'top-1':>7} {'top-3':>7} {'ms/q':>7}"
+    )
+    print(f"{'':<30} {'right':>9} {'top 3':>7} {'none':>7} {'answers':>7} {'replies':>7} |"
+          f" {'rank only':>15}")  # fmt: skip
+    print(header)
+    for tally in tallies:
+        per_question = 1000 * tally.seconds / max(tally.questions + tally.chats, 1)
         print(
-            f"{outcome.name:<28} "
-            f"{outcome.rate(outcome.top1):>11.1%} {outcome.rate(outcome.top3):>12.1%} "
-            f"{per_question:>12.2f}"
+            f"{tally.name:<30} {_rate(tally.answered_right, tally.answerable):>9} "
+            f"{_rate(tally.shown_top3, tally.answerable):>7} "
+            f"{_rate(tally.honest_none, tally.unanswerable):>7} "
+            f"{_rate(tally.wrong_answers, tally.questions):>7} "
+            f"{_rate(tally.chat_right, tally.chats):>7} | "
+            f"{_rate(tally.top1, tally.answerable):>7} {_rate(tally.top3, tally.answerable):>7} "
+            f"{per_question:>7.2f}"
         )
-    print("\nPlume against the baselines (ratio of rates, same run):")
-    for outcome in outcomes[1:]:
-        print(
-            f"  vs {outcome.name:<24} top-1 {_ratio(plume.top1, outcome.top1)}"
-            f"   top-3 {_ratio(plume.top3, outcome.top3)}"
-        )
-    for outcome in outcomes if show_misses else outcomes[:1]:
-        print(f"\nmisses at rank 1, {outcome.name} ({len(outcome.misses or [])}):")
-        for text, found, right in outcome.misses or []:
-            print(f"  {text!r}: got {found}, want one of {sorted(right)}")
+    print("\n(wrong answers: share of all questions but the conversational ones)")
+    if misses:
+        for tally in tallies[:1]:
+            print(f"\nmisses, {tally.name} ({len(tally.misses)}):")
+            print("\n".join(tally.misses))
+
+
+async def run(data: Path, questions: list[Question], misses: bool, semantic: bool) -> None:
+    from bot.answering.responder import Responder
+    from bot.importer import Importer
+    from bot.search import SearchService
+    from storage.db import create_engine, migrate, session_factory
+
+    with tempfile.TemporaryDirectory() as directory:
+        engine = create_engine(f"sqlite+aiosqlite:///{Path(directory) / 'plume.sqlite3'}")
+        try:
+            await migrate(engine)
+            imported = await Importer(engine).run(data, progress=False)
+            for error in imported.errors[:5]:
+                print(f"import: {error}")
+            sessions = session_factory(engine)
+            documents = await load_documents(sessions)
+            search = SearchService(sessions)
+            await search.reload()
+            responder = Responder(sessions, search)
+
+            async def plume(question: str) -> Seen:
+                decision = await responder.decide(question)
+                return Seen(
+                    decision.kind,
+                    decision.answer.id if decision.answer else None,
+                    [pick.id for pick in decision.shown],
+                    [pick.id for pick in decision.results],
+                )
+
+            print(f"{len(documents)} documents from {data} (importer + SQLite + loader)")
+            tallies = [
+                await evaluate("Plume", plume, questions),
+                await evaluate("rapidfuzz WRatio", rapidfuzz_system(documents), questions),
+                await evaluate("SQLite FTS5 trigram bm25", fts5_system(documents), questions),
+            ]
+            report(tallies, misses)
+        finally:
+            await engine.dispose()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, help="directory of resources/faq/items CSV files")
-    parser.add_argument("--questions", type=Path, help="labelled questions (JSON lines q, ids)")
-    parser.add_argument("--all-misses", action="store_true", help="list the baselines' misses")
-    parser.add_argument("--csv", action="store_true", help="read the CSV rows, no database")
+    parser.add_argument("--data", type=Path, help="directory of the import CSV files")
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        help="labelled questions, JSON lines (default: bench/questions-tuning.jsonl)",
+    )
+    parser.add_argument("--misses", action="store_true", help="list Plume's misses")
     args = parser.parse_args()
     data = args.data or shared_dir() / "data"
-    questions_path = args.questions or shared_dir() / "eval" / "dev-questions.jsonl"
+    questions_path = args.questions or Path(__file__).parent / "questions-tuning.jsonl"
     if not (data / "faq.csv").exists() or not questions_path.exists():
         print(f"skipped: no data in {data} or no questions at {questions_path}")
         print("(set PLUME_SHARED_DIR, or pass --data and --questions)")
         return 0
-    if args.csv:
-        documents, origin = list(documents_from_csv_dir(data)), "CSV rows"
-    else:
-        documents, origin = asyncio.run(imported_documents(data)), "importer + SQLite + loader"
     questions = read_questions(questions_path)
-    print(f"{len(documents)} documents from {data} ({origin}), {len(questions)} questions "
-          f"from {questions_path} (answer threshold {ANSWER_THRESHOLD})\n")  # fmt: skip
-    outcomes = [
-        evaluate("Plume", plume_ranker(documents), questions),
-        evaluate("rapidfuzz WRatio", rapidfuzz_ranker(documents), questions),
-        evaluate("SQLite FTS5 trigram bm25", fts5_ranker(documents), questions),
-    ]
-    report(outcomes, args.all_misses)
+    print(f"questions: {questions_path}")
+    asyncio.run(run(data, questions, args.misses, semantic=True))
     return 0
 
 

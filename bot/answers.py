@@ -6,14 +6,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from bot.search import ANSWER_THRESHOLD, SUGGEST_THRESHOLD, Hit, SearchService, normalize
+from bot.answering.chat import ChatKind
+from bot.answering.judge import Pick
+from bot.answering.responder import MAX_QUESTION_CHARS, Responder
+from bot.search import SearchService, normalize
 from bot.usage import UsageRecorder
 from bot.users import Person
 from storage.db import SessionFactory
-from storage.models import MEDIA_TYPES, FaqEntry, Item, Resource
+from storage.models import MEDIA_TYPES, FaqEntry, Item, Library, Resource
 
-MAX_QUESTION_CHARS = 1000
-SEE_ALSO = 3
 NEWEST_PAGE = 8
 
 
@@ -37,14 +38,19 @@ class Card:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """What Plume replies to a text message."""
+
     question: str
     best: Card | None
     score: float
-    see_also: list[Hit] = field(default_factory=list)
+    see_also: list[Pick] = field(default_factory=list)  # after the answer, or as leads
+    chat: ChatKind | None = None  # a conversational reply, nothing searched
+    library: Library | None = None  # a library's card is the answer
+    about_library: bool = False  # asked about a library: offer the list of libraries
 
     @property
     def answered(self) -> bool:
-        return self.best is not None
+        return self.best is not None or self.library is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,27 +74,42 @@ class AnswerService:
         self._sessions = sessions
         self._search = search
         self._usage = usage
+        self.responder = Responder(sessions, search)
 
     async def answer(self, person: Person, text: str) -> Answer:
-        """The best card for a question (or none), close matches, and the question logged."""
+        """Plume's reply to a patron's message (``bot.answering``), the question logged.
+
+        A conversational message ("merci", "bonjour") is not a question: it is not logged.
+        """
         question = " ".join(text.split())[:MAX_QUESTION_CHARS]
-        hits = await self._search.search(question, limit=1 + SEE_ALSO) if question else []
-        best_hit = hits[0] if hits and hits[0].score >= ANSWER_THRESHOLD else None
-        card = await self.card(best_hit.type, best_hit.id) if best_hit else None
-        # with an answer: the next close matches; without: what came near, as suggestions
-        others = hits[1:] if card else hits[:SEE_ALSO]
-        see_also = [h for h in others if h.score >= SUGGEST_THRESHOLD]
+        decision = await self.responder.decide(question, person.library_id)
+        if decision.kind == "chat":
+            return Answer(question, None, 0.0, chat=decision.chat)
+        answer = decision.answer
+        library = card = None
+        if answer is not None and answer.type == "library":
+            library = await self.responder.library(answer.id)
+        elif answer is not None:
+            card = await self.card(answer.type, answer.id)
+        best = decision.results[0] if decision.results else None
         await self._usage.question(
             user_id=person.id,
-            query=" ".join(normalize(question))[:MAX_QUESTION_CHARS],
+            query=" ".join(normalize(decision.searched or question))[:MAX_QUESTION_CHARS],
             raw_text=question,
-            answered=card is not None,
-            score=hits[0].score if hits else None,
-            subject_id=hits[0].id if hits else None,
-            media_type=hits[0].media_type if hits else None,
+            answered=card is not None or library is not None,
+            score=best.score if best else None,
+            subject_id=best.id if best else None,
+            media_type=best.media_type if best else None,
             library_id=person.library_id,
         )
-        return Answer(question, card, hits[0].score if hits else 0.0, see_also)
+        return Answer(
+            question,
+            card,
+            decision.best_score,
+            decision.others,
+            library=library,
+            about_library=decision.about_library,
+        )
 
     async def view(self, person: Person, kind: str, doc_id: str) -> Card | None:
         """A card the patron asked to see (a "see also" button, browsing), logged."""

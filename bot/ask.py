@@ -1,9 +1,16 @@
-"""``python -m bot ask``: ask the bot's search a question from the command line.
+"""``python -m bot ask``: what the bot answers to a patron's message, from the command line.
 
-    python -m bot ask "jai oublié mon mdp" [--limit N] [--json]
+    python -m bot ask "jai oublié mon mdp" [--limit N] [--json] [--library ID]
     python -m bot ask --batch questions.txt --json      # one question a line, "-" for stdin
 
-It goes through the same ``SearchService`` as the bot, on the same database.
+It runs exactly the decision the bot makes for a text message (``bot.answering``:
+conversation replies, library information, answer, suggestions), on the configured
+database. With ``--json``, one JSON line a question, in order::
+
+    {"query": ..., "kind": "answer" | "suggest" | "none" | "chat",
+     "answer": {"type": "faq" | "resource" | "item" | "library", "id", "title", "score"} | null,
+     "shown": [ids of the cards the patron sees, in display order],
+     "results": [{"type", "id", "title", "score"}, ...], ...}
 """
 
 from __future__ import annotations
@@ -11,45 +18,61 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.search import ANSWER_THRESHOLD, Hit, SearchService
+from bot.answering.judge import Pick
+from bot.answering.responder import Decision, Responder
+from bot.search import SearchService
 from bot.search.loader import SessionFactory
 
 
 def add_ask_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("question", nargs="?", help="a patron's question, in quotes")
+    parser.add_argument("question", nargs="?", help="a patron's message, in quotes")
     parser.add_argument(
         "--batch",
         metavar="FILE",
         help="read one question a line from FILE ('-' for standard input)",
     )
-    parser.add_argument("--limit", type=int, default=5, help="results per question (5)")
+    parser.add_argument("--limit", type=int, default=5, help="ranked results printed (5)")
     parser.add_argument("--json", action="store_true", help="print one JSON line a question")
+    parser.add_argument(
+        "--library", metavar="ID", help="the patron's home library (for 'horaires'...)"
+    )
 
 
-def result_json(query: str, hits: Iterable[Hit]) -> dict[str, Any]:
+def _pick_json(pick: Pick) -> dict[str, Any]:
+    return {"type": pick.type, "id": pick.id, "title": pick.title, "score": round(pick.score, 4)}
+
+
+def decision_json(decision: Decision, limit: int = 5) -> dict[str, Any]:
     return {
-        "query": query,
-        "results": [
-            {"type": hit.type, "id": hit.id, "title": hit.title, "score": hit.score}
-            for hit in hits
-        ],
+        "query": decision.query,
+        "kind": decision.kind,
+        "answer": _pick_json(decision.answer) if decision.answer else None,
+        "shown": [pick.id for pick in decision.shown],
+        "results": [_pick_json(pick) for pick in decision.results[:limit]],
+        "chat": decision.chat.value if decision.chat else None,
+        "searched": decision.searched,
     }
 
 
-def _print_human(query: str, hits: list[Hit], out: TextIO) -> None:
-    print(f"? {query}", file=out)
-    if not hits:
-        print("   (no result)", file=out)
-    for rank, hit in enumerate(hits, start=1):
-        print(f"{rank:>3}. [{hit.type}] {hit.id}  {hit.title}  ({hit.score:.2f})", file=out)
-    if not hits or hits[0].score < ANSWER_THRESHOLD:
+def _print_human(decision: Decision, limit: int, out: TextIO) -> None:
+    print(f"? {decision.query}", file=out)
+    if decision.kind == "chat":
+        print(f"   chat reply ({decision.chat})", file=out)
+        return
+    if decision.searched and decision.searched != decision.query:
+        print(f"   searched: {decision.searched}", file=out)
+    if decision.answer:
+        answer = decision.answer
+        print(f"   answer: [{answer.type}] {answer.id}  {answer.title}", file=out)
+    else:
+        print(f"   {decision.kind}: no sure answer", file=out)
+    for rank, pick in enumerate(decision.results[:limit], start=1):
+        shown = "*" if pick in decision.shown else " "
         print(
-            f"   below the answer threshold ({ANSWER_THRESHOLD}): the bot would hand over",
-            file=out,
+            f"{rank:>3}.{shown}[{pick.type}] {pick.id}  {pick.title}  ({pick.score:.2f})", file=out
         )
 
 
@@ -77,13 +100,14 @@ async def ask_main(
     except OSError as error:
         print(f"ask: cannot read {args.batch}: {error}", file=sys.stderr)
         return 2
-    service = SearchService(session_factory)
-    await service.reload()
+    search = SearchService(session_factory)
+    await search.reload()
+    responder = Responder(session_factory, search)
     for query in questions:
-        hits = await service.search(query, limit=args.limit)
+        decision = await responder.decide(query, args.library)
         if args.json:
-            print(json.dumps(result_json(query, hits), ensure_ascii=False), file=out)
+            print(json.dumps(decision_json(decision, args.limit), ensure_ascii=False), file=out)
         else:
-            _print_human(query, hits, out)
+            _print_human(decision, args.limit, out)
     out.flush()
     return 0

@@ -7,6 +7,7 @@ from telegram.ext import Application
 from handlers import (
     admin,
     announcements,
+    answering,
     browse,
     fallback,
     feedback,
@@ -34,6 +35,7 @@ FEATURES = (
     workshop_admin,
     feedback,
     stats,
+    answering,
     search,
 )
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
+from bot.answering.judge import Pick
 from bot.answers import Answer, Card
 from bot.context import PlumeApplication, PlumeContext
 from bot.i18n import N_, Translator
-from bot.search import Hit
+from handlers.answering.chat import chat_reply
+from handlers.answering.libraries import others_row, send_library_card
 from handlers.common import button, escape, keyboard, reply
 
 CARD = "C:"  # C:<f|r|i>:<id>  show a card
@@ -71,7 +73,7 @@ def link_row(t: Translator, card: Card) -> list[InlineKeyboardButton]:
     return [InlineKeyboardButton(t("Open {name}", name=short(name, 40)), url=card.url)]
 
 
-def hit_row(hit: Hit) -> list[InlineKeyboardButton]:
+def hit_row(hit: Pick) -> list[InlineKeyboardButton]:
     emoji = MEDIA_EMOJI.get(hit.media_type or "", "💡" if hit.type == "faq" else "📌")
     return [button(f"{emoji} {short(hit.title)}", f"{CARD}{TYPE_CODES[hit.type]}:{hit.id}")]
 
@@ -81,9 +83,13 @@ def vote_row(card: Card) -> list[InlineKeyboardButton]:
     return [button("👍", f"{data}:1"), button("👎", f"{data}:0")]
 
 
-def card_markup(t: Translator, card: Card, see_also: list[Hit]) -> InlineKeyboardMarkup:
+def card_markup(
+    t: Translator, card: Card, see_also: list[Pick], libraries: bool = False
+) -> InlineKeyboardMarkup:
     rows = [link_row(t, card)]
-    rows += [hit_row(hit) for hit in see_also]
+    rows += [hit_row(hit) for hit in see_also if hit.type in TYPE_CODES]
+    if libraries:  # "horaires" from a patron whose library Plume does not know
+        rows.append(others_row(t))
     rows.append(vote_row(card))
     return keyboard(rows)
 
@@ -95,11 +101,18 @@ async def ask(update: Update, context: PlumeContext) -> None:
         return
     t = context.t
     answer = await context.services.answers.answer(person, message.text)
+    if answer.chat is not None:
+        await reply(update, chat_reply(t, answer.chat, person.role, person.first_name))
+        return
+    if answer.library is not None:
+        await send_library_card(update, context, answer.library)
+        return
     if answer.best is not None:
         text = card_text(t, answer.best)
-        if answer.see_also:
+        see_also = [hit for hit in answer.see_also if hit.type in TYPE_CODES]
+        if see_also:
             text += "\n\n" + t("<i>See also:</i>")
-        await reply(update, text, card_markup(t, answer.best, answer.see_also))
+        await reply(update, text, card_markup(t, answer.best, see_also, answer.about_library))
         return
     await not_found(update, context, answer)
 
@@ -111,6 +124,8 @@ async def not_found(update: Update, context: PlumeContext, answer: Answer) -> No
     rows = []
     if answer.see_also:
         rows += [hit_row(hit) for hit in answer.see_also]
+    if answer.about_library:
+        rows.append(others_row(t))
     rows.append([button(t("📚 Browse the media"), BROWSE)])
     if answer.question:
         draft = await context.services.handover.draft(person, answer.question)

@@ -1,0 +1,134 @@
+"""Library information as an answer: opening hours, address, phone and e-mail.
+
+"horaires", "c'est ouvert samedi ?", "adresse de la médiathèque de Lumbres", "téléphone de
+la bibliothèque": a question about a library itself, not about the digital offer. It is
+answered with the card of the library it names (typos allowed), or else of the patron's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz.distance import OSA
+
+from bot.search.lexicon import WORD_RE, fold, stem
+from bot.search.vocabulary import max_typos
+
+# Folded stems that ask about a library's practical information.
+INFO_WORDS = frozenset(
+    stem(w)
+    for w in (
+        "horaire horaires heure heures ouvert ouverte ouverts ouvre ouvrent ouverture "
+        "fermé ferme fermee fermeture ferment adresse adresses telephone tel tél numero "
+        "joindre appeler email mail courriel contact coordonnees situee situe trouve "
+        "trouver hours opening open opens closed close address phone number "
+        "located where"
+    ).split()
+)
+# Words that may come with such a question without changing what it asks.
+PLACE_WORDS = (
+    frozenset(
+        stem(w)
+        for w in (
+            "bibliotheque bibliotheques biblio bib mediatheque mediatheques mediath point "
+            "lecture library libraries branch ma mon votre vos la le les de du des d l a au aux "
+            "en est c ce cet cette quel quels quelle quelles quand ou se sont il elle vous on "
+            "the of is are what when your my which s aujourd hui demain ce soir matin "
+            "apres midi aprem semaine week end weekend lundi mardi mercredi jeudi vendredi samedi "
+            "dimanche today tomorrow monday tuesday wednesday thursday friday saturday sunday "
+            "et ou pour connaitre savoir voudrais veux aimerais donner donne me moi svp stp "
+            "merci bonjour please jours jour ferie feries vacances noel ete "
+            "num tel telephone mail e"
+        ).split()
+    )
+    | INFO_WORDS
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryRef:
+    """What the answering needs of a library: its id and the words that name it."""
+
+    id: str
+    name: str
+    commune: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceQuestion:
+    library_id: str | None  # the library the question names, if any
+    about_library: bool  # asks for hours, address, phone... of a library
+
+
+def _stems(text: str) -> list[str]:
+    return [stem(w) for w in WORD_RE.findall(fold(text))]
+
+
+class LibraryNames:
+    """Finds the library a question names, by its commune or its name, typos allowed."""
+
+    def __init__(self, libraries: Iterable[LibraryRef]) -> None:
+        self._by_word: dict[str, set[str]] = {}
+        self._words_of: dict[str, list[str]] = {}
+        for library in libraries:
+            words = [
+                w
+                for w in WORD_RE.findall(fold(f"{library.commune} {library.name}"))
+                if len(w) >= 4 and stem(w) not in PLACE_WORDS
+            ]
+            self._words_of[library.id] = words
+            for word in words:
+                self._by_word.setdefault(word, set()).add(library.id)
+        self._known = sorted(self._by_word)
+
+    def __bool__(self) -> bool:
+        return bool(self._known)
+
+    def find(self, words: Sequence[str]) -> tuple[str | None, set[int]]:
+        """The library named by these folded words, and the positions of the words naming it."""
+        votes: dict[str, float] = {}
+        used: set[int] = set()
+        for position, word in enumerate(words):
+            if len(word) < 4:
+                continue
+            allowed = max_typos(len(word))
+            for known in self._known:
+                if known == word:
+                    quality = 1.0
+                elif (
+                    allowed
+                    and abs(len(known) - len(word)) <= allowed
+                    and (OSA.distance(word, known, score_cutoff=allowed) <= allowed)
+                ):
+                    quality = 0.8
+                else:
+                    continue
+                used.add(position)
+                for library_id in self._by_word[known]:
+                    # a word shared by several libraries ("saint") says less
+                    share = quality / len(self._by_word[known])
+                    votes[library_id] = votes.get(library_id, 0.0) + share
+        if not votes:
+            return None, set()
+        best = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
+        return best[0], used
+
+
+def place_question(text: str, names: LibraryNames) -> PlaceQuestion:
+    """Whether ``text`` asks about a library, and which one it names."""
+    words = WORD_RE.findall(fold(text))
+    stems = [stem(w) for w in words]
+    library_id, naming = names.find(words) if names else (None, set())
+    asks_info = any(s in INFO_WORDS for s in stems)
+    others = [
+        w
+        for position, (w, s) in enumerate(zip(words, stems, strict=True))
+        if position not in naming and s not in PLACE_WORDS and not w.isdigit()
+    ]
+    # "horaires de la piscine" asks about something else: only the words of a library's
+    # practical information may stand beside the library's name.
+    about = asks_info and not others
+    if not about and library_id is not None and not others and len(words) <= 4:
+        about = True  # "bibliothèque de Lumbres", "Esquerdes ?"
+    return PlaceQuestion(library_id, about)

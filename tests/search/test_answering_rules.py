@@ -1,0 +1,99 @@
+"""The rules before the search: chat messages, long messages, library questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answering.chat import ChatKind, classify
+from bot.answering.places import LibraryNames, LibraryRef, place_question
+from bot.answering.reduce import reduce_message
+
+LIBRARIES = LibraryNames(
+    [
+        LibraryRef("lib-lumbres", "Médiathèque intercommunale de Lumbres", "Lumbres"),
+        LibraryRef("lib-esquerdes", "Bibliothèque d'Esquerdes", "Esquerdes"),
+        LibraryRef("lib-wavrans", "Bibliothèque de Wavrans-sur-l'Aa", "Wavrans-sur-l'Aa"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("bonjour", ChatKind.GREETING),
+        ("Bonjour Plume !", ChatKind.GREETING),
+        ("merci beaucoup !", ChatKind.THANKS),
+        ("ok merci", ChatKind.THANKS),
+        ("d'accord", ChatKind.ACK),
+        ("👍", ChatKind.ACK),
+        ("😀", ChatKind.EMOJI),
+        ("au revoir, bonne journée", ChatKind.FAREWELL),
+        ("aide", ChatKind.HELP),
+        ("help", ChatKind.HELP),
+        ("thanks!", ChatKind.THANKS),
+    ],
+)
+def test_conversational_messages(text: str, kind: ChatKind) -> None:
+    assert classify(text) is kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["mdp perdu aidez moi", "comment ca marche", "bonjour je cherche un film", "aide aux devoirs",
+     "?", "ok pour les bd ?", ""],
+)  # fmt: skip
+def test_questions_are_not_chat(text: str) -> None:
+    assert classify(text) is None
+
+
+def test_a_long_message_loses_its_politeness() -> None:
+    reduced = reduce_message(
+        "Bonjour madame, j'espère que vous allez bien. Ma carte de bibliothèque est périmée "
+        "et je n'arrive plus à me connecter. Pouvez-vous m'aider ? Merci d'avance. Cordialement"
+    )
+    assert reduced.text == (
+        "Ma carte de bibliothèque est périmée et je n'arrive plus à me connecter"
+    )
+
+
+def test_sentences_of_a_long_message_are_searched_apart() -> None:
+    reduced = reduce_message(
+        "Salut, on part en vacances en Italie la semaine prochaine avec les enfants. Est-ce "
+        "que les films marchent là-bas ? Merci"
+    )
+    assert reduced.sentences == (
+        "on part en vacances en Italie la semaine prochaine avec les enfants",
+        "Est-ce que les films marchent là-bas ?",
+    )
+
+
+def test_a_short_question_is_left_alone() -> None:
+    assert reduce_message("bonjour je voudrais un film").text == "je voudrais un film"
+    assert reduce_message("film intouchables").sentences == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "library_id"),
+    [
+        ("horaires", None),
+        ("c'est ouvert samedi ?", None),
+        ("téléphone de la bibliothèque", None),
+        ("adresse de la médiathèque de lumbre", "lib-lumbres"),  # a typo
+        ("horaires wavrans", "lib-wavrans"),
+        ("c'est ouvert quand a esquerdes", "lib-esquerdes"),
+        ("opening hours of lumbres library", "lib-lumbres"),
+    ],
+)
+def test_questions_about_a_library(text: str, library_id: str | None) -> None:
+    asked = place_question(text, LIBRARIES)
+    assert asked.about_library
+    assert asked.library_id == library_id
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["horaires de la piscine", "les horaires du bus pour lumbres", "on est quel jour",
+     "je trouve plus ma carte", "combien de temps dure un pret"],
+)  # fmt: skip
+def test_other_questions_are_not_about_a_library(text: str) -> None:
+    assert not place_question(text, LIBRARIES).about_library
