@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -603,55 +602,6 @@ class AnnouncementService:
         if not result.rowcount:  # type: ignore[attr-defined]
             return None
         return await session.get(Announcement, announcement_id, populate_existing=True)
-
-
-_TIME = r"(\d{1,2})(?:[:h](\d{2})?)"
-_WHEN_PATTERNS: Final = (
-    ("relative", re.compile(rf"^(?:(today|aujourd'hui|tomorrow|demain)\s+)?{_TIME}$")),
-    ("dmy", re.compile(rf"^(\d{{1,2}})/(\d{{1,2}})(?:/(\d{{2}}|\d{{4}}))?\s+{_TIME}$")),
-    ("iso", re.compile(rf"^(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})[ t]{_TIME}$")),
-)
-
-
-def parse_when(text: str, tz: dt.tzinfo, now: dt.datetime) -> dt.datetime | None:
-    """A date and time written by staff, in the network's time zone, as UTC.
-
-    Accepts ``18:00`` / ``18h`` (today, or tomorrow once past), ``demain 9h``,
-    ``25/12 18:00`` (this year, or next year once past), ``25/12/2025 18h30`` and
-    ``2025-12-25 18:00``. None when it cannot be read or is not a real date."""
-    cleaned = " ".join(text.strip().lower().replace(" à ", " ").replace(" at ", " ").split())
-    local_now = now.astimezone(tz)
-    for kind, pattern in _WHEN_PATTERNS:
-        match = pattern.match(cleaned)
-        if match is None:
-            continue
-        groups = match.groups()
-        try:
-            if kind == "relative":
-                word, hour, minute = groups
-                day = local_now.date()
-                if word in ("tomorrow", "demain"):
-                    day += dt.timedelta(days=1)
-                moment = _local(day, hour, minute, tz)
-                if word is None and moment <= local_now:
-                    moment = _local(day + dt.timedelta(days=1), hour, minute, tz)
-            elif kind == "dmy":
-                d, m, y, hour, minute = groups
-                year = int(y) + (2000 if len(y) == 2 else 0) if y else local_now.year
-                moment = _local(dt.date(year, int(m), int(d)), hour, minute, tz)
-                if y is None and moment <= local_now:
-                    moment = _local(dt.date(year + 1, int(m), int(d)), hour, minute, tz)
-            else:
-                y, m, d, hour, minute = groups
-                moment = _local(dt.date(int(y), int(m), int(d)), hour, minute, tz)
-        except ValueError:
-            return None
-        return moment.astimezone(dt.UTC)
-    return None
-
-
-def _local(day: dt.date, hour: str, minute: str | None, tz: dt.tzinfo) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(int(hour), int(minute or 0)), tzinfo=tz)
 
 
 async def catalogue_version(engine: AsyncEngine) -> str | None:

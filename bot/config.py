@@ -13,8 +13,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SUPPORTED_LOCALES = ("fr", "en")
 OFFICIAL_API = "https://api.telegram.org"
-_DURATION = re.compile(r"^\s*(\d+)\s*(d|h|m|s)\s*$")
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 #: what @BotFather hands out: the bot's numeric id, a colon, then letters, digits, _ and -
 _TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
 #: Telegram's rule for setWebhook's secret_token
@@ -63,11 +61,14 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 def parse_duration(text: str) -> dt.timedelta:
-    """``24h`` -> 1 day, ``90s`` -> 90 seconds, ``30m``, ``2d``."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 24h, 30m or 90s")
-    return dt.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    """``24h`` -> 1 day, ``90s`` -> 90 seconds, ``30m``, ``2d``, ``1h30``: the time grammar's."""
+    from bot.shared.when import WhenError
+    from bot.shared.when import parse_duration as grammar  # bot.i18n imports this module
+
+    try:
+        return grammar(text)
+    except WhenError:
+        raise ValueError(f"{text!r} is not a duration like 24h, 30m or 90s") from None
 
 
 class Settings(BaseSettings):

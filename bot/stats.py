@@ -20,6 +20,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.shared.when import WhenError, parse_period
 from storage.models import MEDIA_TYPES, UtcDateTime, utcnow
 
 PERIOD_DAYS: Final = {"week": 7, "month": 30, "quarter": 91, "year": 365}
@@ -73,16 +74,19 @@ class PeriodError(ValueError):
     """Words that do not make a period."""
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
+class PeriodOrderError(PeriodError):
+    """A period that ends before it starts."""
 
 
 def parse_date(word: str) -> dt.date:
-    for fmt in _DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(word, fmt).date()
-        except ValueError:
-            continue
-    raise PeriodError(f"{word!r} is not a date like 2025-01-31 or 31/01/2025")
+    """One day, as the time grammar reads it (``2025-01-31``, ``31/01/2025``...)."""
+    try:
+        start, end = parse_period(word, dt.date.today())
+    except WhenError:
+        start, end = dt.date.min, dt.date.max
+    if start != end:
+        raise PeriodError(f"{word!r} is not a date like 2025-01-31 or 31/01/2025")
+    return start
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,18 +128,29 @@ class Period:
             if word.casefold() in PERIOD_WORDS:
                 del rest[index]
                 return cls.named(word, tz, today), rest
-        dates: list[tuple[int, dt.date]] = []
-        for index, word in enumerate(rest):
-            try:
-                dates.append((index, parse_date(word)))
-            except PeriodError:
-                continue
-        if len(dates) == 1:
-            raise PeriodError("give two dates: the first and the last day")
-        if len(dates) >= 2:
-            (i, start), (j, end) = dates[0], dates[1]
-            rest = [w for k, w in enumerate(rest) if k not in (i, j)]
-            return cls.between(start, end, tz), rest
+        today = today or dt.datetime.now(tz).date()
+        # the longest run of words that reads as a period ("du 1er au 30 novembre"); the
+        # words left over are for the caller (a library id, a language, a format)
+        for size in range(len(rest), 0, -1):
+            for first in range(len(rest) - size + 1):
+                text = " ".join(rest[first : first + size])
+                try:
+                    start, end = parse_period(text, today)
+                except WhenError as error:
+                    if error.code == "order":
+                        raise PeriodOrderError("the period ends before it starts") from None
+                    continue
+                left = rest[:first] + rest[first + size :]
+                if start == end:  # one day: a second one may come after other words
+                    for index, word in enumerate(left):
+                        try:
+                            other, _ = parse_period(word, today)
+                        except WhenError:
+                            continue
+                        if other < start:
+                            raise PeriodOrderError("the period ends before it starts")
+                        return cls.between(start, other, tz), left[:index] + left[index + 1 :]
+                return cls.between(start, end, tz), left
         return cls.named(default, tz, today), rest
 
     @property

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -57,59 +56,6 @@ class WorkshopError(ValueError):
 
 
 # -- dates typed by staff ------------------------------------------------------------------
-
-_DATE_TIME = re.compile(
-    r"""^\s*(?:
-        (?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})(?:[/.\-](?P<y>\d{2,4}))?     # 12/03/2027, 12/03
-      | (?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})                    # 2027-03-12
-    )
-    (?:\s+|\s*(?:à|a|at|,|T)\s*)
-    (?P<H>\d{1,2})\s*(?:[:h]\s*(?P<M>\d{2})?)?\s*$""",
-    re.VERBOSE | re.IGNORECASE,
-)
-
-
-class DateError(ValueError):
-    """``format`` (not understood), ``nonexistent`` (skipped by a clock change), ``past``."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-def parse_local_datetime(text: str, tz: ZoneInfo, now: dt.datetime) -> dt.datetime:
-    """``12/03/2027 14:30``, ``2027-03-12 14h30``, ``12/03 14h`` (next such date) → UTC.
-
-    Local times a clock change skips (e.g. 02:30 on the last Sunday of March in Paris) are
-    refused; a time that happens twice (last Sunday of October) is the first one.
-    """
-    match = _DATE_TIME.match(text.replace("\u202f", " ").replace("\xa0", " "))
-    if not match:
-        raise DateError("format")
-    hour, minute = int(match["H"]), int(match["M"] or 0)
-    today = now.astimezone(tz).date()
-    try:
-        if match["iy"]:
-            day = dt.date(int(match["iy"]), int(match["im"]), int(match["id"]))
-        else:
-            year_text = match["y"]
-            year = int(year_text) if year_text else today.year
-            if year_text and len(year_text) == 2:
-                year += 2000
-            day = dt.date(year, int(match["m"]), int(match["d"]))
-            if not year_text and day < today:
-                day = day.replace(year=year + 1)
-        naive = dt.datetime.combine(day, dt.time(hour, minute))
-    except ValueError:
-        raise DateError("format") from None
-    local = naive.replace(tzinfo=tz)
-    moment = local.astimezone(dt.UTC)
-    if moment.astimezone(tz).replace(tzinfo=None) != naive:
-        raise DateError("nonexistent")
-    if moment <= now:
-        raise DateError("past")
-    return moment
-
 
 # -- what handlers see ---------------------------------------------------------------------
 

@@ -34,11 +34,11 @@ from bot.announcements import (
     SCHEDULED,
     SENDING,
     AnnouncementView,
-    parse_when,
 )
 from bot.context import PlumeContext
 from bot.i18n import Translator, translator
 from bot.services import Services
+from bot.shared.when import WhenError, describe, parse_moment
 from bot.subscriptions import TOPIC_NAMES, media_topic
 from bot.users import Person
 from handlers.broadcast_engine import CARD, desk, send_announcement, stop_keyboard
@@ -426,12 +426,10 @@ async def when_given(update: Update, context: PlumeContext) -> int:
         return END
     settings = context.services.settings
     now = utcnow()
-    when = parse_when(message.text, settings.tz, now)
-    if when is None:
-        await reply(
-            update,
-            t("I could not read this date. Write for example 25/12 18:00 or demain 9h."),
-        )
+    try:
+        when = parse_moment(message.text, settings.tz, now)
+    except WhenError as error:
+        await reply(update, describe(t, error))
         return WHEN
     if when <= now + dt.timedelta(seconds=30):
         await reply(update, t("This moment is already past: give a later one."))

@@ -12,7 +12,14 @@ import io
 
 from telegram import InputFile, Update
 from telegram.constants import ChatAction
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.context import PlumeContext
 from bot.feedback import FeedbackEntry
@@ -28,8 +35,8 @@ from bot.report import (
     stats_chart,
     topic_label,
 )
-from bot.stats import Figures, Period, PeriodError, media_keys
-from handlers.common import button, escape, keyboard, reply, requires
+from bot.stats import Figures, Period, PeriodError, PeriodOrderError, media_keys
+from handlers.common import button, conversation, escape, keyboard, reply, requires
 from storage.models import MEDIA_TYPES
 
 STATS = "St:"
@@ -37,12 +44,14 @@ RECEIVED = "Ar:"
 PERIOD_CODES = {"w": "week", "m": "month", "q": "quarter", "y": "year"}
 MEDIA_CODES = {m[0]: m for m in MEDIA_TYPES if m != "game"} | {"j": "game"}
 MEDIA_LETTERS = {m: c for c, m in MEDIA_CODES.items()}
+TYPING_PERIOD = 1
+PERIOD_TIMEOUT = 15 * 60
 
 
 def _period_help(t: Translator) -> str:
     return t(
-        "Give a period: semaine, mois, trimestre, année, or two dates such as "
-        "2025-01-01 2025-03-31."
+        "Give a period: semaine, mois, trimestre, année, a month (novembre 2026), or two "
+        "dates (du 1er au 30 novembre, 2025-01-01 2025-03-31)."
     )
 
 
@@ -54,6 +63,9 @@ async def _parse(
     t = context.t
     try:
         period, rest = Period.parse(list(context.args or []), context.services.stats.tz, default)
+    except PeriodOrderError:
+        await reply(update, t("This period ends before it starts."))
+        return None
     except PeriodError:
         await reply(update, _period_help(t))
         return None
@@ -196,23 +208,50 @@ async def stats_button(update: Update, context: PlumeContext) -> None:
     assert query is not None
     t = context.t
     code = (query.data or "").removeprefix(STATS)
-    if code == "c":
-        await query.answer()
-        await reply(
-            update,
-            t(
-                "Send /stats followed by the first and last day, for instance "
-                "<code>/stats 2025-01-01 2025-03-31</code>; add a library id to see only "
-                "that library."
-            ),
-        )
-        return
     if code not in PERIOD_CODES:
         await query.answer(t("This button is no longer valid."), show_alert=True)
         return
     await query.answer()
     period = Period.named(PERIOD_CODES[code], context.services.stats.tz)
     await _send_stats(update, context, period, None)
+
+
+@requires("coordinator")
+async def ask_period(update: Update, context: PlumeContext) -> int:
+    """ "Other dates…": the next message is the period, in the time grammar's words."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await reply(
+        update,
+        context.t(
+            "Which period? For instance <code>du 1er au 30 novembre</code>, "
+            "<code>novembre 2026</code> or <code>2026-01-01 2026-03-31</code>; add a "
+            "library id to see only that library (/annuler to stop)."
+        ),
+    )
+    return TYPING_PERIOD
+
+
+async def period_typed(update: Update, context: PlumeContext) -> int:
+    message = update.effective_message
+    person = context.person
+    assert message and message.text
+    if person is None or not person.has_role("coordinator"):
+        return ConversationHandler.END
+    words = message.text.split()
+    context.args = words
+    parsed = await _parse(update, context)
+    if parsed is None:
+        return TYPING_PERIOD
+    period, library_id, _ = parsed
+    await _send_stats(update, context, period, library_id)
+    return ConversationHandler.END
+
+
+async def period_cancelled(update: Update, context: PlumeContext) -> int:
+    await reply(update, context.t("Cancelled."))
+    return ConversationHandler.END
 
 
 # /avis_recus ---------------------------------------------------------------------------
@@ -459,6 +498,16 @@ async def rapport(update: Update, context: PlumeContext) -> None:
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         CommandHandler("stats", stats),
+        conversation(
+            entry_points=[CallbackQueryHandler(ask_period, pattern=f"^{STATS}c$")],
+            states={
+                TYPING_PERIOD: [MessageHandler(filters.TEXT & ~filters.COMMAND, period_typed)]
+            },
+            fallbacks=[CommandHandler(["annuler", "cancel"], period_cancelled)],
+            conversation_timeout=PERIOD_TIMEOUT,
+            allow_reentry=True,
+            name="stats_period",
+        ),
         CallbackQueryHandler(stats_button, pattern=f"^{STATS}"),
         CommandHandler("avis_recus", received),
         CallbackQueryHandler(received_button, pattern=f"^{RECEIVED}"),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 from typing import Any, Final
 
 import qrcode
@@ -37,16 +36,15 @@ from telegram.ext import (
 
 from bot.context import PlumeContext
 from bot.i18n import N_, Translator
+from bot.shared.when import WhenError, describe, parse_duration, parse_moment
 from bot.usage import ATTENDANCE
 from bot.workshops import (
     REGISTERED,
     WAITING,
-    DateError,
     Draft,
     Recipient,
     WorkshopError,
     WorkshopView,
-    parse_local_datetime,
 )
 from handlers.common import button, conversation, escape, keyboard, reply, requires, show
 from handlers.workshops import (
@@ -107,17 +105,6 @@ MEDIA_NAMES: Final = {
     "training": N_("self-training"),
     "game": N_("video games"),
 }
-_MINUTES = re.compile(r"^\s*(?:(\d{1,2})\s*h\s*(\d{1,2})?|(\d{1,4}))\s*(?:min|mn|m)?\s*$", re.I)
-
-
-def parse_minutes(text: str) -> int | None:
-    """``90``, ``90 min``, ``1h30``, ``2 h`` → minutes."""
-    match = _MINUTES.match(text)
-    if not match:
-        return None
-    if match[3]:
-        return int(match[3])
-    return int(match[1]) * 60 + int(match[2] or 0)
 
 
 # -- the conversation ------------------------------------------------------------------------
@@ -182,8 +169,8 @@ async def ask(update: Update, context: PlumeContext, field: str) -> int:
         markup = await _library_keyboard(context, 0)
     elif field == "starts_at":
         text = t(
-            "Date and start time? Write for example <code>12/03/2027 14:30</code> or "
-            "<code>2027-03-12 14h30</code> (local time)."
+            "Date and start time? For example <code>samedi prochain 14h</code>, "
+            "<code>12/03 14h30</code> or <code>3 Jan 10am</code> (local time)."
         )
     elif field == "duration_min":
         text = t("How long does it last? Choose, or write it (e.g. <code>1h30</code>).")
@@ -275,19 +262,9 @@ async def got_when(update: Update, context: PlumeContext) -> int:
     t = context.t
     tz = context.services.settings.tz
     try:
-        starts_at = parse_local_datetime(message.text, tz, utcnow())
-    except DateError as error:
-        problems = {
-            "format": t(
-                "I did not understand this date. Write it like <code>12/03/2027 14:30</code>."
-            ),
-            "nonexistent": t(
-                "This time does not exist that day: the clocks go forward. Please choose "
-                "another time."
-            ),
-            "past": t("This moment is already past. Please give a date to come."),
-        }
-        await reply(update, problems[error.code])
+        starts_at = parse_moment(message.text, tz, utcnow())
+    except WhenError as error:
+        await reply(update, describe(t, error))
         return WHEN
     await reply(update, t("Noted: {when}.", when=t.datetime(starts_at)))
     return await _next(update, context, _draft(context).with_(starts_at=starts_at))
@@ -308,8 +285,14 @@ async def got_duration_button(update: Update, context: PlumeContext) -> int:
 async def got_duration_text(update: Update, context: PlumeContext) -> int:
     message = update.effective_message
     assert message and message.text
-    minutes = parse_minutes(message.text)
-    if minutes is None or not 10 <= minutes <= 24 * 60:
+    try:
+        minutes = int(parse_duration(message.text).total_seconds() // 60)
+    except WhenError as error:
+        if error.code == "bare_number":
+            await reply(update, describe(context.t, error))
+            return LENGTH
+        minutes = 0
+    if not 10 <= minutes <= 24 * 60:
         await reply(
             update,
             context.t("Please write a duration between 10 minutes and 24 hours, e.g. 1h30."),

@@ -34,6 +34,7 @@ from telegram.ext import (
 from bot.context import PlumeContext
 from bot.i18n import Translator, translator
 from bot.reminders import FEEDBACK, DueMessage, ReminderQueue
+from bot.shared.when import duration_text
 from bot.usage import REGISTRATION, UNREGISTRATION
 from bot.workshops import (
     REGISTERED,
@@ -69,15 +70,6 @@ __all__ = ["show_workshop", "workshop_link"]
 
 
 # -- rendering -----------------------------------------------------------------------------
-
-
-def duration_text(t: Translator, minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    if not hours:
-        return t.tn("{count} minute", "{count} minutes", rest)
-    if not rest:
-        return t.tn("{count} hour", "{count} hours", hours)
-    return t("{hours} h {minutes:02d}", hours=hours, minutes=rest)
 
 
 def place_text(name: str, address: str, commune: str) -> str:

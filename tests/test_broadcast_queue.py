@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from bot.announcements import AnnouncementService, parse_when
+from bot.announcements import AnnouncementService
 from bot.broadcaster import Broadcaster
 from storage.db import create_engine, session_factory
 from storage.models import Delivery, Library, Registration, Subscription, User, Workshop
@@ -163,16 +162,3 @@ async def test_cancelled_announcements_stop_and_keep_what_is_left(sessions):
     assert progress.stopped and progress.left > 0
     assert progress.sent == sent
     assert await service.cancel(draft.id) is None  # already over
-
-
-def test_dates_written_by_staff():
-    paris = ZoneInfo("Europe/Paris")
-    now = dt.datetime(2025, 6, 1, 10, 0, tzinfo=dt.UTC)  # 12:00 in Paris
-    assert parse_when("18:00", paris, now) == dt.datetime(2025, 6, 1, 16, 0, tzinfo=dt.UTC)
-    assert parse_when("11h", paris, now) == dt.datetime(2025, 6, 2, 9, 0, tzinfo=dt.UTC)
-    assert parse_when("demain 9h", paris, now) == dt.datetime(2025, 6, 2, 7, 0, tzinfo=dt.UTC)
-    assert parse_when("25/12 18:00", paris, now) == dt.datetime(2025, 12, 25, 17, tzinfo=dt.UTC)
-    assert parse_when("1/5 à 10h30", paris, now) == dt.datetime(2026, 5, 1, 8, 30, tzinfo=dt.UTC)
-    assert parse_when("2025-12-25 18:00", paris, now).hour == 17
-    assert parse_when("31/02 10:00", paris, now) is None
-    assert parse_when("bientôt", paris, now) is None

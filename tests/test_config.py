@@ -41,7 +41,7 @@ def test_environment_and_dotenv(monkeypatch, tmp_path):
         ("PLUME_DEFAULT_LOCALE", "de"),
         ("TELEGRAM_API_BASE_URL", "api.telegram.org"),
         ("DATABASE_URL", "plume.db"),
-        ("PLUME_REMINDER_OFFSETS", "24 hours"),
+        ("PLUME_REMINDER_OFFSETS", "24"),
         ("PLUME_LOG_LEVEL", "LOUD"),
     ],
 )

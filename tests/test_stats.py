@@ -269,8 +269,14 @@ def test_periods():
     )
     with pytest.raises(PeriodError):
         Period.parse(["2025-03-31", "2025-01-01"], TZ)
-    with pytest.raises(PeriodError):
-        Period.parse(["2025-03-31"], TZ)
+    one_day, _ = Period.parse(["2025-03-31"], TZ)  # one day is a period too
+    assert one_day.start == one_day.end == dt.date(2025, 3, 31)
+    november, rest = Period.parse("du 1er au 30 novembre lib-amont".split(), TZ, today=today)
+    assert (november.start, november.end, rest) == (
+        dt.date(2024, 11, 1),
+        dt.date(2024, 11, 30),
+        ["lib-amont"],
+    )
     assert Period.named("year", TZ, today).granularity == "month"
 
 

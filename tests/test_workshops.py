@@ -13,13 +13,12 @@ import icalendar
 import pytest
 
 from bot.reminders import FEEDBACK, REMINDER, ReminderQueue
+from bot.shared.when import parse_moment
 from bot.workshops import (
-    DateError,
     Draft,
     Outcome,
     WorkshopService,
     ics_calendar,
-    parse_local_datetime,
 )
 from storage.db import create_engine, session_factory
 from storage.models import User, Workshop
@@ -178,37 +177,6 @@ async def test_attendance_toggles(service):
     assert await service.toggle_attendance(999_999) is None
 
 
-def test_dates_typed_by_staff():
-    now = dt.datetime(2027, 1, 10, 12, 0, tzinfo=dt.UTC)
-    expected = dt.datetime(2027, 3, 12, 13, 30, tzinfo=dt.UTC)  # 14:30 CET
-    for text in (
-        "12/03/2027 14:30",
-        "12/03/2027 14h30",
-        "2027-03-12 14h30",
-        "2027-03-12 14:30",
-        "12.03.27 14h30",
-        "12/03 14h30",
-        "12/03/2027 à 14h30",
-    ):
-        assert parse_local_datetime(text, PARIS, now) == expected, text
-    assert parse_local_datetime("12/03/2027 14h", PARIS, now) == expected - dt.timedelta(
-        minutes=30
-    )
-    for text, code in (
-        ("demain", "format"),
-        ("31/02/2027 10:00", "format"),
-        ("12/03/2027 25:00", "format"),
-        ("01/01/2027 10:00", "past"),
-        ("28/03/2027 02:30", "nonexistent"),  # clocks go forward at 02:00
-    ):
-        with pytest.raises(DateError) as error:
-            parse_local_datetime(text, PARIS, now)
-        assert error.value.code == code, text
-    # 02:30 happens twice on 31 October 2027: the first one (still summer time, UTC+2)
-    twice = parse_local_datetime("31/10/2027 02:30", PARIS, now)
-    assert twice == dt.datetime(2027, 10, 31, 0, 30, tzinfo=dt.UTC)
-
-
 def test_reminders_across_daylight_saving_are_elapsed_time():
     """24h = 24 hours of real time: 09:00 or 11:00 local the day before a 10:00 workshop."""
     from bot.i18n import translator
@@ -216,8 +184,8 @@ def test_reminders_across_daylight_saving_are_elapsed_time():
 
     now = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
     fr, en = translator("fr"), translator("en")
-    spring = parse_local_datetime("28/03/2027 10:00", PARIS, now)
-    autumn = parse_local_datetime("31/10/2027 10:00", PARIS, now)
+    spring = parse_moment("28/03/2027 10:00", PARIS, now)
+    autumn = parse_moment("31/10/2027 10:00", PARIS, now)
     assert spring == dt.datetime(2027, 3, 28, 8, 0, tzinfo=dt.UTC)  # CEST, UTC+2
     assert autumn == dt.datetime(2027, 10, 31, 9, 0, tzinfo=dt.UTC)  # CET, UTC+1
     assert fr.datetime(spring) == "dimanche 28 mars 2027 à 10:00"
@@ -280,7 +248,7 @@ async def test_daylight_saving_due_times_in_the_database(service):
         ("28/03/2027 10:00", "2027-03-27 09:00"),  # 23 h of wall clock earlier
         ("31/10/2027 10:00", "2027-10-30 11:00"),  # 25 h of wall clock earlier
     ):
-        starts = parse_local_datetime(text, PARIS, now)
+        starts = parse_moment(text, PARIS, now)
         draft = Draft("DST", "lib-amont", starts, 60, 4, "", None, True)
         view = await service.create(draft)
         await service.register(view.id, alice)
