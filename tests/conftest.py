@@ -11,6 +11,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +24,8 @@ POSTGRES_URL = os.environ.get(
     "PLUME_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 _pg_state: dict[str, object] = {}
+#: the advisory-lock key that serialises test runs sharing one PostgreSQL database
+_TEST_DATABASE_LOCK = 0x504C554D
 
 pytest_plugins = ["tests.kit"]
 
@@ -49,21 +52,45 @@ async def _postgres_ready() -> str | None:
     return reason
 
 
+async def _schema_version(engine: AsyncEngine) -> str | None:
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except Exception:  # no schema yet, or one another run is rebuilding
+        return None
+
+
 async def _reset_postgres() -> None:
-    """Migrate once per run, then empty every table for each test."""
+    """Migrate when the schema is not this run's, then empty every table for each test.
+
+    Another checkout's test run (another branch, other migrations) may have rebuilt the
+    shared database since this run's last test: the Alembic version says so.
+    """
     engine = create_engine(POSTGRES_URL, pool_size=1)
     try:
-        if not _pg_state.get("migrated"):
+        version = await _schema_version(engine)
+        if version is None or version != _pg_state.get("migrated"):
             async with engine.begin() as conn:
                 await conn.execute(text("DROP SCHEMA public CASCADE"))
                 await conn.execute(text("CREATE SCHEMA public"))
             await migrate(engine)
-            _pg_state["migrated"] = True
+            _pg_state["migrated"] = await _schema_version(engine)
         tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     finally:
         await engine.dispose()
+
+
+async def _hold_postgres() -> asyncpg.Connection:
+    """Hold the test database for this test: two test runs on one server wait for each other.
+
+    A session-level advisory lock on a connection of its own, released when the test ends
+    (or when the process dies): the tests empty the database, so two runs must not overlap.
+    """
+    connection = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+    await connection.execute("SELECT pg_advisory_lock($1)", _TEST_DATABASE_LOCK)
+    return connection
 
 
 async def fresh_database(backend: str, tmp_path: Path) -> str:
@@ -82,16 +109,29 @@ async def fresh_database(backend: str, tmp_path: Path) -> str:
     return url
 
 
+async def _database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    holder = None
+    if backend == "postgresql" and await _postgres_ready() is None:
+        holder = await _hold_postgres()
+    try:
+        yield await fresh_database(backend, tmp_path)
+    finally:
+        if holder is not None:
+            await holder.close()
+
+
 @pytest.fixture
-async def database_url(tmp_path: Path) -> str:
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
     """A migrated, empty database of the backend chosen for this run."""
-    return await fresh_database(BACKEND, tmp_path)
+    async for url in _database(BACKEND, tmp_path):
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+async def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """Each test using this runs on SQLite and on PostgreSQL (skipped when unreachable)."""
-    return await fresh_database(request.param, tmp_path)
+    async for url in _database(request.param, tmp_path):
+        yield url
 
 
 @pytest.fixture
