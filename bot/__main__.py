@@ -23,6 +23,7 @@ def configure_logging(level: str) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -89,10 +90,22 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.strict_failed else 0
 
 
+async def refuse_missing_database(command: str, settings: Settings) -> bool:
+    """True (after one line on stderr) when there is no database with a catalogue to read."""
+    from bot.shared.database_presence import check_existing_database
+
+    problem = await check_existing_database(settings.database_url)
+    if problem is not None:
+        print(f"{command}: {problem}", file=sys.stderr)
+    return problem is not None
+
+
 async def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.ask import ask_main
     from storage.db import create_engine, migrate, session_factory
 
+    if await refuse_missing_database("ask", settings):
+        return 1
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
@@ -111,6 +124,8 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.report import report_main
     from storage.db import create_engine, migrate
 
+    if await refuse_missing_database("report", settings):
+        return 1
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
@@ -158,8 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser(
         "sandbox", help="try Plume without Telegram: a web chat at http://127.0.0.1:8080/"
     )
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8080)
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="address the web chat listens on (127.0.0.1)"
+    )
+    sandbox.add_argument(
+        "--port", type=int, default=8080, help="port of the web chat (8080; 0: any free port)"
+    )
     sandbox.set_defaults(handler=cmd_sandbox)
 
     report = commands.add_parser("report", help="the evaluation report (HTML, CSV or JSON)")
@@ -194,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except OSError as error:  # a missing file or folder, a full disk: one line, not a traceback
+        logging.getLogger("bot").debug("%s failed", args.command, exc_info=True)
+        print(f"{args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

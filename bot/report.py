@@ -736,7 +736,9 @@ def add_report_arguments(parser: Any) -> None:
     parser.add_argument("--from", dest="start", required=True, help="first day (YYYY-MM-DD)")
     parser.add_argument("--to", dest="end", required=True, help="last day, included")
     parser.add_argument("--library", help="only this library (its id)")
-    parser.add_argument("--format", dest="fmt", choices=FORMATS, default="html")
+    parser.add_argument(
+        "--format", dest="fmt", choices=FORMATS, default="html", help="default: html"
+    )
     parser.add_argument("--lang", choices=("fr", "en"), default="fr", help="default: fr")
     parser.add_argument(
         "--output", "-o", help="file to write (default: plume-report-….<format> here; - = stdout)"

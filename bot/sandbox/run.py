@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
+import sys
 import tempfile
 from pathlib import Path
 
@@ -65,7 +67,42 @@ async def seed_accounts(plume: Plume) -> None:
         )
 
 
+class SandboxAddressError(Exception):
+    """The web chat cannot listen where asked (port in use, unknown host...)."""
+
+
+def check_address(host: str, port: int) -> None:
+    """Fails fast, before the demo is loaded, when ``host:port`` cannot be listened on."""
+    if not 0 <= port <= 65535:
+        raise SandboxAddressError(f"--port {port}: a port is a number from 0 to 65535")
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except socket.gaierror as error:
+        raise SandboxAddressError(f"--host {host}: unknown address ({error.strerror})") from None
+    except OSError as error:
+        raise SandboxAddressError(_bind_error(host, port, error)) from None
+
+
+def _bind_error(host: str, port: int, error: OSError) -> str:
+    import errno
+
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use: "
+            "choose another with --port (0 picks a free one)"
+        )
+    if error.errno == errno.EACCES:
+        return f"port {port} on {host}: permission denied (ports below 1024 need root)"
+    return f"cannot listen on {host}:{port}: {error.strerror or error}"
+
+
 async def run_sandbox(settings: Settings, host: str, port: int) -> int:
+    try:
+        check_address(host, port)
+    except SandboxAddressError as error:
+        print(f"sandbox: {error}", file=sys.stderr)
+        return 1
     given_database = "database_url" in settings.model_fields_set
     with tempfile.TemporaryDirectory(prefix="plume-sandbox-") as tmp:
         url = (
@@ -99,9 +136,16 @@ async def run_sandbox(settings: Settings, host: str, port: int) -> int:
                 if person and plume.application:
                     await plume.application.on_role_change(plume.application.bot, person)
 
-        server = await serve_sandbox(
-            standin, ACCOUNTS, host=host, port=port, on_language=on_language
-        )
+        try:
+            server = await serve_sandbox(
+                standin, ACCOUNTS, host=host, port=port, on_language=on_language
+            )
+        except OSError as error:  # taken between the check and now
+            print(f"sandbox: {_bind_error(host, port, error)}", file=sys.stderr)
+            await plume.stop()
+            with contextlib.suppress(Exception):
+                await standin.stop()
+            return 1
         print(f"Plume sandbox: open {server.url} (Ctrl-C to stop)", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -1,0 +1,1 @@
+"""Telegram-free pieces shared by several features (one home each)."""
