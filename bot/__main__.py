@@ -82,12 +82,14 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     finally:
         await engine.dispose()
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     for error in report.errors:
         print(error, file=sys.stderr)
     print(report.summary())
     if drafts:
         print(f"{len(drafts)} announcement drafts of new titles sent to the staff for approval")
-    return 1 if report.strict_failed else 0
+    return 1 if report.failed else 0  # any row or file rejected
 
 
 async def refuse_missing_database(command: str, settings: Settings) -> bool:

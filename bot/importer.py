@@ -1,15 +1,20 @@
-"""Import of a département's export: UTF-8 CSV files with a header row.
+"""Import of a département's export: CSV files with a header row.
 
-Rows are upserted by ``id``: importing twice changes nothing, an edited file updates its
-rows. A bad row is reported as ``file:line: reason`` and skipped; with ``strict`` any bad
-row rejects the whole import. Files may be absent.
+Files may be UTF-8 (with or without a BOM) or Excel's Windows-1252, separated by ``,`` or
+``;`` (see ``bot.shared.csv_table``; a guessed encoding is a warning). Rows are upserted by
+``id``: importing twice changes nothing, an edited file updates its rows. A bad row is
+reported as ``file:line: reason`` and skipped (after ``MAX_LISTED`` rows of one kind, one
+line counts the rest); a file that cannot be read at all is rejected once, with its reason,
+and the rows of other files that refer to it are counted in one line, not listed. With
+``strict`` any bad row rejects the whole import. Files may be absent.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
+from bot.shared.csv_table import CsvRejected, inspect_csv, read_rows
 from storage.models import MEDIA_TYPES, FaqEntry, Item, Library, Meta, Resource, Workshop
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
@@ -27,10 +33,18 @@ BATCH = 2000
 PROGRESS_FROM_ROWS = 5000
 MAX_ID_LENGTH = 56
 CATALOGUE_VERSION = "catalogue_version"
+#: rows listed one by one per file and kind of error; the rest are counted in one line
+MAX_LISTED = 20
 
 
 class RowError(ValueError):
-    """Why a row is rejected."""
+    """Why a row is rejected; ``kind`` groups the rows rejected for the same reason."""
+
+    def __init__(self, message: str, kind: str | None = None, refers_to: str | None = None):
+        super().__init__(message)
+        self.kind = kind or message
+        #: the file whose ids a bad reference was looked for in
+        self.refers_to = refers_to
 
 
 Converter = Callable[[dict[str, str], "ImportRun"], dict[str, Any]]
@@ -53,12 +67,16 @@ class FileReport:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    #: why the whole file was rejected (None: it was read)
+    rejected_because: str | None = None
 
 
 @dataclass
 class ImportReport:
     files: list[FileReport] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: things a person should check, that rejected nothing (a guessed encoding)
+    warnings: list[str] = field(default_factory=list)
     strict_failed: bool = False
     #: titles of newly added resources and items, by media type (for announcements)
     added_titles: dict[str, list[str]] = field(default_factory=dict)
@@ -76,21 +94,35 @@ class ImportReport:
         return sum(f.rejected for f in self.files)
 
     @property
+    def failed(self) -> bool:
+        """Something was rejected (a row, a file): ``import`` then exits 1."""
+        return self.strict_failed or any(f.rejected or f.rejected_because for f in self.files)
+
+    @property
     def changed(self) -> bool:
         return not self.strict_failed and (self.imported + self.updated) > 0
 
     def summary(self) -> str:
         lines = [
-            f"{f.name}: {f.imported} imported, {f.updated} updated, "
+            f"{f.name}: rejected, nothing read from it"
+            if f.rejected_because
+            else f"{f.name}: {f.imported} imported, {f.updated} updated, "
             f"{f.unchanged} unchanged, {f.rejected} rejected"
             for f in self.files
         ]
         if self.strict_failed:
-            lines.append(f"--strict: {self.rejected} bad rows, nothing was imported")
+            files = sum(1 for f in self.files if f.rejected_because)
+            lines.append(
+                f"--strict: {self.rejected} bad rows"
+                + (f", {files} unreadable file{'s' if files > 1 else ''}" if files else "")
+                + ", nothing was imported"
+            )
         else:
+            files = sum(1 for f in self.files if f.rejected_because)
             lines.append(
                 f"total: {self.imported} imported, {self.updated} updated, "
                 f"{self.rejected} rejected"
+                + (f", {files} file{'s' if files > 1 else ''} rejected" if files else "")
             )
         return "\n".join(lines)
 
@@ -101,6 +133,8 @@ class ImportRun:
 
     libraries: set[str]
     resources: set[str]
+    #: files rejected whole in this import, by name
+    rejected_files: set[str] = field(default_factory=set)
 
 
 # --- field parsing --------------------------------------------------------------------
@@ -127,7 +161,10 @@ def _media_type(row: dict[str, str], *, optional: bool = False) -> str | None:
     if not value and optional:
         return None
     if value not in MEDIA_TYPES:
-        raise RowError(f"unknown media type {value!r} (expected one of {', '.join(MEDIA_TYPES)})")
+        raise RowError(
+            f"unknown media type {value!r} (expected one of {', '.join(MEDIA_TYPES)})",
+            kind="unknown media type",
+        )
     return value
 
 
@@ -138,9 +175,11 @@ def _int(row: dict[str, str], column: str, *, optional: bool = False, minimum: i
     try:
         number = int(value)
     except ValueError:
-        raise RowError(f"bad {column} {value!r}: not a whole number") from None
+        raise RowError(
+            f"bad {column} {value!r}: not a whole number", kind=f"bad {column}"
+        ) from None
     if number < minimum:
-        raise RowError(f"bad {column} {number}: must be at least {minimum}")
+        raise RowError(f"bad {column} {number}: must be at least {minimum}", kind=f"bad {column}")
     return number
 
 
@@ -149,9 +188,14 @@ def _list(row: dict[str, str], column: str, separator: str) -> str:
     return separator.join(p for p in parts if p)
 
 
+_REFERENCED_FILES = {"resource": "resources.csv", "library": "libraries.csv"}
+
+
 def _reference(value: str, known: set[str], what: str) -> str:
     if value not in known:
-        raise RowError(f"unknown {what} {value!r}")
+        raise RowError(
+            f"unknown {what} {value!r}", kind=f"unknown {what}", refers_to=_REFERENCED_FILES[what]
+        )
     return value
 
 
@@ -184,7 +228,9 @@ def _item(row: dict[str, str], run: ImportRun) -> dict[str, Any]:
     try:
         added_on = dt.date.fromisoformat(added) if added else None
     except ValueError:
-        raise RowError(f"bad date {added!r} in added_on (expected YYYY-MM-DD)") from None
+        raise RowError(
+            f"bad date {added!r} in added_on (expected YYYY-MM-DD)", kind="bad added_on"
+        ) from None
     return {
         "id": _id(row),
         "resource_id": _reference(_required(row, "resource_id"), run.resources, "resource"),
@@ -214,9 +260,13 @@ def _workshop(row: dict[str, str], run: ImportRun) -> dict[str, Any]:
     try:
         starts_at = dt.datetime.fromisoformat(starts)
     except ValueError:
-        raise RowError(f"bad date {starts!r} in starts_at (expected ISO 8601)") from None
+        raise RowError(
+            f"bad date {starts!r} in starts_at (expected ISO 8601)", kind="bad starts_at"
+        ) from None
     if starts_at.tzinfo is None:
-        raise RowError(f"bad date {starts!r} in starts_at: the UTC offset is missing")
+        raise RowError(
+            f"bad date {starts!r} in starts_at: the UTC offset is missing", kind="bad starts_at"
+        )
     return {
         "id": _id(row),
         "library_id": _reference(_required(row, "library_id"), run.libraries, "library"),
@@ -244,28 +294,6 @@ SPECS = (
     ),
 )
 MAX_ADDED_TITLES = 50
-
-
-# --- reading ----------------------------------------------------------------------------
-
-
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) for each data row; the header is line 1."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None:  # reads the header row
-            return
-        line = reader.line_num + 1
-        for row in reader:
-            yield line, {k.strip(): (v or "") for k, v in row.items() if k}
-            line = reader.line_num + 1
-
-
-def _count_rows(path: Path) -> int:
-    with path.open("rb") as handle:
-        return max(
-            0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1
-        )
 
 
 # --- writing ----------------------------------------------------------------------------
@@ -296,7 +324,7 @@ class Importer:
                             conn, spec, path, run, report, progress
                         )
                         report.files.append(file_report)
-                if strict and report.rejected:
+                if strict and report.failed:
                     report.strict_failed = True
                     await transaction.rollback()
                     return report
@@ -318,25 +346,46 @@ class Importer:
         progress: bool | None,
     ) -> FileReport:
         file_report = FileReport(spec.name)
-        total = _count_rows(path)
+        try:
+            layout = inspect_csv(path, spec.columns)
+        except CsvRejected as error:
+            file_report.rejected_because = str(error)
+            run.rejected_files.add(spec.name)
+            report.errors.append(f"{spec.name}: rejected: {error}")
+            return file_report
+        except UnicodeDecodeError as error:  # a UTF-16 file that is not
+            file_report.rejected_because = f"unreadable text ({error.reason})"
+            run.rejected_files.add(spec.name)
+            report.errors.append(f"{spec.name}: rejected: {file_report.rejected_because}")
+            return file_report
+        if layout.warning:
+            report.warnings.append(f"{spec.name}: {layout.warning}")
         show = progress if progress is not None else None
+        listed: Counter[str] = Counter()
+        #: rows whose reference is in a file rejected whole, by that file
+        cascaded: Counter[str] = Counter()
         bar = tqdm(
-            total=total,
+            total=layout.lines,
             desc=spec.name,
             unit=" rows",
-            disable=(show is False) or total < PROGRESS_FROM_ROWS,
+            disable=(show is False) or layout.lines < PROGRESS_FROM_ROWS,
             leave=False,
         )
         batch: dict[str, dict[str, Any]] = {}
         try:
-            for line, row in _rows(path):
+            for line, row in read_rows(path, layout):
                 file_report.rows += 1
                 bar.update()
                 try:
                     values = spec.convert(row, run)
                 except RowError as error:
                     file_report.rejected += 1
-                    report.errors.append(f"{spec.name}:{line}: {error}")
+                    if error.refers_to in run.rejected_files:
+                        cascaded[error.refers_to] += 1
+                        continue
+                    if listed[error.kind] < MAX_LISTED:
+                        report.errors.append(f"{spec.name}:{line}: {error}")
+                    listed[error.kind] += 1
                     continue
                 batch[values["id"]] = values  # a later duplicate row wins
                 if spec.table is Library.__table__:
@@ -348,14 +397,24 @@ class Importer:
                     batch = {}
             if batch:
                 await self._flush(conn, spec, batch, file_report, report)
-        except UnicodeDecodeError as error:
+        except UnicodeDecodeError as error:  # cannot happen after inspect_csv: kept as a guard
             file_report.rejected += 1
-            report.errors.append(f"{spec.name}: not UTF-8 text ({error.reason})")
+            report.errors.append(f"{spec.name}: unreadable text ({error.reason})")
         except csv.Error as error:
             file_report.rejected += 1
             report.errors.append(f"{spec.name}: unreadable CSV ({error})")
         finally:
             bar.close()
+        for kind, rows in listed.items():
+            if rows > MAX_LISTED:
+                report.errors.append(
+                    f"{spec.name}: {rows - MAX_LISTED:,} more rows rejected: {kind}"
+                )
+        for referenced, rows in cascaded.items():
+            report.errors.append(
+                f"{spec.name}: {rows:,} rows skipped: they refer to {referenced}, "
+                "which was rejected"
+            )
         return file_report
 
     async def _flush(

@@ -1,9 +1,13 @@
+import codecs
+import csv
 import datetime as dt
+import io
 import subprocess
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.demo import demo_export
@@ -195,8 +199,162 @@ def test_cli_import_reports_and_exit_codes(tmp_path):
     assert strict.returncode == 1
     assert "items.csv:3: missing id" in strict.stderr
     normal = cli(str(folder))
-    assert normal.returncode == 0
+    assert normal.returncode == 1  # rows were rejected
     assert "items.csv: 2 imported, 0 updated, 0 unchanged, 5 rejected" in normal.stdout
     assert "total: 10 imported, 0 updated, 5 rejected" in normal.stdout
     assert cli().returncode == 2
     assert cli(str(tmp_path / "nowhere")).returncode == 1
+    clean = cli(str(write_export(tmp_path / "clean")))
+    assert clean.returncode == 0, clean.stderr
+    assert clean.stderr == ""
+
+
+# --- files as people make them: Excel, BOMs, semicolons ------------------------------------
+
+
+def excel_csv(text: str) -> bytes:
+    """What Excel's "CSV (séparateur : point-virgule)" writes on a French Windows: ``;``,
+    Windows-1252, CRLF, fields holding a ``;`` quoted."""
+    rows = list(csv.reader(io.StringIO(text)))
+    out = io.StringIO()
+    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(rows)
+    return out.getvalue().encode("cp1252")
+
+
+EXCEL_RESOURCES = RESOURCES.replace("Romans, BD", "Romans, BD, œuvres à 0 €")
+
+
+def write_excel_export(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "libraries": LIBRARIES,
+        "resources": EXCEL_RESOURCES,
+        "items": ITEMS,
+        "faq": FAQ.replace("« oublié »", '"oublié"'),  # cp1252 has « » too, but keep it plain
+        "workshops": WORKSHOPS,
+    }
+    for name, content in files.items():
+        (folder / f"{name}.csv").write_bytes(excel_csv(content))
+    return folder
+
+
+async def test_an_excel_made_export_imports_with_a_warning(engine, tmp_path):
+    folder = write_excel_export(tmp_path / "excel")
+    assert b";" in (folder / "libraries.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        (folder / "libraries.csv").read_bytes().decode("utf-8")
+    report = await Importer(engine).run(folder)
+    assert report.errors == []
+    assert not report.failed
+    assert report.warnings == [
+        f"{name}: not UTF-8: read as Windows-1252 (as Excel saves CSV); check the accents, "
+        "or save the file as 'CSV UTF-8'"
+        for name in ("libraries.csv", "resources.csv", "items.csv", "faq.csv", "workshops.csv")
+    ]
+    assert [(f.name, f.imported) for f in report.files] == [
+        ("libraries.csv", 2),
+        ("resources.csv", 2),
+        ("items.csv", 2),
+        ("faq.csv", 2),
+        ("workshops.csv", 2),
+    ]
+    async with engine.connect() as conn:
+        names = set(await conn.scalars(select(Library.name)))
+        description = await conn.scalar(
+            select(Resource.description).where(Resource.id == "res-ebooks")
+        )
+        keywords = await conn.scalar(select(Resource.keywords).where(Resource.id == "res-ebooks"))
+    assert names == {"Médiathèque d'Amont", "Bibliothèque de Bas"}
+    assert description == "Romans, BD, œuvres à 0 €"
+    assert keywords == "livre;bd;roman"  # the quoted ';' inside a ';'-separated file
+
+
+async def test_utf8_with_a_bom_and_semicolons(engine, tmp_path):
+    folder = tmp_path / "bom"
+    folder.mkdir()
+    text = LIBRARIES.replace(",", ";")
+    (folder / "libraries.csv").write_bytes(codecs.BOM_UTF8 + text.encode("utf-8"))
+    report = await Importer(engine).run(folder)
+    assert (report.errors, report.warnings) == ([], [])
+    async with engine.connect() as conn:
+        assert "Médiathèque d'Amont" in set(await conn.scalars(select(Library.name)))
+
+
+async def test_latin1_that_is_not_windows_1252(engine, tmp_path):
+    folder = tmp_path / "latin1"
+    folder.mkdir()
+    # 0x81 is unassigned in Windows-1252: only Latin-1 reads this file
+    content = "id,name\nlib-a,Médiathèque\x81\n".encode("latin-1")
+    (folder / "libraries.csv").write_bytes(content)
+    report = await Importer(engine).run(folder)
+    assert report.errors == []
+    assert report.warnings == [
+        "libraries.csv: not UTF-8: read as Latin-1 (ISO-8859-1) (as Excel saves CSV); "
+        "check the accents, or save the file as 'CSV UTF-8'"
+    ]
+
+
+async def test_a_rejected_file_is_reported_once_not_for_each_dependent_row(engine, tmp_path):
+    items = ITEMS + "".join(
+        f"it-{n},res-ebooks,ebook,Titre {n},,,,fr,2026-01-02\n" for n in range(3, 503)
+    )
+    folder = write_export(
+        tmp_path / "export",
+        resources=RESOURCES.replace("id,media_type,name", "identifiant,type,nom"),
+        items=items,
+        faq=None,
+    )
+    report = await Importer(engine).run(folder)
+    assert report.errors == [
+        "resources.csv: rejected: missing columns id, media_type, name in the header "
+        "'identifiant,type,nom,description,access,url,keywords' (separators tried: ',', ';', tab)",
+        "items.csv: 502 rows skipped: they refer to resources.csv, which was rejected",
+    ]
+    assert report.failed
+    assert "resources.csv: rejected, nothing read from it" in report.summary()
+    assert "total: 4 imported, 0 updated, 502 rejected, 1 file rejected" in report.summary()
+
+
+async def test_many_rows_with_the_same_fault_are_counted_after_twenty(engine, tmp_path):
+    items = "id,resource_id,media_type,title\n" + "".join(
+        f"it-{n},res-ebooks,podcast,Titre {n}\n" for n in range(1, 101)
+    )
+    report = await Importer(engine).run(write_export(tmp_path / "export", items=items))
+    assert len(report.errors) == 21
+    assert report.errors[0].startswith("items.csv:2: unknown media type 'podcast'")
+    assert report.errors[19].startswith("items.csv:21: unknown media type 'podcast'")
+    assert report.errors[20] == "items.csv: 80 more rows rejected: unknown media type"
+    assert report.rejected == 100
+
+
+async def test_a_spreadsheet_saved_as_csv_is_rejected_with_its_reason(engine, tmp_path):
+    folder = write_export(tmp_path / "export", libraries=None)
+    (folder / "libraries.csv").write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(200))
+    report = await Importer(engine).run(folder)
+    assert report.errors[0] == (
+        "libraries.csv: rejected: this is a spreadsheet (.xlsx), not CSV text: save it as CSV"
+    )
+    assert report.errors[1] == (
+        "workshops.csv: 2 rows skipped: they refer to libraries.csv, which was rejected"
+    )
+
+
+def test_cli_imports_an_excel_export_warns_and_exits_0(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    folder = write_excel_export(tmp_path / "excel")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "import", str(folder)],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(root),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}",
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("warning: libraries.csv: not UTF-8: read as Windows-1252")
+    assert "total: 10 imported, 0 updated, 0 rejected" in result.stdout
