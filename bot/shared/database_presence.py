@@ -11,9 +11,9 @@ from pathlib import Path
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.db import connect_or_explain, create_engine
 from storage.models import FaqEntry, Item, Library, Resource
 
 IMPORT_HINT = "import a catalogue first: python -m bot import DIR (or --demo)"
@@ -32,17 +32,20 @@ def missing_sqlite_file(url: str) -> Path | None:
 
 
 async def why_unusable(engine: AsyncEngine) -> str | None:
-    """None when the database has Plume's schema and a catalogue; else what is wrong."""
+    """None when the database has Plume's schema and a catalogue; else what is wrong.
+
+    A database that cannot be reached raises ``DatabaseUnreachable`` (exit 2, naming
+    DATABASE_URL, like every command)."""
+    conn = await connect_or_explain(engine)
     try:
-        async with engine.connect() as conn:
-            tables = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
-            if "alembic_version" not in tables or "libraries" not in tables:
-                return f"the database has no Plume tables: {IMPORT_HINT}"
-            for model in (Library, Resource, Item, FaqEntry):
-                if await conn.scalar(select(func.count()).select_from(model)):
-                    return None
-    except (OSError, SQLAlchemyError) as error:
-        return f"cannot open the database: {type(error).__name__}: {str(error).splitlines()[0]}"
+        tables = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+        if "alembic_version" not in tables or "libraries" not in tables:
+            return f"the database has no Plume tables: {IMPORT_HINT}"
+        for model in (Library, Resource, Item, FaqEntry):
+            if await conn.scalar(select(func.count()).select_from(model)):
+                return None
+    finally:
+        await conn.close()
     return f"the database is empty (no library, resource, item nor FAQ entry): {IMPORT_HINT}"
 
 
@@ -51,8 +54,6 @@ async def check_existing_database(url: str) -> str | None:
     missing = missing_sqlite_file(url)
     if missing is not None:
         return f"no database at {missing}: {IMPORT_HINT}"
-    from storage.db import create_engine
-
     engine = create_engine(url)
     try:
         return await why_unusable(engine)
