@@ -128,7 +128,7 @@ def test_ask_on_an_imported_catalogue_answers(tmp_path):
     assert cli(tmp_path, "import", "--demo", DATABASE_URL=url).returncode == 0
     result = cli(tmp_path, "ask", "mot de passe oublié", DATABASE_URL=url)
     assert result.returncode == 0, result.stderr
-    assert "1. [faq]" in result.stdout
+    assert "[faq] demo-faq-mdp" in result.stdout
 
 
 def test_a_missing_output_folder_is_one_line(tmp_path):
