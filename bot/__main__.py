@@ -111,7 +111,7 @@ async def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
-        return await ask_main(args, session_factory(engine))
+        return await ask_main(args, session_factory(engine), index_dir=settings.search_index_path)
     finally:
         await engine.dispose()
 
@@ -132,6 +132,27 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await migrate(engine)
         return await report_main(args, engine, settings.tz)
+    finally:
+        await engine.dispose()
+
+
+async def cmd_export_faq(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.search import SearchService
+    from bot.teach.service import TeachingService
+    from storage.db import create_engine, migrate, session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        sessions = session_factory(engine)
+        teaching = TeachingService(sessions, SearchService(sessions, index_dir=None))
+        try:
+            path = await teaching.export_faq(Path(args.directory))
+        except OSError as error:
+            print(f"export-faq: cannot write in {args.directory}: {error}", file=sys.stderr)
+            return 1
+        print(f"written: {path}")
+        return 0
     finally:
         await engine.dispose()
 
@@ -188,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_arguments(report)
     report.set_defaults(handler=cmd_report)
+
+    export_faq = commands.add_parser(
+        "export-faq", help="write the FAQ (with what staff taught Plume) as DIR/faq.csv"
+    )
+    export_faq.add_argument("directory", metavar="DIR", help="folder to write faq.csv in")
+    export_faq.set_defaults(handler=cmd_export_faq)
 
     locales = commands.add_parser("locales", help="extract messages, update the catalogues")
     locales.set_defaults(handler=cmd_locales)

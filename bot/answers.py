@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -37,6 +38,18 @@ class Card:
 
 
 @dataclass(frozen=True, slots=True)
+class QuestionLog:
+    """What the statistics record of a question (``UsageRecorder.question``)."""
+
+    query: str
+    raw_text: str
+    answered: bool
+    score: float | None
+    subject_id: str | None
+    media_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """What Plume replies to a text message."""
 
@@ -47,6 +60,7 @@ class Answer:
     chat: ChatKind | None = None  # a conversational reply, nothing searched
     library: Library | None = None  # a library's card is the answer
     about_library: bool = False  # asked about a library: offer the list of libraries
+    log: QuestionLog | None = None  # None: not a question (a conversational reply)
 
     @property
     def answered(self) -> bool:
@@ -75,11 +89,16 @@ class AnswerService:
         self._search = search
         self._usage = usage
         self.responder = Responder(sessions, search)
+        self._unlogged = 0  # answers given with log=False whose log is not written yet
+        self._settled = asyncio.Event()
+        self._settled.set()
 
-    async def answer(self, person: Person, text: str) -> Answer:
+    async def answer(self, person: Person, text: str, *, log: bool = True) -> Answer:
         """Plume's reply to a patron's message (``bot.answering``), the question logged.
 
         A conversational message ("merci", "bonjour") is not a question: it is not logged.
+        With ``log=False`` the caller logs it with ``log_question`` once the patron has the
+        reply: the log's writes (event and roll-ups) then add nothing to the wait.
         """
         question = " ".join(text.split())[:MAX_QUESTION_CHARS]
         decision = await self.responder.decide(question, person.library_id)
@@ -92,16 +111,19 @@ class AnswerService:
         elif answer is not None:
             card = await self.card(answer.type, answer.id)
         best = decision.results[0] if decision.results else None
-        await self._usage.question(
-            user_id=person.id,
+        record = QuestionLog(
             query=" ".join(normalize(decision.searched or question))[:MAX_QUESTION_CHARS],
             raw_text=question,
             answered=card is not None or library is not None,
             score=best.score if best else None,
             subject_id=best.id if best else None,
             media_type=best.media_type if best else None,
-            library_id=person.library_id,
         )
+        if log:
+            await self._write_log(person, record)
+        else:
+            self._unlogged += 1
+            self._settled.clear()
         return Answer(
             question,
             card,
@@ -109,6 +131,35 @@ class AnswerService:
             decision.others,
             library=library,
             about_library=decision.about_library,
+            log=record,
+        )
+
+    async def log_question(self, person: Person, answer: Answer) -> None:
+        """Records a question answered with ``log=False`` (never raises)."""
+        if answer.log is None:
+            return
+        try:
+            await self._write_log(person, answer.log)
+        finally:
+            self._unlogged -= 1
+            if self._unlogged <= 0:
+                self._unlogged = 0
+                self._settled.set()
+
+    async def settled(self) -> None:
+        """Returns once every question answered so far is logged (for tests and shutdown)."""
+        await self._settled.wait()
+
+    async def _write_log(self, person: Person, record: QuestionLog) -> None:
+        await self._usage.question(
+            user_id=person.id,
+            query=record.query,
+            raw_text=record.raw_text,
+            answered=record.answered,
+            score=record.score,
+            subject_id=record.subject_id,
+            media_type=record.media_type,
+            library_id=person.library_id,
         )
 
     async def view(self, person: Person, kind: str, doc_id: str) -> Card | None:

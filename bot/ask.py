@@ -85,7 +85,10 @@ def _read_questions(batch: str) -> list[str]:
 
 
 async def ask_main(
-    args: argparse.Namespace, session_factory: SessionFactory, out: TextIO | None = None
+    args: argparse.Namespace,
+    session_factory: SessionFactory,
+    out: TextIO | None = None,
+    index_dir: Path | None = None,
 ) -> int:
     """Run ``ask`` with parsed arguments; returns the exit status."""
     out = out or sys.stdout
@@ -100,8 +103,8 @@ async def ask_main(
     except OSError as error:
         print(f"ask: cannot read {args.batch}: {error}", file=sys.stderr)
         return 2
-    search = SearchService(session_factory)
-    await search.reload()
+    search = SearchService(session_factory, index_dir=index_dir)
+    await search.refresh_if_changed()  # the saved index when there is one, caught up
     responder = Responder(session_factory, search)
     for query in questions:
         decision = await responder.decide(query, args.library)

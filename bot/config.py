@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 SUPPORTED_LOCALES = ("fr", "en")
 OFFICIAL_API = "https://api.telegram.org"
@@ -123,6 +125,14 @@ class Settings(BaseSettings):
     #: the drain lease's lifetime (renewed every fifth of it; taken over after it lapses)
     outbox_lease_ttl: float = Field(
         default=5.0, ge=1, le=60, validation_alias="PLUME_OUTBOX_LEASE_TTL"
+    )
+
+    #: where the search index is saved between starts (empty: beside a SQLite database, else
+    #: in the user's cache directory); "off" keeps it in memory only
+    search_index_dir: str = Field(default="", validation_alias="PLUME_SEARCH_INDEX_DIR")
+    #: how often a running bot looks for catalogue changes (imports, FAQ edits), in seconds
+    search_refresh_seconds: float = Field(
+        default=30.0, gt=0, le=86400, validation_alias="PLUME_SEARCH_REFRESH_SECONDS"
     )
 
     @field_validator("admins", mode="before")
@@ -251,12 +261,34 @@ class Settings(BaseSettings):
         return "/" + path
 
 
+    @property
+    def search_index_path(self) -> Path | None:
+        """The folder of the saved search index (None: not saved)."""
+        return search_index_path(self.search_index_dir, self.database_url)
+
+
 class _MissingSetting(ValueError):
     """A rule between settings failed; ``field`` is the one to fix."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+def search_index_path(setting: str, database_url: str) -> Path | None:
+    """``PLUME_SEARCH_INDEX_DIR``, or its default for the database (see ``Settings``)."""
+    if setting.strip().lower() == "off":
+        return None
+    if setting.strip():
+        return Path(setting).expanduser()
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database.startswith(":memory:"):
+            return None
+        return Path(url.database + ".search-index").expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    place = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{url.host}_{url.port}_{url.database}")[:120]
+    return cache / "plume" / "search-index" / place
 
 
 class ConfigError(Exception):

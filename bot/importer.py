@@ -6,7 +6,14 @@ Files may be UTF-8 (with or without a BOM) or Excel's Windows-1252, separated by
 reported as ``file:line: reason`` and skipped (after ``MAX_LISTED`` rows of one kind, one
 line counts the rest); a file that cannot be read at all is rejected once, with its reason,
 and the rows of other files that refer to it are counted in one line, not listed. With
-``strict`` any bad row rejects the whole import. Files may be absent.
+``strict`` any bad row rejects the whole import (the files are checked in a first pass that
+writes nothing). Files may be absent.
+
+Rows are written in short transactions, one batch each, so that a bot running beside the
+import on SQLite (one writer at a time) still records its patrons' questions: it waits a
+batch, not the whole import. Each written resource, item and FAQ row carries the
+catalogue version the import ends with (``revision``), which is bumped last: running bots
+then index just those rows. An interrupted import is completed by running it again.
 """
 
 from __future__ import annotations
@@ -26,13 +33,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
 from bot.shared.csv_table import CsvRejected, inspect_csv, read_rows
-from storage.models import MEDIA_TYPES, FaqEntry, Item, Library, Meta, Resource, Workshop
+from bot.search.loader import bump_catalogue_version, next_catalogue_revision
+from storage.models import MEDIA_TYPES, FaqEntry, Item, Library, Resource, Workshop
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 BATCH = 2000
 PROGRESS_FROM_ROWS = 5000
 MAX_ID_LENGTH = 56
 CATALOGUE_VERSION = "catalogue_version"
+#: tables whose rows the search indexes: they carry the version that wrote them
+REVISED_TABLES = frozenset({"resources", "items", "faq_entries"})
 #: rows listed one by one per file and kind of error; the rest are counted in one line
 MAX_LISTED = 20
 
@@ -303,37 +313,49 @@ class Importer:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._revision = 0  # the version the rows written by this import carry
 
     async def run(
         self, directory: Path, *, strict: bool = False, progress: bool | None = None
     ) -> ImportReport:
-        report = ImportReport()
         files = [(spec, directory / spec.name) for spec in SPECS]
         if not any(path.exists() for _, path in files):
             raise FileNotFoundError(f"{directory}: no {', '.join(s.name for s in SPECS)} here")
+        if strict:
+            checked = await self._pass(files, write=False, progress=progress)
+            if checked.failed:
+                checked.strict_failed = True
+                return checked
+        return await self._pass(files, write=True, progress=progress)
+
+    async def _pass(
+        self, files: list[tuple[FileSpec, Path]], *, write: bool, progress: bool | None
+    ) -> ImportReport:
+        """Reads every file; with ``write``, upserts the rows a batch per transaction."""
+        report = ImportReport()
         async with self._engine.connect() as conn:
-            transaction = await conn.begin()
-            try:
-                run = ImportRun(
-                    libraries=set(await conn.scalars(select(Library.id))),
-                    resources=set(await conn.scalars(select(Resource.id))),
-                )
-                for spec, path in files:
-                    if path.exists():
-                        file_report = await self._import_file(
-                            conn, spec, path, run, report, progress
+            run = ImportRun(
+                libraries=set(await conn.scalars(select(Library.id))),
+                resources=set(await conn.scalars(select(Resource.id))),
+            )
+            self._revision = await next_catalogue_revision(conn)
+            await conn.commit()
+            for spec, path in files:
+                if path.exists():
+                    file_report = await self._import_file(
+                        conn, spec, path, run, report, progress if write else False, write
+                    )
+                    report.files.append(file_report)
+            if write and report.changed:
+                version = await bump_catalogue_version(conn, at_least=self._revision)
+                if version != self._revision:  # someone else bumped it meanwhile
+                    for table in (t for t in (s.table for s in SPECS) if t.name in REVISED_TABLES):
+                        await conn.execute(
+                            table.update()
+                            .where(table.c.revision == self._revision)
+                            .values(revision=version)
                         )
-                        report.files.append(file_report)
-                if strict and report.failed:
-                    report.strict_failed = True
-                    await transaction.rollback()
-                    return report
-                if report.changed:
-                    await self._bump_version(conn)
-                await transaction.commit()
-            except BaseException:
-                await transaction.rollback()
-                raise
+                await conn.commit()
         return report
 
     async def _import_file(
@@ -344,6 +366,7 @@ class Importer:
         run: ImportRun,
         report: ImportReport,
         progress: bool | None,
+        write: bool = True,
     ) -> FileReport:
         file_report = FileReport(spec.name)
         try:
@@ -393,9 +416,10 @@ class Importer:
                 elif spec.table is Resource.__table__:
                     run.resources.add(values["id"])
                 if len(batch) >= BATCH:
-                    await self._flush(conn, spec, batch, file_report, report)
+                    if write:
+                        await self._flush(conn, spec, batch, file_report, report)
                     batch = {}
-            if batch:
+            if batch and write:
                 await self._flush(conn, spec, batch, file_report, report)
         except UnicodeDecodeError as error:  # cannot happen after inspect_csv: kept as a guard
             file_report.rejected += 1
@@ -442,6 +466,10 @@ class Importer:
                 changed_rows.append(values)
             else:
                 file_report.unchanged += 1
+        written_revision = ["revision"] if table.name in REVISED_TABLES else []
+        if written_revision:
+            for values in (*new_rows, *changed_rows):
+                values["revision"] = self._revision
         if new_rows:
             await conn.execute(table.insert(), new_rows)
             file_report.imported += len(new_rows)
@@ -454,16 +482,8 @@ class Importer:
             statement = self._insert(table)
             statement = statement.on_conflict_do_update(
                 index_elements=[table.c.id],
-                set_={c: statement.excluded[c] for c in compared},
+                set_={c: statement.excluded[c] for c in [*compared, *written_revision]},
             )
             await conn.execute(statement, changed_rows)
             file_report.updated += len(changed_rows)
-
-    async def _bump_version(self, conn: AsyncConnection) -> None:
-        current = await conn.scalar(select(Meta.value).where(Meta.key == CATALOGUE_VERSION))
-        version = str(int(current or 0) + 1)
-        statement = self._insert(Meta.__table__).values(key=CATALOGUE_VERSION, value=version)
-        statement = statement.on_conflict_do_update(
-            index_elements=[Meta.__table__.c.key], set_={"value": version}
-        )
-        await conn.execute(statement)
+        await conn.commit()  # one batch, one short transaction

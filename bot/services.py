@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,6 +18,7 @@ from bot.reminders import ReminderQueue
 from bot.search import SearchService
 from bot.stats import StatsService
 from bot.subscriptions import SubscriptionService
+from bot.teach.service import TeachingService
 from bot.throttle import Throttle
 from bot.usage import UsageRecorder
 from bot.users import UserService
@@ -43,13 +45,14 @@ class Services:
     announcements: AnnouncementService
     subscriptions: SubscriptionService
     stats: StatsService
+    teaching: TeachingService
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
         usage = UsageRecorder(sessions, settings.tz)
-        search = SearchService(sessions)
+        search = SearchService(sessions, index_dir=settings.search_index_path)
         reminders = ReminderQueue(sessions, settings.reminder_offsets, settings.feedback_delay)
         return cls(
             settings=settings,
@@ -69,7 +72,12 @@ class Services:
             announcements=AnnouncementService(sessions),
             subscriptions=SubscriptionService(sessions, usage),
             stats=StatsService(engine, settings.tz),
+            teaching=TeachingService(sessions, search),
         )
 
     async def close(self) -> None:
+        try:  # questions answered just before the stop: their logs are being written
+            await asyncio.wait_for(self.answers.settled(), timeout=5)
+        except TimeoutError:
+            pass
         await self.engine.dispose()

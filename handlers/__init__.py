@@ -17,6 +17,7 @@ from handlers import (
     start,
     stats,
     subscriptions,
+    teach,
     workshop_admin,
     workshops,
 )
@@ -36,6 +37,7 @@ FEATURES = (
     feedback,
     stats,
     answering,
+    teach,
     search,
 )
 

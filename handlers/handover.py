@@ -18,6 +18,7 @@ from telegram.ext import (
 from bot.context import PlumeContext
 from bot.handover import Handover
 from bot.i18n import N_, translator
+from handlers import teach
 from handlers.common import button, conversation, escape, keyboard, reply, requires
 from handlers.search import HANDOVER
 
@@ -55,7 +56,12 @@ async def pass_on(update: Update, context: PlumeContext) -> None:
             await context.bot.send_message(
                 member.telegram_id,
                 text,
-                reply_markup=keyboard([[button(st(N_("✍️ Answer")), f"{ANSWER}{handover.id}")]]),
+                reply_markup=keyboard(
+                    [
+                        [button(st(N_("✍️ Answer")), f"{ANSWER}{handover.id}")],
+                        [teach.handover_button(st, handover.id)],
+                    ]
+                ),
             )
             notified += 1
         except Forbidden:
@@ -99,7 +105,12 @@ async def questions(update: Update, context: PlumeContext) -> None:
         await reply(
             update,
             question_text(context, handover),
-            keyboard([[button(t("✍️ Answer"), f"{ANSWER}{handover.id}")]]),
+            keyboard(
+                [
+                    [button(t("✍️ Answer"), f"{ANSWER}{handover.id}")],
+                    [teach.handover_button(t, handover.id)],
+                ]
+            ),
         )
 
 

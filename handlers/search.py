@@ -36,7 +36,6 @@ MEDIA_EMOJI = {
     "game": "🎮",
 }
 BUTTON_TITLE = 48
-INDEX_REFRESH_SECONDS = 30
 
 
 def short(text: str, limit: int = BUTTON_TITLE) -> str:
@@ -100,7 +99,19 @@ async def ask(update: Update, context: PlumeContext) -> None:
     if message is None or person is None or not message.text:
         return
     t = context.t
-    answer = await context.services.answers.answer(person, message.text)
+    answers = context.services.answers
+    answer = await answers.answer(person, message.text, log=False)
+    try:
+        await _reply_with(update, context, answer)
+    finally:
+        # Logged once the patron has the reply: its writes add nothing to their wait.
+        await answers.log_question(person, answer)
+
+
+async def _reply_with(update: Update, context: PlumeContext, answer: Answer) -> None:
+    t = context.t
+    person = context.person
+    assert person is not None
     if answer.chat is not None:
         await reply(update, chat_reply(t, answer.chat, person.role, person.first_name))
         return
@@ -157,14 +168,14 @@ async def refresh_index(context: PlumeContext) -> None:
 
 
 async def on_start(application: PlumeApplication) -> None:
-    """Build the index in the background, then follow imports made by other processes."""
-    application.create_task(application.services.search.reload(), name="search index")
+    """Load the saved index (or build it) in the background, then follow the catalogue:
+    imports made by other processes, FAQ entries added by staff."""
+    services = application.services
+    application.create_task(services.search.ensure_loaded(), name="search index")
     assert application.job_queue is not None
+    interval = services.settings.search_refresh_seconds
     application.job_queue.run_repeating(
-        refresh_index,
-        interval=INDEX_REFRESH_SECONDS,
-        first=INDEX_REFRESH_SECONDS,
-        name="search index refresh",
+        refresh_index, interval=interval, first=interval, name="search index refresh"
     )
 
 

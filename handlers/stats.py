@@ -36,6 +36,7 @@ from bot.report import (
     topic_label,
 )
 from bot.stats import Figures, Period, PeriodError, PeriodOrderError, media_keys
+from handlers import teach
 from handlers.common import button, conversation, escape, keyboard, reply, requires
 from storage.models import MEDIA_TYPES
 
@@ -407,15 +408,16 @@ async def unanswered(update: Update, context: PlumeContext) -> None:
         await reply(update, head + "\n\n" + t("Every question received an answer. 🎉"))
         return
     lines = [head, t("Grouped by similarity, most frequent first:"), ""]
-    for group in groups[:15]:
-        line = (
-            f"• <b>{escape(group.text)}</b> — {t.tn('{count} time', '{count} times', group.count)}"
-        )
+    shown = groups[:15]
+    for rank, group in enumerate(shown, start=1):
+        times = t.tn("{count} time", "{count} times", group.count)
+        line = f"{rank}. <b>{escape(group.text)}</b> — {times}"
         if group.variants:
             line += "\n  <i>" + escape(" · ".join(group.variants[:3])) + "</i>"
         lines.append(line)
-    lines += ["", t("Adding these to the FAQ (faq.csv) will let Plume answer them.")]
-    await reply(update, "\n".join(lines))
+    lines += ["", t("Press a number to teach Plume that question (it goes into the FAQ).")]
+    teach.remember_listing(context, [group.text for group in shown])
+    await reply(update, "\n".join(lines), teach.listing_keyboard(len(shown)))
 
 
 # /export and /rapport ------------------------------------------------------------------

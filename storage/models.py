@@ -114,6 +114,8 @@ class Resource(Base):
     url: Mapped[str] = mapped_column(String(500), default="")
     keywords: Mapped[str] = mapped_column(Text, default="")  # ';'-separated
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # the catalogue version that last wrote the row: the search index catches up from it
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
 
 
 class Item(Base):
@@ -131,6 +133,9 @@ class Item(Base):
     language: Mapped[str] = mapped_column(String(16), default="")
     added_on: Mapped[dt.date | None] = mapped_column(Date, default=None, index=True)
     imported_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # see Resource
+
+    __table_args__ = (Index("ix_items_revision_id", "revision", "id"),)
 
 
 class FaqEntry(Base):
@@ -141,6 +146,7 @@ class FaqEntry(Base):
     answer: Mapped[str] = mapped_column(Text)
     alternatives: Mapped[str] = mapped_column(Text, default="")  # '|'-separated
     resource_id: Mapped[str | None] = mapped_column(ForeignKey("resources.id"), default=None)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
 
 
 class Workshop(Base):

@@ -60,6 +60,7 @@ async def test_see_also_button_opens_a_card_and_is_logged(standin, plume, databa
     eve = standin.user(3005, first_name="Eve", language_code="fr")
     await eve.send("Kurosawa")
     card = await eve.next_message()
+    await plume.services.answers.settled()  # a question is logged after its reply
     others = [b for b in card.button_texts if "Samouraïs" in b or "Rashōmon" in b]
     assert others
     await eve.press(card, others[0])

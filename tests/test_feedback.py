@@ -184,6 +184,7 @@ async def test_coordinator_stats_report_export_and_unanswered(standin, plume, da
     await pat.next_message()
     await pat.send("horaires de la piscine municipale")
     await pat.next_message()
+    await plume.services.answers.settled()  # a question is logged after its reply
     coco = await coordinator(standin, plume)
     await coco.send("/stats semaine")
     chart = await coco.next_message()

@@ -85,9 +85,12 @@ class IndexBuilder:
     so that a million items fit in a few hundred megabytes.
     """
 
-    def __init__(self, lexicon: Lexicon | None = None) -> None:
+    def __init__(
+        self, lexicon: Lexicon | None = None, *, term_ids: dict[str, int] | None = None
+    ) -> None:
+        """``term_ids``: the terms of an existing index, so that new terms come after them."""
         self._analyzer = Analyzer(lexicon)
-        self._term_ids: dict[str, int] = {}
+        self._term_ids: dict[str, int] = dict(term_ids) if term_ids else {}
         self._post_term = array("i")
         self._post_row = array("i")
         self._post_field = array("B")
@@ -100,6 +103,10 @@ class IndexBuilder:
         self._titles = PackedStringsBuilder()
         self._resource_ids = PackedStringsBuilder()
         self._repeated: dict[str, list[int]] = {}  # creators and genres come back often
+
+    @property
+    def lexicon(self) -> Lexicon:
+        return self._analyzer.lexicon
 
     def _term_id(self, term: str) -> int:
         term_id = self._term_ids.get(term)
@@ -161,69 +168,146 @@ class IndexBuilder:
         for document in documents:
             self.add(document)
 
-    def finish(self) -> SearchIndex:
-        term_count = len(self._term_ids)
-        row_count = len(self._row_parent)
-        post_term = np.frombuffer(self._post_term, dtype=np.int32)
-        order = np.argsort(post_term, kind="stable")
-        rows = np.frombuffer(self._post_row, dtype=np.int32)[order]
-        fields = np.frombuffer(self._post_field, dtype=np.uint8)[order]
-        sorted_terms = post_term[order]
-        del order
-        df = np.bincount(post_term, minlength=term_count).astype(np.int32)
-        offsets = np.zeros(term_count + 1, dtype=np.int64)
-        np.cumsum(df, out=offsets[1:])
-        idf = np.log1p((row_count - df + 0.5) / (df + 0.5)).astype(np.float32)
-        known = self._analyzer.known
-        soft_terms = {info.term for info in known.values() if info.soft and info.term}
-        term_weight = idf.copy()
-        for term in soft_terms:
-            term_id = self._term_ids.get(term)
-            if term_id is not None:
-                term_weight[term_id] *= SOFT_WEIGHT
-        title_weight, creator_weight = (
-            np.bincount(
-                rows[fields == field],
-                weights=term_weight[sorted_terms[fields == field]],
-                minlength=row_count,
-            ).astype(np.float32)
-            for field in (Field.TITLE, Field.CREATOR)
-        )
-        del sorted_terms
-        row_parent = np.frombuffer(self._row_parent, dtype=np.int32).copy()
-        parent_media = np.frombuffer(self._parent_media, dtype=np.uint8).copy()
-        parent_type = np.frombuffer(self._parent_type, dtype=np.uint8).copy()
-        written = {
+    def written_words(self) -> dict[str, int]:
+        """The folded written words seen so far that are their own term, with its id:
+        the vocabulary of typo tolerance and completion."""
+        return {
             word: self._term_ids[info.term]
-            for word, info in known.items()
+            for word, info in self._analyzer.known.items()
             if info.term is not None
             and info.term == info.stem
             and len(word) >= 3
             and word.isalpha()
             and info.term in self._term_ids
         }
-        return SearchIndex(
-            lexicon=self._analyzer.lexicon,
+
+    def soft_term_ids(self) -> set[int]:
+        """Ids of the terms of question words ("comment", "combien"...) seen so far."""
+        return {
+            self._term_ids[info.term]
+            for info in self._analyzer.known.values()
+            if info.soft and info.term and info.term in self._term_ids
+        }
+
+    def segment(self) -> Segment:
+        """What was added so far, as arrays (postings unsorted, in the order added)."""
+        return Segment(
             term_ids=self._term_ids,
-            offsets=offsets,
-            post_rows=rows,
-            post_fields=fields,
-            term_weight=term_weight,
-            document_frequency=df,
-            row_parent=row_parent,
+            post_term=np.frombuffer(self._post_term, dtype=np.int32).copy(),
+            post_row=np.frombuffer(self._post_row, dtype=np.int32).copy(),
+            post_field=np.frombuffer(self._post_field, dtype=np.uint8).copy(),
+            row_parent=np.frombuffer(self._row_parent, dtype=np.int32).copy(),
             row_boost=np.frombuffer(self._row_boost, dtype=np.float32).copy(),
-            row_title_weight=title_weight,
-            row_creator_weight=creator_weight,
-            row_type=parent_type[row_parent],
-            row_media=parent_media[row_parent],
-            parent_type=parent_type,
-            parent_media=parent_media,
+            parent_type=np.frombuffer(self._parent_type, dtype=np.uint8).copy(),
+            parent_media=np.frombuffer(self._parent_media, dtype=np.uint8).copy(),
             media_names=tuple(self._media_names),
             ids=self._ids.finish(),
             titles=self._titles.finish(),
             resource_ids=self._resource_ids.finish(),
-            vocabulary=Vocabulary(written, df),
+            written=self.written_words(),
+            soft_terms=self.soft_term_ids(),
         )
+
+    def finish(self) -> SearchIndex:
+        # Imported here: the live index builds on this module.
+        from bot.search.live import LiveIndex
+
+        return LiveIndex.from_segment(self._analyzer.lexicon, self.segment()).index
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Documents turned into arrays by an ``IndexBuilder``, before sorting."""
+
+    term_ids: dict[str, int]
+    post_term: np.ndarray
+    post_row: np.ndarray
+    post_field: np.ndarray
+    row_parent: np.ndarray
+    row_boost: np.ndarray
+    parent_type: np.ndarray
+    parent_media: np.ndarray
+    media_names: tuple[str, ...]
+    ids: PackedStrings
+    titles: PackedStrings
+    resource_ids: PackedStrings
+    written: dict[str, int]
+    soft_terms: set[int]
+
+
+def assemble_index(
+    *,
+    lexicon: Lexicon,
+    term_ids: dict[str, int],
+    offsets: np.ndarray,
+    post_rows: np.ndarray,
+    post_fields: np.ndarray,
+    live_rows: int,
+    soft_terms: Iterable[int],
+    row_parent: np.ndarray,
+    row_boost: np.ndarray,
+    parent_type: np.ndarray,
+    parent_media: np.ndarray,
+    media_names: tuple[str, ...],
+    ids: PackedStrings,
+    titles: PackedStrings,
+    resource_ids: PackedStrings,
+    written: dict[str, int],
+) -> SearchIndex:
+    """The ``SearchIndex`` of sorted postings (``offsets`` by term id): weights derived here.
+
+    Terms without postings (the words of documents since removed) are left out, and rows
+    without postings (removed documents) count for nothing: an index updated in place
+    scores exactly as one built afresh from the same documents.
+    """
+    term_count = len(offsets) - 1
+    df = np.diff(offsets).astype(np.int32)
+    idf = np.log1p((live_rows - df + 0.5) / (df + 0.5)).astype(np.float32)
+    term_weight = idf
+    soft = np.fromiter(soft_terms, dtype=np.int64)
+    if len(soft):
+        term_weight[soft] *= SOFT_WEIGHT
+    term_weight[df == 0] = 0.0
+    row_count = len(row_parent)
+    post_terms = np.repeat(np.arange(term_count, dtype=np.int32), df)
+    title_weight, creator_weight = (
+        np.bincount(
+            post_rows[post_fields == field],
+            weights=term_weight[post_terms[post_fields == field]],
+            minlength=row_count,
+        ).astype(np.float32)
+        for field in (Field.TITLE, Field.CREATOR)
+    )
+    del post_terms
+    dead = np.flatnonzero(df == 0)
+    if len(dead):
+        term_ids = dict(term_ids)
+        names = {int(t) for t in dead}
+        for term in [term for term, term_id in term_ids.items() if term_id in names]:
+            del term_ids[term]
+        written = {word: term for word, term in written.items() if term not in names}
+    return SearchIndex(
+        lexicon=lexicon,
+        term_ids=term_ids,
+        offsets=offsets,
+        post_rows=post_rows,
+        post_fields=post_fields,
+        term_weight=term_weight,
+        document_frequency=df,
+        row_parent=row_parent,
+        row_boost=row_boost,
+        row_title_weight=title_weight,
+        row_creator_weight=creator_weight,
+        row_type=parent_type[row_parent],
+        row_media=parent_media[row_parent],
+        parent_type=parent_type,
+        parent_media=parent_media,
+        media_names=media_names,
+        ids=ids,
+        titles=titles,
+        resource_ids=resource_ids,
+        vocabulary=Vocabulary(written, df),
+    )
 
 
 @dataclass(frozen=True, slots=True)

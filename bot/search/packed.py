@@ -29,11 +29,30 @@ class PackedStringsBuilder:
 
 
 class PackedStrings:
-    """A read-only sequence of strings."""
+    """A read-only sequence of strings (its buffer may be a memory-mapped file)."""
 
-    def __init__(self, buffer: bytes, ends: np.ndarray) -> None:
+    def __init__(self, buffer: bytes | memoryview, ends: np.ndarray) -> None:
         self._buffer = buffer
         self._ends = ends
+
+    @property
+    def buffer(self) -> bytes | memoryview:
+        return self._buffer
+
+    @property
+    def ends(self) -> np.ndarray:
+        return self._ends
+
+    def concat(self, other: PackedStrings) -> PackedStrings:
+        """These strings followed by ``other``'s, in a new sequence."""
+        if not len(other):
+            return self
+        size = int(self._ends[-1]) if len(self._ends) else 0
+        buffer = bytes(self._buffer[:size]) + bytes(other._buffer)
+        return PackedStrings(buffer, np.concatenate([self._ends, other._ends + size]))
+
+    def tolist(self) -> list[str]:
+        return [self[i] for i in range(len(self))]
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -41,7 +60,7 @@ class PackedStrings:
     def __getitem__(self, index: int) -> str:
         end = int(self._ends[index])
         start = int(self._ends[index - 1]) if index > 0 else 0
-        return self._buffer[start:end].decode("utf-8", "surrogatepass")
+        return str(self._buffer[start:end], "utf-8", "surrogatepass")
 
     @property
     def nbytes(self) -> int:

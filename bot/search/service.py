@@ -1,50 +1,91 @@
-"""The search as the bot uses it: one current index, rebuilt without stopping the bot."""
+"""The search as the bot uses it: one current index that follows the catalogue.
+
+At start the index saved beside the catalogue (``index_dir``) is mapped back in a second or
+two, even at a million items, then caught up with the rows written since it was saved;
+without one (first start, other code) it is built from the database. After that, each
+change of ``catalogue_version`` (an import, a FAQ entry added by staff) is applied in
+place: only the rows whose ``revision`` is above the index's version are read and
+analysed (``LiveIndex.updated``). A rebuild from the database happens only when most of
+the catalogue changed, when replaced rows take up too much of the index, or when the
+database is another catalogue (``catalogue_id``).
+
+Building and updating run in a worker thread; the new index replaces the old one in one
+assignment, so searches never see half an index.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
+from bot.search.documents import Document
 from bot.search.index import Hit, IndexBuilder, SearchIndex
+from bot.search.live import LiveIndex
 from bot.search.loader import (
     ITEM_BATCH_SIZE,
+    CatalogueState,
     SessionFactory,
+    count_changed,
     documents_of,
+    iter_changed_batches,
     iter_row_batches,
-    read_catalogue_version,
+    read_catalogue_state,
 )
 
 log = logging.getLogger(__name__)
 
 INLINE_SEARCH_MAX_ROWS = 20_000
 """Smaller indexes answer in well under a millisecond: searched on the event loop."""
+REBUILD_CHANGED_SHARE = 0.3
+"""When more than this share of the documents changed, a rebuild is cheaper than updates."""
+REBUILD_DEAD_SHARE = 0.25
+"""When replaced rows are more than this share of the index, it is rebuilt (memory)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEvent:
+    """What the last change of the index was, for logs and benchmarks."""
+
+    kind: str  # "loaded", "built", "updated"
+    documents: int  # documents read and analysed (all of them for "built")
+    seconds: float
 
 
 class SearchService:
-    """Holds the current ``SearchIndex`` and follows the catalogue of the database.
-
-    Building runs in a worker thread, batch by batch while the rows are read; the new
-    index replaces the old one in one assignment, so searches never see half an index.
-    """
+    """Holds the current index and follows the catalogue of the database."""
 
     def __init__(
-        self, session_factory: SessionFactory, *, batch_size: int = ITEM_BATCH_SIZE
+        self,
+        session_factory: SessionFactory,
+        *,
+        batch_size: int = ITEM_BATCH_SIZE,
+        index_dir: Path | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._batch_size = batch_size
-        self._index: SearchIndex | None = None
-        self._version: str | None = None
+        self._index_dir = index_dir
+        self._live: LiveIndex | None = None
+        self._state: CatalogueState | None = None
+        self._saved: CatalogueState | None = None
         self._reload_lock = asyncio.Lock()
+        self.last_event: IndexEvent | None = None
 
     @property
     def index(self) -> SearchIndex | None:
-        return self._index
+        live = self._live
+        return live.index if live is not None else None
+
+    @property
+    def live_index(self) -> LiveIndex | None:
+        return self._live
 
     @property
     def catalogue_version(self) -> str | None:
-        """The ``catalogue_version`` the current index was built from."""
-        return self._version
+        """The ``catalogue_version`` the current index follows."""
+        return str(self._state.version) if self._state and self._state.version else None
 
     async def reload(self) -> SearchIndex:
         """Rebuild the index from the database and make it current."""
@@ -54,36 +95,120 @@ class SearchService:
     async def _rebuild(self) -> SearchIndex:
         started = time.perf_counter()
         # Read before the rows: an import that lands meanwhile leaves a newer version
-        # behind, and the next refresh_if_changed() builds again.
-        version = await read_catalogue_version(self._session_factory)
+        # behind, and the next refresh_if_changed() catches up with it.
+        state = await read_catalogue_state(self._session_factory)
         builder = IndexBuilder()
         async for batch in iter_row_batches(self._session_factory, self._batch_size):
             await asyncio.to_thread(builder.add_all, documents_of(batch))
-        index = await asyncio.to_thread(builder.finish)
-        self._index, self._version = index, version
+        live = await asyncio.to_thread(LiveIndex.from_segment, builder.lexicon, builder.segment())
+        del builder
+        self._live, self._state = live, state
+        elapsed = time.perf_counter() - started
+        self.last_event = IndexEvent("built", live.document_count, elapsed)
         log.info(
             "search index built: %d documents, catalogue version %s, %.1f s",
-            len(index),
-            version,
+            live.document_count,
+            state.version,
+            elapsed,
+        )
+        await self._save()
+        return live.index
+
+    async def _load_saved(self) -> bool:
+        """Maps the saved index back and catches up; False when there is none to use."""
+        if self._index_dir is None:
+            return False
+        started = time.perf_counter()
+        loaded = await asyncio.to_thread(LiveIndex.load, self._index_dir)
+        if loaded is None:
+            return False
+        live, meta = loaded
+        state = CatalogueState(meta.get("catalogue_id"), int(meta.get("version") or 0))  # type: ignore[arg-type]
+        current = await read_catalogue_state(self._session_factory)
+        if state.catalogue_id != current.catalogue_id or state.version > current.version:
+            log.info("saved search index is of another catalogue: rebuilding")
+            return False
+        self._live, self._state = live, state
+        self._saved = state
+        log.info(
+            "search index loaded: %d documents, catalogue version %s, %.1f s",
+            live.document_count,
+            state.version,
             time.perf_counter() - started,
         )
-        return index
+        self.last_event = IndexEvent("loaded", 0, time.perf_counter() - started)
+        if current.version != state.version:
+            await self._catch_up(current)
+        return True
 
-    async def refresh_if_changed(self) -> bool:
-        """Rebuild when the importer bumped ``catalogue_version``; True when it did."""
-        async with self._reload_lock:
-            version = await read_catalogue_version(self._session_factory)
-            if self._index is not None and version == self._version:
-                return False
+    async def _catch_up(self, current: CatalogueState) -> bool:
+        """Applies the rows written after the index's version; True when it did."""
+        live, state = self._live, self._state
+        assert live is not None and state is not None
+        if current.catalogue_id != state.catalogue_id:
             await self._rebuild()
             return True
+        started = time.perf_counter()
+        changed = await count_changed(self._session_factory, state.version)
+        if changed > REBUILD_CHANGED_SHARE * max(live.document_count, 1):
+            await self._rebuild()
+            return True
+        documents: list[Document] = []
+        async for batch in iter_changed_batches(
+            self._session_factory, state.version, self._batch_size
+        ):
+            documents.extend(documents_of(batch))
+        updated = await asyncio.to_thread(live.updated, documents)
+        self._live, self._state = updated, current
+        elapsed = time.perf_counter() - started
+        self.last_event = IndexEvent("updated", len(documents), elapsed)
+        log.info(
+            "search index updated: %d documents read again, catalogue version %s, %.2f s",
+            len(documents),
+            current.version,
+            elapsed,
+        )
+        if updated.dead_share > REBUILD_DEAD_SHARE:
+            await self._rebuild()
+        else:
+            await self._save()
+        return True
+
+    async def _save(self) -> None:
+        live, state = self._live, self._state
+        if self._index_dir is None or live is None or state is None or state == self._saved:
+            return
+        try:
+            await asyncio.to_thread(live.save, self._index_dir, state.meta())
+        except OSError as error:
+            log.warning("search index not saved in %s: %s", self._index_dir, error)
+            return
+        self._saved = state
+
+    async def refresh_if_changed(self) -> bool:
+        """Follows ``catalogue_version`` (imports, FAQ edits); True when the index changed."""
+        async with self._reload_lock:
+            if self._live is None:
+                await self._start()
+                return True
+            current = await read_catalogue_state(self._session_factory)
+            if current == self._state:
+                return False
+            return await self._catch_up(current)
+
+    async def _start(self) -> None:
+        if not await self._load_saved():
+            await self._rebuild()
 
     async def ensure_loaded(self) -> SearchIndex:
-        index = self._index
-        if index is None:
+        live = self._live
+        if live is None:
             async with self._reload_lock:
-                index = self._index or await self._rebuild()
-        return index
+                if self._live is None:
+                    await self._start()
+                live = self._live
+        assert live is not None
+        return live.index
 
     async def search(self, query: str, limit: int = 5, media_type: str | None = None) -> list[Hit]:
         """The best hits for a patron's question, best first (see ``ANSWER_THRESHOLD``)."""

@@ -42,9 +42,11 @@ async def test_refresh_follows_the_catalogue_version(catalogue_db: SessionFactor
 
     async with catalogue_db.begin() as session:
         await session.execute(
-            update(Item).where(Item.id == "video-chateau").values(title="Mon voisin Totoro")
+            update(Item)
+            .where(Item.id == "video-chateau")
+            .values(title="Mon voisin Totoro", revision=2)
         )
-    # Another process changed the catalogue without bumping the version: nothing yet.
+    # Another process is changing the catalogue, the version is not bumped yet: nothing.
     assert await service.refresh_if_changed() is False
     assert (await service.search("totoro")) == [] or service.index is first
 

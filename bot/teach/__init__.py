@@ -1,0 +1,1 @@
+"""Staff teach Plume new questions (see ``bot.teach.service``)."""

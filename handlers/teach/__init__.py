@@ -1,0 +1,198 @@
+"""Staff teach Plume a question in one step, from /sans_reponse or a handed-over question.
+
+``T:h:<handover id>`` (a handed-over question) or ``T:u:<n>`` (the n-th line of the last
+/sans_reponse listing) shows the question with Plume's best FAQ guesses: ``T:a:<k>`` adds
+it to the k-th guess as a new phrasing (one tap, done); ``T:n`` creates a new entry, whose
+answer the staff member writes next (a conversation: that text is never a patron's
+question); ``T:x`` cancels. The bot the staff member talks to refreshes its index at once;
+other instances within ``PLUME_SEARCH_REFRESH_SECONDS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.context import PlumeContext
+from bot.teach.service import Taught
+from handlers.common import button, conversation, escape, keyboard, reply, requires
+
+TEACH = "T:"
+LISTING_KEY = "plume.teach.listing"  # the texts of the last /sans_reponse listing
+TEACHING_KEY = "plume.teach.current"  # {"question": ..., "guesses": [faq ids]}
+WRITING = 1
+WRITE_TIMEOUT = 15 * 60
+BUTTON_TITLE = 44
+
+
+def remember_listing(context: PlumeContext, texts: list[str]) -> None:
+    """The questions a /sans_reponse listing numbered, for its ``T:u:<n>`` buttons."""
+    if context.user_data is not None:
+        context.user_data[LISTING_KEY] = list(texts)
+
+
+def listing_keyboard(count: int):  # type: ignore[no-untyped-def]
+    buttons = [button(f"➕ {n + 1}", f"{TEACH}u:{n}") for n in range(count)]
+    return keyboard([buttons[i : i + 5] for i in range(0, len(buttons), 5)])
+
+
+def handover_button(t: Any, handover_id: int):  # type: ignore[no-untyped-def]
+    return button(t("📚 Teach Plume"), f"{TEACH}h:{handover_id}")
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= BUTTON_TITLE else text[: BUTTON_TITLE - 1].rstrip() + "…"
+
+
+def _current(context: PlumeContext) -> dict[str, Any] | None:
+    return context.user_data.get(TEACHING_KEY) if context.user_data is not None else None
+
+
+@requires("staff")
+async def choose(update: Update, context: PlumeContext) -> None:
+    """The question, Plume's best guesses, and a new entry."""
+    query = update.callback_query
+    assert query is not None and context.user_data is not None
+    t = context.t
+    kind, _, raw = (query.data or "").removeprefix(TEACH).partition(":")
+    question: str | None = None
+    if kind == "h" and raw.isdigit():
+        handover = await context.services.handover.get(int(raw))
+        question = handover.text if handover else None
+    elif kind == "u" and raw.isdigit():
+        listing = context.user_data.get(LISTING_KEY) or []
+        question = listing[int(raw)] if int(raw) < len(listing) else None
+    if not question:
+        await query.answer(t("This button is no longer valid."), show_alert=True)
+        return
+    await query.answer()
+    guesses = await context.services.teaching.guesses(question)
+    context.user_data[TEACHING_KEY] = {"question": question, "guesses": [g.id for g in guesses]}
+    rows = [
+        [button(f"➕ {_short(guess.title)}", f"{TEACH}a:{number}")]
+        for number, guess in enumerate(guesses)
+    ]
+    rows.append([button(t("🆕 New FAQ entry"), f"{TEACH}n")])
+    rows.append([button(t("✖ Cancel"), f"{TEACH}x")])
+    text = t("Teach Plume to answer: “{question}”", question=escape(question))
+    if guesses:
+        text += "\n\n" + t(
+            "Add it as another phrasing of one of these FAQ entries, or create a new entry:"
+        )
+    else:
+        text += "\n\n" + t("No FAQ entry comes close: create a new one.")
+    await reply(update, text, keyboard(rows))
+
+
+def _done_text(context: PlumeContext, taught: Taught, question: str) -> str:
+    t = context.t
+    if not taught.added:
+        return t(
+            "“{question}” was already a phrasing of “{entry}”.",
+            question=escape(question),
+            entry=escape(taught.question),
+        )
+    return t(
+        "Done: Plume now answers “{question}” with “{entry}” (within a minute everywhere).",
+        question=escape(question),
+        entry=escape(taught.question),
+    )
+
+
+async def _refresh(context: PlumeContext) -> None:
+    # This bot at once; other instances at their next refresh.
+    context.application.create_task(
+        context.services.search.refresh_if_changed(), name="search index refresh"
+    )
+
+
+@requires("staff")
+async def add_to_guess(update: Update, context: PlumeContext) -> None:
+    query = update.callback_query
+    assert query is not None and context.user_data is not None
+    t = context.t
+    current = _current(context)
+    raw = (query.data or "").removeprefix(f"{TEACH}a:")
+    guesses = current["guesses"] if current else []
+    if current is None or not raw.isdigit() or int(raw) >= len(guesses):
+        await query.answer(t("This button is no longer valid."), show_alert=True)
+        return
+    taught = await context.services.teaching.add_phrasing(guesses[int(raw)], current["question"])
+    if taught is None:
+        await query.answer(t("This FAQ entry no longer exists."), show_alert=True)
+        return
+    context.user_data.pop(TEACHING_KEY, None)
+    await query.answer()
+    await _refresh(context)
+    await reply(update, _done_text(context, taught, current["question"]))
+
+
+@requires("staff")
+async def new_entry(update: Update, context: PlumeContext) -> int:
+    query = update.callback_query
+    assert query is not None
+    t = context.t
+    current = _current(context)
+    if current is None:
+        await query.answer(t("This button is no longer valid."), show_alert=True)
+        return ConversationHandler.END
+    await query.answer()
+    await reply(
+        update,
+        t(
+            "Write the answer patrons will get to “{question}” (or /cancel).",
+            question=escape(current["question"]),
+        ),
+    )
+    return WRITING
+
+
+@requires("staff")
+async def write_answer(update: Update, context: PlumeContext) -> int:
+    message = update.effective_message
+    assert message is not None and context.user_data is not None
+    current = context.user_data.pop(TEACHING_KEY, None)
+    if current is None or not (message.text or "").strip():
+        await reply(update, context.t("Cancelled."))
+        return ConversationHandler.END
+    taught = await context.services.teaching.create_entry(current["question"], message.text or "")
+    await _refresh(context)
+    await reply(update, _done_text(context, taught, current["question"]))
+    return ConversationHandler.END
+
+
+async def cancel(update: Update, context: PlumeContext) -> int:
+    if context.user_data is not None:
+        context.user_data.pop(TEACHING_KEY, None)
+    query = update.callback_query
+    if query is not None:
+        await query.answer()
+    await reply(update, context.t("Cancelled."))
+    return ConversationHandler.END
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [
+        conversation(
+            entry_points=[CallbackQueryHandler(new_entry, pattern=f"^{TEACH}n$")],
+            states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, write_answer)]},
+            fallbacks=[
+                CommandHandler(["cancel", "annuler"], cancel),
+                CallbackQueryHandler(cancel, pattern=f"^{TEACH}x$"),
+            ],
+            conversation_timeout=WRITE_TIMEOUT,
+            allow_reentry=True,
+        ),
+        CallbackQueryHandler(choose, pattern=f"^{TEACH}[hu]:"),
+        CallbackQueryHandler(add_to_guess, pattern=f"^{TEACH}a:"),
+        CallbackQueryHandler(cancel, pattern=f"^{TEACH}x$"),
+    ]
