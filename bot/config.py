@@ -260,7 +260,6 @@ class Settings(BaseSettings):
         path = self.webhook_url.split("://", 1)[1].partition("/")[2]
         return "/" + path
 
-
     @property
     def search_index_path(self) -> Path | None:
         """The folder of the saved search index (None: not saved)."""

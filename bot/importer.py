@@ -32,8 +32,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
-from bot.shared.csv_table import CsvRejected, inspect_csv, read_rows
 from bot.search.loader import bump_catalogue_version, next_catalogue_revision
+from bot.shared.csv_table import CsvRejected, inspect_csv, read_rows
 from storage.models import MEDIA_TYPES, FaqEntry, Item, Library, Resource, Workshop
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"

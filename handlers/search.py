@@ -98,7 +98,6 @@ async def ask(update: Update, context: PlumeContext) -> None:
     person = context.person
     if message is None or person is None or not message.text:
         return
-    t = context.t
     answers = context.services.answers
     answer = await answers.answer(person, message.text, log=False)
     try:
