@@ -47,6 +47,7 @@ async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from bot.announcements import catalogue_version, draft_new_titles
+    from bot.counter.service import import_demo_usage
     from bot.demo import demo_export
     from bot.importer import Importer
     from storage.db import create_engine, migrate
@@ -62,6 +63,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         if args.demo:
             with demo_export(settings.tz) as directory:
                 report = await importer.run(directory, strict=args.strict)
+                await import_demo_usage(engine, directory / "usage")
         else:
             directory = Path(args.directory)
             if not directory.is_dir():
@@ -123,7 +125,7 @@ async def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.report import report_main
+    from bot.report import Branding, report_main
     from storage.db import create_engine, migrate
 
     if await refuse_missing_database("report", settings):
@@ -131,7 +133,22 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
-        return await report_main(args, engine, settings.tz)
+        branding = Branding(settings.network_name, settings.report_logo)
+        return await report_main(args, engine, settings.tz, branding)
+    finally:
+        await engine.dispose()
+
+
+async def cmd_import_usage(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.counter.service import import_usage_main
+    from storage.db import create_engine, migrate
+
+    if await refuse_missing_database("import-usage", settings):
+        return 1
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        return await import_usage_main(args.files, engine)
     finally:
         await engine.dispose()
 
@@ -204,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(handler=cmd_sandbox)
 
-    report = commands.add_parser("report", help="the evaluation report (HTML, CSV or JSON)")
+    report = commands.add_parser(
+        "report", help="the evaluation report (HTML, PDF, CSV, JSON, survey CSV)"
+    )
     from bot.report import add_report_arguments
 
     add_report_arguments(report)
@@ -215,6 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export_faq.add_argument("directory", metavar="DIR", help="folder to write faq.csv in")
     export_faq.set_defaults(handler=cmd_export_faq)
+
+    usage = commands.add_parser(
+        "import-usage",
+        help="import the platforms' usage: COUNTER R5/R5.1 reports (TSV, CSV, JSON) or a CSV "
+        "resource_id,month,metric,value",
+    )
+    usage.add_argument("files", nargs="+", metavar="FILE", help="report files to import")
+    usage.set_defaults(handler=cmd_import_usage)
 
     locales = commands.add_parser("locales", help="extract messages, update the catalogues")
     locales.set_defaults(handler=cmd_locales)

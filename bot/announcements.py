@@ -33,8 +33,9 @@ import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, insert, literal, select, update
+from sqlalchemy import Select, and_, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -42,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot.i18n import Translator, translator
 from bot.importer import CATALOGUE_VERSION
 from bot.subscriptions import EVENTS, MEDIA_PREFIX, NEWS, media_topic
-from bot.usage import BROADCAST_REACHED, BROADCAST_SENT
+from bot.usage import BROADCAST_REACHED, BROADCAST_SENT, Event, add_events
 from storage.db import SessionFactory, session_factory
 from storage.models import (
     MEDIA_TYPES,
@@ -52,7 +53,6 @@ from storage.models import (
     Meta,
     Registration,
     Subscription,
-    UsageEvent,
     User,
     Workshop,
     utcnow,
@@ -206,8 +206,9 @@ def new_titles_text(t: Translator, media_type: str, titles: Sequence[str]) -> st
 
 
 class AnnouncementService:
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, tz: ZoneInfo | None = None) -> None:
         self._sessions = sessions
+        self._tz = tz or ZoneInfo("Europe/Paris")
 
     # -- drafts --------------------------------------------------------------------------
 
@@ -425,29 +426,31 @@ class AnnouncementService:
             return _view(row)
 
     async def _record_usage(self, session: AsyncSession, row: Announcement) -> None:
-        """One ``broadcast_sent`` event, and one ``broadcast_reached`` per patron reached."""
+        """One ``broadcast_sent`` event, and one ``broadcast_reached`` per patron reached,
+        through the one path of usage events (``bot.usage.add_events``)."""
         media = (
             row.topic.removeprefix(MEDIA_PREFIX) if row.topic.startswith(MEDIA_PREFIX) else None
         )
-        session.add(UsageEvent(kind=BROADCAST_SENT, subject_id=str(row.id), media_type=media))
-        reached = (
-            select(
-                literal(utcnow()),
-                Delivery.user_id,
-                literal(BROADCAST_REACHED),
-                User.library_id,
-                literal(media),
-                literal(str(row.id)),
-            )
+        reached = await session.execute(
+            select(Delivery.user_id, User.library_id)
             .join(User, User.id == Delivery.user_id)
             .where(Delivery.announcement_id == row.id, Delivery.state == SENT)
+            .order_by(Delivery.user_id)
         )
-        await session.execute(
-            insert(UsageEvent).from_select(
-                ["occurred_at", "user_id", "kind", "library_id", "media_type", "subject_id"],
-                reached,
+        now = utcnow()
+        events = [Event(BROADCAST_SENT, subject_id=row.id, media_type=media, occurred_at=now)]
+        events += [
+            Event(
+                BROADCAST_REACHED,
+                user_id=r.user_id,
+                library_id=r.library_id,
+                media_type=media,
+                subject_id=row.id,
+                occurred_at=now,
             )
-        )
+            for r in reached
+        ]
+        await add_events(session, self._tz, events)
 
     # -- the delivery queue --------------------------------------------------------------
 

@@ -134,6 +134,24 @@ class Settings(BaseSettings):
     search_refresh_seconds: float = Field(
         default=30.0, gt=0, le=86400, validation_alias="PLUME_SEARCH_REFRESH_SECONDS"
     )
+    #: the network's name on the evaluation report's cover
+    network_name: str = Field(
+        default="Bibliothèque numérique départementale", validation_alias="PLUME_NETWORK_NAME"
+    )
+    #: an image (PNG, JPEG or SVG) printed at the top of the evaluation report
+    report_logo: Path | None = Field(default=None, validation_alias="PLUME_REPORT_LOGO")
+
+    @field_validator("report_logo", mode="before")
+    @classmethod
+    def _check_logo(cls, value: object) -> Path | None:
+        if value is None or str(value).strip() == "":
+            return None
+        value = Path(str(value))
+        if not value.is_file():
+            raise ValueError(f"{value} is not a file")
+        if value.suffix.lower() not in (".png", ".jpg", ".jpeg", ".svg"):
+            raise ValueError("must be a .png, .jpg or .svg image")
+        return value
 
     @field_validator("admins", mode="before")
     @classmethod

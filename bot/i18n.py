@@ -28,12 +28,18 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCALES_DIR = ROOT / "locales"
 DOMAIN = "plume"
 SOURCE_DIRS = ("bot", "handlers")
-KEYWORDS = {"t": None, "N_": None, "tn": (1, 2)}
+KEYWORDS = {"t": None, "N_": None, "tn": (1, 2), "Np_": (1, 2)}
 
 
 def N_(message: str) -> str:
     """Mark a string for extraction; it is translated where it is shown."""
     return message
+
+
+def Np_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a count phrase (singular, plural) for extraction; ``t.tn(*phrase, n)`` shows it.
+    (Babel attributes a ``t.tn(...)`` written inside a call to ``t`` to the outer call.)"""
+    return singular, plural
 
 
 def po_path(locale: str) -> Path:

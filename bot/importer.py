@@ -230,6 +230,7 @@ def _resource(row: dict[str, str], run: ImportRun) -> dict[str, Any]:
         "access": row.get("access", "").strip(),
         "url": row.get("url", "").strip(),
         "keywords": _list(row, "keywords", ";"),
+        "counter_platform": row.get("counter_platform", "").strip()[:200],
     }
 
 

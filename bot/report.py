@@ -1,8 +1,11 @@
-"""The evaluation report ("document synthétique d'évaluation"): HTML, CSV or JSON.
+"""The evaluation report ("document synthétique d'évaluation"): HTML, PDF, CSV or JSON.
 
-:func:`build_report` gathers the :class:`~bot.stats.Figures` in SQL, then renders them in a
-thread (matplotlib with the Agg backend, no pyplot global state) so a running bot stays
-responsive. The HTML document is self-contained: inline CSS, charts as base64 PNG.
+:func:`build_report` gathers the :class:`~bot.stats.Figures` (this period and the previous
+one of the same length) in SQL, then renders them in a thread so a running bot stays
+responsive. Every format reads the same ``Figures``: the JSON is :func:`to_data`, the CSV
+flattens that same data, the HTML and the PDF (the HTML printed by WeasyPrint) show it.
+The HTML document is self-contained: inline CSS, vector charts as inline SVG, a table for
+each chart, no script.
 """
 
 from __future__ import annotations
@@ -10,20 +13,38 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv
+import datetime as dt
 import io
 import json
-import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 from typing import Any, Final
 
-from babel.numbers import format_decimal, format_percent
+from bot.i18n import N_, Np_, Translator, translator
+from bot.reporting import formats
+from bot.reporting.svg import bar_chart
+from bot.stats import (
+    FEEDBACK_EXPORT_FIELDS,
+    NONE_KEY,
+    SURVEY_FIELDS,
+    USAGE_EXPORT_FIELDS,
+    Figures,
+    Period,
+    StatsService,
+    media_keys,
+)
+from storage.models import MEDIA_TYPES
 
-from bot.i18n import N_, Translator, translator
-from bot.stats import NONE_KEY, Figures, Period, StatsService, media_keys
-
-FORMATS: Final = ("html", "csv", "json")
+FORMATS: Final = ("html", "pdf", "csv", "json", "survey")
+MIME: Final = {
+    "html": "text/html",
+    "pdf": "application/pdf",
+    "csv": "text/csv",
+    "json": "application/json",
+    "survey": "text/csv",
+}
 MEDIA_LABELS: Final = {
     "ebook": N_("e-books and audiobooks"),
     "press": N_("online press"),
@@ -41,6 +62,7 @@ KIND_LABELS: Final = {
 }
 METRIC_LABELS: Final = {
     "active": N_("active patrons"),
+    "visits": N_("chat sessions"),
     "questions": N_("questions"),
     "answered": N_("answered"),
     "unanswered": N_("unanswered"),
@@ -53,6 +75,33 @@ METRIC_LABELS: Final = {
     "subscriptions": N_("new subscriptions"),
     "unsubscriptions": N_("unsubscriptions"),
 }
+PLATFORM_METRICS: Final = (
+    "sessions",
+    "searches",
+    "item_requests",
+    "unique_item_requests",
+    "loans",
+    "active_users",
+)
+PLATFORM_LABELS: Final = {
+    "sessions": N_("sessions"),
+    "searches": N_("searches"),
+    "item_requests": N_("consultations (item requests)"),
+    "unique_item_requests": N_("unique item requests"),
+    "loans": N_("loans"),
+    "active_users": N_("active users"),
+}
+SURVEY_LABELS: Final = {
+    "active_patrons": N_("Active users of the digital offer"),
+    "training_sessions": N_("User training: sessions"),
+    "training_participants": N_("User training: participants"),
+    "training_hours": N_("User training: hours"),
+    "questions_answered": N_("Electronic services: questions answered"),
+    "chat_sessions": N_("Electronic services: sessions"),
+    "platform_consultations": N_("Electronic services: consultations of the resources"),
+    "events_announced": N_("Cultural action: events announced"),
+    "registrations": N_("Cultural action: registrations"),
+}
 TABLE_METRICS: Final = (
     "active",
     "questions",
@@ -62,7 +111,34 @@ TABLE_METRICS: Final = (
     "attendance",
     "broadcasts_reached",
 )
-COLORS: Final = ("#1f5c99", "#e07b39", "#4c9a5b", "#b04a6f", "#7a6bb0", "#c9a227")
+
+
+#: count phrases, shown by :func:`counted` (``{n}`` formatted as a number)
+PHRASES: Final = {
+    "active_patron": Np_("{n} active patron", "{n} active patrons"),
+    "question_asked": Np_("{n} question asked", "{n} questions asked"),
+    "workshop_held": Np_("{n} workshop held", "{n} workshops held"),
+    "participant": Np_("{n} participant", "{n} participants"),
+    "more_planned": Np_("{n} more planned", "{n} more planned"),
+    "different_patron": Np_("{n} different patron", "{n} different patrons"),
+    "subscriber": Np_("{n} subscriber", "{n} subscribers"),
+    "cancelled": Np_("{n} cancelled", "{n} cancelled"),
+    "registered_patron": Np_("{n} registered patron", "{n} registered patrons"),
+    "seat": Np_("{n} seat", "{n} seats"),
+    "answer": Np_("{n} answer", "{n} answers"),
+    "time": Np_("{n} time", "{n} times"),
+    "platform_consultation": Np_(
+        "The platforms report {n} consultation of the digital resources{change}.",
+        "The platforms report {n} consultations of the digital resources{change}.",
+    ),
+    "row": Np_("{name}: {n} row", "{name}: {n} rows"),
+}
+
+
+def counted(t: Translator, key: str, n: int, **values: object) -> str:
+    """``1 atelier tenu`` / ``2 ateliers tenus``: a count phrase of :data:`PHRASES`."""
+    singular, plural = PHRASES[key]
+    return t.tn(singular, plural, n, n=number(t, n), **values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +147,14 @@ class Report:
     filename: str
     mime_type: str
     figures: Figures
+
+
+@dataclass(frozen=True, slots=True)
+class Branding:
+    """What the cover shows: the network's name and an optional logo file."""
+
+    network_name: str = "Bibliothèque numérique départementale"
+    logo: Path | None = None
 
 
 def media_label(t: Translator, key: str | None) -> str:
@@ -92,14 +176,25 @@ def library_label(t: Translator, figures: Figures, key: str | None) -> str:
 
 
 def number(t: Translator, value: float | int | None, digits: int = 0) -> str:
-    if value is None:
-        return "—"
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale=t.locale)
+    return formats.number(t.locale, value, digits)
 
 
-def percent(t: Translator, value: float | None) -> str:
-    return "—" if value is None else format_percent(value, locale=t.locale)
+def percent(t: Translator, value: float | None, digits: int = 0) -> str:
+    return formats.percent(t.locale, value, digits)
+
+
+def default_period(tz: Any, today: dt.date | None = None) -> Period:
+    """The last 12 full months (e.g. on 15 March 2026: March 2025 to February 2026)."""
+    today = today or dt.datetime.now(tz).date()
+    end = today.replace(day=1) - dt.timedelta(days=1)
+    start = end.replace(day=1)
+    for _ in range(11):
+        start = (start - dt.timedelta(days=1)).replace(day=1)
+    return Period(start, end, tz, "year")
+
+
+def year_period(year: int, tz: Any) -> Period:
+    return Period(dt.date(year, 1, 1), dt.date(year, 12, 31), tz, "year")
 
 
 async def build_report(
@@ -109,26 +204,143 @@ async def build_report(
     library_id: str | None = None,
     fmt: str = "html",
     language: str = "fr",
+    branding: Branding | None = None,
 ) -> Report:
-    """Aggregates in SQL, renders in a thread; ``fmt`` is html, csv or json."""
+    """Aggregates in SQL, renders in a thread; ``fmt`` is one of :data:`FORMATS`."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    figures = await stats.figures(period, library_id)
+    figures = await stats.figures(period, library_id, compare=True)
     t = translator(language, str(stats.tz))
-    content = await asyncio.to_thread(RENDERERS[fmt], figures, t)
+    brand = branding or Branding()
+    content = await asyncio.to_thread(RENDERERS[fmt], figures, t, brand)
     scope = f"-{library_id}" if library_id else ""
-    name = f"plume-report-{period.start.isoformat()}-{period.end.isoformat()}{scope}.{fmt}"
-    mime = {"html": "text/html", "csv": "text/csv", "json": "application/json"}[fmt]
-    return Report(content, name, mime, figures)
+    kind = "survey" if fmt == "survey" else "report"
+    ext = "csv" if fmt == "survey" else fmt
+    name = f"plume-{kind}-{period.start.isoformat()}-{period.end.isoformat()}{scope}.{ext}"
+    return Report(content, name, MIME[fmt], figures)
+
+
+# The figures shown first, with the previous period --------------------------------------
+
+
+def key_figures(figures: Figures) -> list[tuple[str, float | None, bool]]:
+    """(name, value, is a rate) of the key figures, the same in every format."""
+    totals = figures.totals
+    summary = figures.workshop_summary
+    return [
+        ("active_patrons", totals["active"], False),
+        ("chat_sessions", totals["visits"], False),
+        ("questions", totals["questions"], False),
+        (
+            "answer_rate",
+            totals["answered"] / totals["questions"] if totals["questions"] else None,
+            True,
+        ),
+        ("cards_viewed", totals["card_views"], False),
+        ("workshops_held", summary["held"], False),
+        ("workshop_participants", summary["participants"], False),
+        ("workshop_registrations", totals["registrations"], False),
+        ("patrons_reached_by_announcements", totals["broadcasts_reached"], False),
+        ("platform_consultations", figures.platform_totals().get("item_requests", 0), False),
+    ]
+
+
+KEY_LABELS: Final = {
+    "active_patrons": N_("active patrons"),
+    "chat_sessions": N_("chat sessions"),
+    "questions": N_("questions asked"),
+    "answer_rate": N_("questions answered"),
+    "cards_viewed": N_("cards viewed"),
+    "workshops_held": N_("workshops held"),
+    "workshop_participants": N_("workshop participants"),
+    "workshop_registrations": N_("workshop registrations"),
+    "patrons_reached_by_announcements": N_("patrons reached by announcements"),
+    "platform_consultations": N_("consultations of the digital resources"),
+}
+
+
+def comparison(figures: Figures) -> list[dict[str, Any]]:
+    previous = (
+        dict((n, v) for n, v, _ in key_figures(figures.previous)) if figures.previous else {}
+    )
+    rows = []
+    for name, value, rate in key_figures(figures):
+        before = previous.get(name)
+        diff = None if value is None or before is None else value - before
+        change = None
+        if not rate and diff is not None and before:
+            change = diff / before
+        rows.append(
+            {
+                "figure": name,
+                "value": value,
+                "previous": before,
+                "difference": diff,
+                "change": change,
+                "rate": rate,
+            }
+        )
+    return rows
+
+
+def summary_text(figures: Figures, t: Translator) -> list[str]:
+    """The plain-language summary at the top, computed from the figures."""
+    loc = t.locale
+    rows = {r["figure"]: r for r in comparison(figures)}
+
+    def change(name: str) -> str:
+        c = rows[name]["change"]
+        if c is None:
+            return ""
+        return t(
+            " ({change} compared with the previous period)", change=formats.signed_percent(loc, c)
+        )
+
+    totals = figures.totals
+    summary = figures.workshop_summary
+    period = figures.period
+    sentences = [
+        t(
+            "From {start} to {end}: {patrons}{change}, {questions}, {rate} of them answered.",
+            start=formats.long_date(loc, period.start),
+            end=formats.long_date(loc, period.end),
+            patrons=counted(t, "active_patron", totals["active"]),
+            change=change("active_patrons"),
+            questions=counted(t, "question_asked", totals["questions"]),
+            rate=percent(t, rows["answer_rate"]["value"]),
+        )
+    ]
+    sentences.append(
+        t(
+            "{workshops} with {participants}; {upcoming}.",
+            workshops=counted(t, "workshop_held", summary["held"]),
+            participants=counted(t, "participant", summary["participants"]),
+            upcoming=counted(t, "more_planned", summary["upcoming"]),
+        )
+    )
+    consultations = figures.platform_totals().get("item_requests", 0)
+    if figures.platform:
+        sentences.append(
+            counted(
+                t, "platform_consultation", consultations, change=change("platform_consultations")
+            )
+        )
+    votes = figures.feedback["votes"]["share_up"]
+    if votes is not None:
+        sentences.append(
+            t("{share} of the answers rated were found useful.", share=percent(t, votes))
+        )
+    return sentences
 
 
 # JSON ---------------------------------------------------------------------------------
 
 
-def to_data(figures: Figures) -> dict[str, Any]:
+def to_data(figures: Figures, t: Translator | None = None) -> dict[str, Any]:
     """The figures as plain JSON-ready data (same numbers as the HTML report)."""
     period = figures.period
-    return {
+    t = t or translator("fr", str(period.tz))
+    data: dict[str, Any] = {
         "period": {
             "from": period.start.isoformat(),
             "to": period.end.isoformat(),
@@ -138,6 +350,10 @@ def to_data(figures: Figures) -> dict[str, Any]:
         },
         "library": figures.library_id,
         "generated_at": figures.generated_at.isoformat(),
+        "summary": summary_text(figures, t),
+        "key_figures": [
+            {k: v for k, v in row.items() if k != "rate"} for row in comparison(figures)
+        ],
         "totals": figures.totals,
         "active_patrons": {
             "total": int(figures.active["total"]),
@@ -165,12 +381,14 @@ def to_data(figures: Figures) -> dict[str, Any]:
                     "title": w.title,
                     "library": w.library_id,
                     "starts_at": w.starts_at.isoformat(),
+                    "duration_min": w.duration_min,
                     "capacity": w.capacity,
                     "media_type": w.media_type,
-                    "cancelled": w.cancelled,
+                    "status": w.status,
                     "registered": w.registered,
                     "waiting": w.waiting,
                     "attended": w.attended,
+                    "participants": w.participants,
                     "ratings": w.ratings,
                     "average_rating": w.average_rating,
                 }
@@ -181,7 +399,27 @@ def to_data(figures: Figures) -> dict[str, Any]:
             {"text": g.text, "count": g.count, "variants": g.variants} for g in figures.unanswered
         ],
         "comments": [{**c, "created_at": c["created_at"].isoformat()} for c in figures.comments],
+        "platform_usage": [
+            {
+                "resource_id": p.resource_id,
+                "resource": p.name,
+                "media_type": p.media_type,
+                "month": p.month.isoformat()[:7],
+                "metric": p.metric,
+                "value": p.value,
+            }
+            for p in figures.platform
+        ],
+        "platform_totals": dict(sorted(figures.platform_totals().items())),
+        "national_survey": {
+            (k or "total"): v for k, v in sorted(figures.survey().items(), key=_total_last)
+        },
     }
+    return data
+
+
+def _total_last(item: tuple[str, Any]) -> tuple[bool, str]:
+    return (item[0] == "", item[0])
 
 
 def _json_feedback(feedback: dict[str, Any]) -> dict[str, Any]:
@@ -199,210 +437,178 @@ def _json_feedback(feedback: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_json(figures: Figures, t: Translator) -> bytes:
-    return json.dumps(to_data(figures), ensure_ascii=False, indent=2).encode()
+def render_json(figures: Figures, t: Translator, brand: Branding | None = None) -> bytes:
+    return json.dumps(to_data(figures, t), ensure_ascii=False, indent=2).encode()
 
 
 # CSV ----------------------------------------------------------------------------------
 
 
-def render_csv(figures: Figures, t: Translator) -> bytes:
-    """One row per figure: section, group, metric, value (the same numbers as the HTML)."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(["section", "group", "metric", "value"])
-    data = to_data(figures)
-    writer.writerow(["period", "", "from", data["period"]["from"]])
-    writer.writerow(["period", "", "to", data["period"]["to"]])
-    writer.writerow(["period", "", "library", figures.library_id or ""])
-    for metric, value in figures.totals.items():
-        writer.writerow(["totals", "", metric, value])
+def render_csv(figures: Figures, t: Translator, brand: Branding | None = None) -> bytes:
+    """One row per figure: section, group, metric, value (the same numbers as the JSON)."""
+    data = to_data(figures, t)
+    rows: list[list[Any]] = [
+        ["period", "", "from", data["period"]["from"]],
+        ["period", "", "to", data["period"]["to"]],
+        ["period", "", "library", figures.library_id or ""],
+    ]
+    for row in data["key_figures"]:
+        for metric in ("value", "previous", "difference", "change"):
+            rows.append(["key_figures", row["figure"], metric, _cell(row[metric])])
+    rows += [["totals", "", metric, value] for metric, value in figures.totals.items()]
     for name, value in data["active_patrons"].items():
         if not isinstance(value, list):
-            writer.writerow(["active_patrons", "", name, value])
+            rows.append(["active_patrons", "", name, value])
     for section, groups in (("media_type", figures.by_media), ("library", figures.by_library)):
         for key, metrics in sorted(groups.items()):
-            for metric, value in metrics.items():
-                writer.writerow([section, key or "none", metric, value])
+            rows += [[section, key or "none", metric, value] for metric, value in metrics.items()]
     for point in data["series"]:
-        for metric, value in point.items():
-            if metric != "start":
-                writer.writerow(["series", point["start"], metric, value])
-    for topic, value in sorted(figures.subscribers.items()):
-        writer.writerow(["subscribers", topic, "subscribers", value])
+        rows += [["series", point["start"], m, v] for m, v in point.items() if m != "start"]
+    rows += [["subscribers", k, "subscribers", v] for k, v in sorted(figures.subscribers.items())]
     for kind, entry in data["feedback"]["by_kind"].items():
         for metric in ("count", "rated", "average", "comments"):
-            writer.writerow(["feedback", kind, metric, entry[metric]])
-        for rating, n in entry["distribution"].items():
-            writer.writerow(["feedback", kind, f"rating_{rating}", n])
-    for metric, value in data["feedback"]["votes"].items():
-        writer.writerow(["feedback", "vote", metric, value])
-    for metric, value in data["feedback"]["survey"].items():
-        writer.writerow(["feedback", "survey", metric, value])
-    for metric, value in figures.workshop_summary.items():
-        writer.writerow(["workshops", "", metric, value])
+            rows.append(["feedback", kind, metric, _cell(entry[metric])])
+        rows += [["feedback", kind, f"rating_{r}", n] for r, n in entry["distribution"].items()]
+    rows += [["feedback", "vote", m, _cell(v)] for m, v in data["feedback"]["votes"].items()]
+    rows += [["feedback", "survey", m, _cell(v)] for m, v in data["feedback"]["survey"].items()]
+    rows += [["workshops", "", m, _cell(v)] for m, v in figures.workshop_summary.items()]
     for w in data["workshops"]["list"]:
-        for metric in ("registered", "attended", "average_rating"):
-            writer.writerow(["workshop", w["id"], metric, w[metric]])
-    for group in figures.unanswered:
-        writer.writerow(["unanswered", group.text, "count", group.count])
-    for resource in figures.top_resources:
-        writer.writerow(["card_views", resource["id"], "views", resource["views"]])
-    return ("\ufeff" + out.getvalue()).encode()
+        for metric in ("status", "registered", "participants", "average_rating"):
+            rows.append(["workshop", w["title"], metric, _cell(w[metric])])
+    rows += [["unanswered", g.text, "count", g.count] for g in figures.unanswered]
+    rows += [["card_views", r["title"], "views", r["views"]] for r in figures.top_resources]
+    for p in data["platform_usage"]:
+        rows.append(["platform_usage", f"{p['resource']} {p['month']}", p["metric"], p["value"]])
+    for key, values in data["national_survey"].items():
+        rows += [["national_survey", key, m, v] for m, v in values.items()]
+    return csv_bytes(rows, ["section", "group", "metric", "value"])
 
 
-def csv_bytes(rows: list[dict[str, Any]]) -> bytes:
-    """Rows as a CSV file Excel and LibreOffice open directly (BOM, ``;``)."""
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return round(value, 4)
+    return value
+
+
+def csv_bytes(rows: Sequence[dict[str, Any] | Sequence[Any]], header: Sequence[str]) -> bytes:
+    """Rows as a CSV file Excel and LibreOffice open directly (BOM, ``;``), always with its
+    header row, also when there is no row."""
     out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), delimiter=";")
-        writer.writeheader()
-        writer.writerows(rows)
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([row.get(h, "") for h in header] if isinstance(row, dict) else row)
     return ("\ufeff" + out.getvalue()).encode()
 
 
-# Charts -------------------------------------------------------------------------------
+def survey_rows(figures: Figures, t: Translator) -> tuple[list[str], list[list[Any]]]:
+    """The national survey's table: one row per library, then the network's total."""
+    header = [t("library"), *(t(SURVEY_LABELS[f]) for f in SURVEY_FIELDS)]
+    rows = []
+    for key, values in sorted(figures.survey().items(), key=_total_last):
+        name = t("Whole network") if key == "" else library_label(t, figures, key)
+        rows.append([name, *(values[f] for f in SURVEY_FIELDS)])
+    return header, rows
 
 
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.figure import Figure  # Agg through savefig; no pyplot state
-
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    return figure
+def render_survey(figures: Figures, t: Translator, brand: Branding | None = None) -> bytes:
+    header, rows = survey_rows(figures, t)
+    return csv_bytes(rows, header)
 
 
-def _png(figure: Any) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+WORKSHOP_EXPORT_FIELDS: Final = (
+    "id",
+    "title",
+    "library_id",
+    "starts_at",
+    "duration_min",
+    "capacity",
+    "media_type",
+    "status",
+    "registered",
+    "waiting",
+    "attended",
+    "participants",
+    "ratings",
+    "average_rating",
+)
 
 
-def _legend(axes: Any) -> None:
-    """Above the plot, in one row, so that it never hides a bar."""
-    axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, frameon=False, fontsize=9)
+def workshop_rows(figures: Figures) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": w.id,
+            "title": w.title,
+            "library_id": w.library_id,
+            "starts_at": w.starts_at.isoformat(),
+            "duration_min": w.duration_min,
+            "capacity": w.capacity,
+            "media_type": w.media_type or "",
+            "status": w.status,
+            "registered": w.registered,
+            "waiting": w.waiting,
+            "attended": w.attended if w.attendance_known else "",
+            "participants": w.participants,
+            "ratings": w.ratings,
+            "average_rating": "" if w.average_rating is None else round(w.average_rating, 2),
+        }
+        for w in figures.workshops
+    ]
 
 
-def _style(axes: Any) -> None:
-    axes.spines["top"].set_visible(False)
-    axes.spines["right"].set_visible(False)
-    axes.grid(axis="y", alpha=0.3)
-    axes.set_axisbelow(True)
-
-
-def trend_chart(figures: Figures, t: Translator) -> bytes:
-    """Questions (bars) and active patrons (line) per day, week or month."""
-    points = figures.series
-    figure = _figure(8, 3.2)
-    axes = figure.add_subplot()
-    x = list(range(len(points)))
-    axes.bar(
-        x, [p["questions"] for p in points], color=COLORS[0], alpha=0.75, label=t("questions")
-    )
-    axes.plot(
-        x,
-        [p["active"] for p in points],
-        color=COLORS[1],
-        marker="o" if len(points) <= 31 else None,
-        linewidth=2,
-        label=t("active patrons"),
-    )
-    step = max(1, len(points) // 12)
-    axes.set_xticks(x[::step], [t.short_date(p["start"]) for p in points][::step])
-    axes.tick_params(axis="x", labelrotation=30, labelsize=8)
-    _legend(axes)
-    _style(axes)
-    return _png(figure)
-
-
-def media_chart(figures: Figures, t: Translator) -> bytes:
-    keys = [k for k in media_keys(figures) if k]
-    series = (
-        (t("questions"), [figures.by_media.get(k, {}).get("questions", 0) for k in keys]),
-        (t("cards viewed"), [figures.by_media.get(k, {}).get("card_views", 0) for k in keys]),
-        (t("subscribers"), [figures.subscribers.get(f"media:{k}", 0) for k in keys]),
-    )
-    figure = _figure(8, 3.4)
-    axes = figure.add_subplot()
-    width = 0.8 / len(series)
-    for index, (label, values) in enumerate(series):
-        axes.bar(
-            [i + index * width for i in range(len(keys))],
-            values,
-            width,
-            label=label,
-            color=COLORS[index],
-        )
-    axes.set_xticks(
-        [i + width for i in range(len(keys))],
-        [textwrap.fill(media_label(t, k), 16) for k in keys],
-        fontsize=8,
-    )
-    _legend(axes)
-    _style(axes)
-    return _png(figure)
-
-
-def library_chart(figures: Figures, t: Translator, limit: int = 15) -> bytes:
-    rows = sorted(
-        figures.by_library.items(), key=lambda kv: -kv[1]["questions"] - kv[1]["card_views"]
-    )[:limit]
-    rows.reverse()
-    figure = _figure(8, max(2.5, 0.35 * len(rows) + 1))
-    axes = figure.add_subplot()
-    y = list(range(len(rows)))
-    axes.barh([i + 0.2 for i in y], [r["questions"] for _, r in rows], 0.4, label=t("questions"))
-    axes.barh(
-        [i - 0.2 for i in y],
-        [r["active"] for _, r in rows],
-        0.4,
-        label=t("active patrons"),
-        color=COLORS[1],
-    )
-    axes.set_yticks(y, [library_label(t, figures, k) for k, _ in rows], fontsize=8)
-    _legend(axes)
-    axes.grid(axis="x", alpha=0.3)
-    return _png(figure)
-
-
-def satisfaction_chart(figures: Figures, t: Translator) -> bytes:
-    kinds = figures.feedback["by_kind"]
-    figure = _figure(8, 3)
-    axes = figure.add_subplot()
-    ratings = list(range(1, 6))
-    for index, kind in enumerate(("workshop", "free")):
-        dist = kinds.get(kind, {}).get("distribution", {})
-        axes.bar(
-            [r + (index - 0.5) * 0.4 for r in ratings],
-            [dist.get(r, 0) for r in ratings],
-            0.4,
-            label=t(KIND_LABELS[kind]),
-            color=COLORS[index + 2],
-        )
-    axes.set_xticks(ratings, [f"{r} ★" for r in ratings])
-    _legend(axes)
-    _style(axes)
-    return _png(figure)
+EXPORT_FIELDS: Final = {
+    "feedback": FEEDBACK_EXPORT_FIELDS,
+    "usage": USAGE_EXPORT_FIELDS,
+    "workshops": WORKSHOP_EXPORT_FIELDS,
+    "platform_usage": ("resource_id", "resource", "media_type", "month", "metric", "value"),
+}
 
 
 # HTML ---------------------------------------------------------------------------------
 
+#: the phone layout (tables become one block per row); left out of the PDF
+PHONE_CSS: Final = """
+@media screen and (max-width:640px){
+main{padding:14px 12px}
+table.data,table.data tbody,table.data tr,table.data th,table.data td{display:block;width:100%}
+table.data thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+table.data tr{border-bottom:2px solid #c8d0da;padding:4px 0}
+table.data td,table.data tbody th{border:0;text-align:right;padding:2px 4px;
+display:flex;justify-content:space-between;gap:12px}
+table.data td::before{content:attr(data-label);text-align:left;color:#3d4a58}
+table.data tbody th{font-weight:bold;text-align:left}
+}
+"""
 CSS: Final = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2733;
-background:#f4f6f9;line-height:1.45}
+*{box-sizing:border-box}
+body{font-family:"DejaVu Sans",system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
+color:#1d2733;background:#f4f6f9;line-height:1.45;overflow-wrap:break-word}
 main{max-width:960px;margin:0 auto;padding:24px 28px;background:#fff}
-h1{font-size:1.6em;margin:0 0 4px;color:#1f5c99}h2{font-size:1.2em;margin:32px 0 8px;
-border-bottom:2px solid #1f5c99;padding-bottom:4px}
-.sub{color:#5b6775;margin:0 0 16px}
-.kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px}
-.kpi{background:#eef3f9;border-radius:8px;padding:10px 12px}
-.kpi b{display:block;font-size:1.6em;color:#1f5c99}.kpi span{font-size:.9em;color:#3d4a58}
-table{border-collapse:collapse;width:100%;font-size:.92em;margin:8px 0}
-th,td{padding:5px 8px;border-bottom:1px solid #dde3ea;text-align:right}
-th:first-child,td:first-child{text-align:left}th{background:#f0f3f7}
-img{max-width:100%;height:auto;display:block;margin:8px 0}
-blockquote{margin:8px 0;padding:6px 12px;border-left:4px solid #e07b39;background:#fbf5f0}
-.meta{color:#6b7785;font-size:.85em}footer{margin-top:32px;color:#6b7785;font-size:.85em}
-@media print{body{background:#fff}main{padding:0}}
+header.cover{display:flex;gap:16px;align-items:center;flex-wrap:wrap}
+header.cover img{max-height:72px;max-width:200px}
+.network{margin:0;color:#3d4a58;font-weight:bold}
+h1{font-size:1.6em;margin:0 0 4px;color:#1f5c99}
+h2{font-size:1.2em;margin:32px 0 8px;border-bottom:2px solid #1f5c99;padding-bottom:4px;
+break-after:avoid}
+h3{font-size:1.05em;margin:18px 0 6px}
+.sub{color:#3d4a58;margin:0 0 16px}
+.summary{background:#eef3f9;border-left:4px solid #1f5c99;padding:10px 14px}
+.summary p{margin:4px 0}
+table{border-collapse:collapse;width:100%;font-size:.92em;margin:8px 0;break-inside:auto}
+caption{text-align:left;font-weight:bold;padding:4px 0;color:#1d2733}
+th,td{padding:5px 8px;border-bottom:1px solid #c8d0da;text-align:right;vertical-align:top}
+th:first-child,td:first-child{text-align:left}thead th{background:#e8edf3}
+tbody th{font-weight:normal}
+figure{margin:8px 0}figcaption{font-size:.9em;color:#3d4a58}
+svg.chart{width:100%;height:auto;display:block}
+blockquote{margin:8px 0;padding:6px 12px;border-left:4px solid #a34a00;background:#fbf5f0}
+.meta{color:#3d4a58;font-size:.88em}footer{margin-top:32px;color:#3d4a58;font-size:.88em}
+dt{font-weight:bold;margin-top:8px}dd{margin:2px 0 0 0}
+@page{size:A4;margin:16mm 14mm 18mm;
+@bottom-center{content:counter(page) " / " counter(pages);font-size:9pt;color:#3d4a58}}
+@media print{body{background:#fff}main{padding:0;max-width:none}}
 """
 
 
@@ -415,132 +621,152 @@ def _tag(name: str, text: str) -> str:
     return f"<{name}>{_e(text)}</{name}>"
 
 
-def _img(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode()
-    return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
-
-
-def _table(head: list[str], rows: list[list[str]]) -> str:
+def _table(caption: str, head: list[str], rows: list[list[str]]) -> str:
+    """A data table: a caption, column headers with scope, the first cell of each row a
+    row header; each cell carries its column's name for the phone layout."""
     if not rows:
         return ""
-    th = "".join(f"<th>{_e(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+    th = "".join(f'<th scope="col">{_e(h)}</th>' for h in head)
+    body = []
+    for row in rows:
+        cells = [f'<th scope="row">{row[0]}</th>']
+        cells += [
+            f'<td data-label="{escape(head[i + 1])}">{c}</td>' for i, c in enumerate(row[1:])
+        ]
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<table class="data"><caption>{_e(caption)}</caption><thead><tr>{th}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _chart(svg: str, caption: str) -> str:
+    return f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>"
 
 
 def _stars(t: Translator, value: float | None) -> str:
-    return "—" if value is None else f"{number(t, value, 1)} / 5"
+    return "—" if value is None else f"{number(t, value, 1)}\u00a0/\u00a05"
 
 
-def render_html(figures: Figures, t: Translator) -> bytes:
+def _value(t: Translator, value: float | None, rate: bool) -> str:
+    if value is None:
+        return "—"
+    return percent(t, value) if rate else number(t, value)
+
+
+def _describe(
+    t: Translator, labels: Sequence[str], series: Sequence[tuple[str, Sequence[int]]]
+) -> str:
+    """A chart's text alternative: every value, in words."""
+    parts = []
+    for name, values in series:
+        listed = ", ".join(
+            f"{label} {number(t, v)}" for label, v in zip(labels, values, strict=False)
+        )
+        parts.append(f"{name} : {listed}" if t.locale == "fr" else f"{name}: {listed}")
+    return "; ".join(parts) + "."
+
+
+def _bar(t: Translator, labels: list[str], series: list[tuple[str, list[int]]], title: str) -> str:
+    return _chart(
+        bar_chart(
+            labels,
+            series,
+            title=title,
+            description=_describe(t, labels, series),
+            fmt=lambda v: number(t, v),
+        ),
+        title,
+    )
+
+
+def render_html(
+    figures: Figures, t: Translator, brand: Branding | None = None, *, for_print: bool = False
+) -> bytes:
+    brand = brand or Branding()
     period = figures.period
-    totals = figures.totals
-    feedback = figures.feedback
-    summary = figures.workshop_summary
+    loc = t.locale
     e = _e
     scope = (
         library_label(t, figures, figures.library_id) if figures.library_id else t("whole network")
     )
-    answer_rate = totals["answered"] / totals["questions"] if totals["questions"] else None
-    ratings = [k for k in ("workshop", "free") if feedback["by_kind"].get(k, {}).get("rated")]
-    rated = sum(feedback["by_kind"][k]["rated"] for k in ratings)
-    average = (
-        sum(feedback["by_kind"][k]["average"] * feedback["by_kind"][k]["rated"] for k in ratings)
-        / rated
-        if rated
-        else None
-    )
-    subscribers_total = sum(figures.subscribers.values())
-    kpis = [
-        (number(t, totals["active"]), t("active patrons")),
-        (number(t, figures.active["day_avg"], 1), t("active patrons per day (average)")),
-        (number(t, totals["questions"]), t("questions asked")),
-        (percent(t, answer_rate), t("questions answered")),
-        (number(t, totals["card_views"]), t("cards viewed")),
-        (number(t, totals["registrations"]), t("workshop registrations")),
-        (number(t, summary["held"]), t("workshops held")),
-        (percent(t, summary["attendance_rate"]), t("attendance at workshops")),
-        (number(t, subscribers_total), t("subscriptions to announcements")),
-        (number(t, totals["broadcasts_reached"]), t("patrons reached by announcements")),
-        (_stars(t, average), t("average rating")),
-        (percent(t, feedback["votes"]["share_up"]), t("answers found useful (👍)")),
-    ]
     parts: list[str] = [
         "<!DOCTYPE html>",
-        f'<html lang="{t.locale}"><head><meta charset="utf-8">',
+        f'<html lang="{loc}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
-        "<title>" + e(t("Evaluation report")) + f" {period.start} – {period.end}</title>",
-        f"<style>{CSS}</style></head><body><main>",
+        "<title>"
+        + e(t("Evaluation report"))
+        + " — "
+        + e(brand.network_name)
+        + f" — {formats.long_date(loc, period.start)} – {formats.long_date(loc, period.end)}"
+        + "</title>",
+        f"<style>{CSS}{'' if for_print else PHONE_CSS}</style></head><body><main>",
+        '<header class="cover">',
+    ]
+    if brand.logo is not None:
+        parts.append(_logo(brand.logo, t))
+    parts += [
+        "<div>",
+        f'<p class="network">{e(brand.network_name)}</p>',
         _tag("h1", t("Evaluation report of the digital library")),
         '<p class="sub">'
         + e(
             t(
                 "From {start} to {end} · {scope}",
-                start=t.date(period.start),
-                end=t.date(period.end),
+                start=formats.long_date(loc, period.start),
+                end=formats.long_date(loc, period.end),
                 scope=scope,
             )
         )
-        + "</p>",
+        + "</p></div></header>",
+        '<section class="summary" aria-label="' + escape(t("Summary")) + '">',
+        *(_tag("p", s) for s in summary_text(figures, t)),
+        "</section>",
         _tag("h2", t("Key figures")),
-        "<div class=kpis>",
-        *(f'<div class="kpi"><b>{e(v)}</b><span>{e(label)}</span></div>' for v, label in kpis),
-        "</div>",
     ]
-    step = {"day": t("per day"), "week": t("per week"), "month": t("per month")}
-    parts += [
-        _tag("h2", t("Use over the period") + f" ({step[period.granularity]})"),
-        _img(trend_chart(figures, t), t("Questions and active patrons over time")),
-        '<p class="meta">'
-        + e(
-            t(
-                "Active patrons: {day} per day, {week} per week, {month} per month on average; "
-                "{total} different patrons over the period.",
-                day=number(t, figures.active["day_avg"], 1),
-                week=number(t, figures.active["week_avg"], 1),
-                month=number(t, figures.active["month_avg"], 1),
-                total=number(t, totals["active"]),
+    previous = figures.previous.period if figures.previous else period.previous()
+    head = [
+        t("figure"),
+        t("this period"),
+        t(
+            "previous period ({start} – {end})",
+            start=t.short_date(previous.start),
+            end=t.short_date(previous.end),
+        ),
+        t("difference"),
+        t("change"),
+    ]
+    rows = []
+    for row in comparison(figures):
+        diff = row["difference"]
+        if row["rate"]:
+            diff_text = (
+                "—"
+                if diff is None
+                else t("{n} points", n=formats.signed_number(loc, round(diff * 100)))
             )
+        else:
+            diff_text = "—" if diff is None else formats.signed_number(loc, int(diff))
+        rows.append(
+            [
+                e(t(KEY_LABELS[row["figure"]])),
+                _value(t, row["value"], row["rate"]),
+                _value(t, row["previous"], row["rate"]),
+                diff_text,
+                formats.signed_percent(loc, row["change"]),
+            ]
         )
-        + "</p>",
-    ]
-    media = media_keys(figures)
-    head = [t("media type"), *(t(METRIC_LABELS[m]) for m in TABLE_METRICS), t("subscribers")]
-    rows = [
-        [
-            e(media_label(t, k)),
-            *(number(t, figures.by_media.get(k, {}).get(m, 0)) for m in TABLE_METRICS),
-            number(t, figures.subscribers.get(f"media:{k}", 0)) if k else "—",
-        ]
-        for k in media
-    ]
-    parts += [_tag("h2", t("By media type"))]
-    if any(k for k in media):
-        parts.append(_img(media_chart(figures, t), t("Use by media type")))
-    parts.append(_table(head, rows) or _tag("p", t("No activity recorded.")))
-    other_topics = [(k, v) for k, v in sorted(figures.subscribers.items()) if k in TOPIC_LABELS]
-    if other_topics:
-        parts.append(
-            '<p class="meta">'
-            + e(
-                ", ".join(
-                    t("{topic}: {n} subscribers", topic=topic_label(t, k), n=number(t, v))
-                    for k, v in other_topics
-                )
-            )
-            + "</p>"
-        )
+    parts.append(_table(t("Key figures, compared with the previous period"), head, rows))
+    parts += _trend_html(figures, t)
+    parts += _media_html(figures, t)
     if not figures.library_id and figures.by_library:
+        libraries = sorted(
+            figures.by_library.items(), key=lambda kv: library_label(t, figures, kv[0]).casefold()
+        )
         parts += [
             _tag("h2", t("By library")),
-            _img(library_chart(figures, t), t("Use by library")),
-        ]
-        libraries = sorted(
-            figures.by_library.items(),
-            key=lambda kv: library_label(t, figures, kv[0]).casefold(),
-        )
-        parts.append(
             _table(
+                t("Use by library (the patron's library when they used Plume)"),
                 [t("library"), *(t(METRIC_LABELS[m]) for m in TABLE_METRICS)],
                 [
                     [
@@ -549,21 +775,19 @@ def render_html(figures: Figures, t: Translator) -> bytes:
                     ]
                     for k, v in libraries
                 ],
-            )
-        )
-    parts += _satisfaction_html(figures, t, average)
+            ),
+        ]
+    parts += _platform_html(figures, t)
     parts += _workshops_html(figures, t)
+    parts += _satisfaction_html(figures, t)
     if figures.top_resources:
         parts += [
             _tag("h2", t("Most viewed cards")),
             _table(
+                t("The cards patrons opened most often"),
                 [t("card"), t("media type"), t("views")],
                 [
-                    [
-                        e(figures.resource_names.get(r["id"], r["id"])),
-                        e(media_label(t, r["media_type"])),
-                        number(t, r["views"]),
-                    ]
+                    [e(r["title"]), e(media_label(t, r["media_type"])), number(t, r["views"])]
                     for r in figures.top_resources
                 ],
             ),
@@ -572,9 +796,10 @@ def render_html(figures: Figures, t: Translator) -> bytes:
     if figures.unanswered:
         parts.append(
             _table(
+                t("Patron questions Plume could not answer, grouped by similarity"),
                 [t("question"), t("times asked"), t("similar wordings")],
                 [
-                    [e(g.text), number(t, g.count), e(" · ".join(g.variants[:3]))]
+                    [e(g.text), number(t, g.count), e(" · ".join(g.variants[:3])) or "—"]
                     for g in figures.unanswered[:15]
                 ],
             )
@@ -593,19 +818,232 @@ def render_html(figures: Figures, t: Translator) -> bytes:
             )
     else:
         parts.append(_tag("p", t("No comments over the period.")))
+    parts += _survey_html(figures, t)
+    parts += _methodology_html(t)
     parts.append(
         "<footer>"
-        + e(
-            t(
-                "Produced by Plume on {date}. Patrons are counted, never named: an active patron "
-                "did at least one thing with Plume over the period. Subscribers are counted on "
-                "the day of the report.",
-                date=t.datetime(figures.generated_at),
-            )
-        )
+        + e(t("Produced by Plume on {date}.", date=t.datetime(figures.generated_at)))
         + "</footer></main></body></html>"
     )
     return "\n".join(p for p in parts if p).encode()
+
+
+def _logo(path: Path, t: Translator) -> str:
+    kind = {".svg": "image/svg+xml", ".png": "image/png"}.get(path.suffix.lower(), "image/jpeg")
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img src="data:{kind};base64,{data}" alt="{escape(t("Logo of the network"))}">'
+
+
+def _trend_html(figures: Figures, t: Translator) -> list[str]:
+    period = figures.period
+    step = {"day": t("per day"), "week": t("per week"), "month": t("per month")}[
+        period.granularity
+    ]
+    points = figures.series
+    labels = [
+        formats.month_label(t.locale, p["start"])
+        if period.granularity == "month"
+        else t.short_date(p["start"])
+        for p in points
+    ]
+    series = [
+        (t("questions"), [p["questions"] for p in points]),
+        (t("active patrons"), [p["active"] for p in points]),
+    ]
+    title = t("Questions and active patrons") + f" ({step})"
+    table = _table(
+        title,
+        [t("period"), t("active patrons"), t("questions"), t("answered"), t("cards viewed")],
+        [
+            [
+                e_,
+                number(t, p["active"]),
+                number(t, p["questions"]),
+                number(t, p["answered"]),
+                number(t, p["card_views"]),
+            ]
+            for e_, p in zip((_e(x) for x in labels), points, strict=True)
+        ],
+    )
+    return [
+        _tag("h2", t("Use over the period")),
+        _bar(t, labels, series, title),
+        '<p class="meta">'
+        + _e(
+            t(
+                "Active patrons: {day} per day, {week} per week, {month} per month on average; "
+                "{total} over the period.",
+                day=number(t, figures.active["day_avg"], 1),
+                week=number(t, figures.active["week_avg"], 1),
+                month=number(t, figures.active["month_avg"], 1),
+                total=counted(t, "different_patron", figures.totals["active"]),
+            )
+        )
+        + "</p>",
+        table,
+    ]
+
+
+def _media_html(figures: Figures, t: Translator) -> list[str]:
+    e = _e
+    media = media_keys(figures)
+    parts = [_tag("h2", t("By media type"))]
+    if not media:
+        return [*parts, _tag("p", t("No activity recorded."))]
+    named = [k for k in media if k]
+    if named:
+        labels = [media_label(t, k) for k in named]
+        parts.append(
+            _bar(
+                t,
+                labels,
+                [
+                    (
+                        t("questions"),
+                        [figures.by_media.get(k, {}).get("questions", 0) for k in named],
+                    ),
+                    (
+                        t("cards viewed"),
+                        [figures.by_media.get(k, {}).get("card_views", 0) for k in named],
+                    ),
+                    (t("subscribers"), [figures.subscribers.get(f"media:{k}", 0) for k in named]),
+                ],
+                t("Use by media type"),
+            )
+        )
+    head = [t("media type"), *(t(METRIC_LABELS[m]) for m in TABLE_METRICS), t("subscribers")]
+    rows = [
+        [
+            e(media_label(t, k)),
+            *(number(t, figures.by_media.get(k, {}).get(m, 0)) for m in TABLE_METRICS),
+            number(t, figures.subscribers.get(f"media:{k}", 0)) if k else "—",
+        ]
+        for k in media
+    ]
+    parts.append(_table(t("Use by media type"), head, rows))
+    others = [(k, v) for k, v in sorted(figures.subscribers.items()) if k in TOPIC_LABELS]
+    if others:
+        parts.append(
+            '<p class="meta">'
+            + e(
+                ", ".join(
+                    t(
+                        "{topic}: {subscribers}",
+                        topic=topic_label(t, k),
+                        subscribers=counted(t, "subscriber", v),
+                    )
+                    for k, v in others
+                )
+            )
+            + "</p>"
+        )
+    return parts
+
+
+def _platform_html(figures: Figures, t: Translator) -> list[str]:
+    e = _e
+    parts = [_tag("h2", t("Consultation of the digital resources (providers' figures)"))]
+    if not figures.platform:
+        return [
+            *parts,
+            _tag(
+                "p",
+                t(
+                    "No platform figures for this period: import the providers' COUNTER "
+                    "reports with python -m bot import-usage."
+                ),
+            ),
+        ]
+    metrics = [m for m in PLATFORM_METRICS if any(p.metric == m for p in figures.platform)]
+    months = sorted({p.month for p in figures.platform})
+    month_labels = [formats.month_label(t.locale, m) for m in months]
+    for media in [m for m in MEDIA_TYPES if any(p.media_type == m for p in figures.platform)]:
+        rows = [p for p in figures.platform if p.media_type == media]
+        shown = [m for m in metrics if any(p.metric == m for p in rows)][:3]
+        series = [
+            (
+                t(PLATFORM_LABELS[metric]),
+                [
+                    sum(p.value for p in rows if p.month == month and p.metric == metric)
+                    for month in months
+                ],
+            )
+            for metric in shown
+        ]
+        title = t("{media}: consultation per month", media=media_label(t, media))
+        parts += [_tag("h3", media_label(t, media)), _bar(t, month_labels, series, title)]
+    by_resource = figures.platform_by_resource()
+    names = {p.resource_id: (p.name, p.media_type) for p in figures.platform}
+    parts.append(
+        _table(
+            t("Totals per resource over the period"),
+            [t("resource"), t("media type"), *(t(PLATFORM_LABELS[m]) for m in metrics)],
+            [
+                [
+                    e(names[r][0]),
+                    e(media_label(t, names[r][1])),
+                    *(number(t, values.get(m)) if m in values else "—" for m in metrics),
+                ]
+                for r, values in sorted(by_resource.items(), key=lambda kv: names[kv[0]])
+            ],
+        )
+    )
+    return parts
+
+
+def _workshops_html(figures: Figures, t: Translator) -> list[str]:
+    e = _e
+    summary = figures.workshop_summary
+    parts = [_tag("h2", t("Workshops"))]
+    if not figures.workshops:
+        return [*parts, _tag("p", t("No workshop over the period."))]
+    parts.append(
+        "<p>"
+        + e(
+            t(
+                "{held} ({cancelled}), {registered} for {seats}, {participants}; "
+                "average rating {rating}.",
+                held=counted(t, "workshop_held", summary["held"]),
+                cancelled=counted(t, "cancelled", summary["cancelled"]),
+                registered=counted(t, "registered_patron", summary["registered"]),
+                seats=counted(t, "seat", summary["seats"]),
+                participants=counted(t, "participant", summary["participants"]),
+                rating=_stars(t, summary["average_rating"]),
+            )
+        )
+        + "</p>"
+    )
+    head = [
+        t("workshop"),
+        t("library"),
+        t("date"),
+        t("registered"),
+        t("participants"),
+        t("rating"),
+    ]
+
+    def rows_of(status: str) -> list[list[str]]:
+        return [
+            [
+                e(w.title),
+                e(library_label(t, figures, w.library_id)),
+                e(formats.long_date(t.locale, t.local(w.starts_at).date())),
+                f"{number(t, w.registered)}\u00a0/\u00a0{number(t, w.capacity)}",
+                number(t, w.participants) if status == "held" else "—",
+                _stars(t, w.average_rating),
+            ]
+            for w in figures.workshops
+            if w.status == status
+        ]
+
+    parts.append(_table(t("Workshops held"), head, rows_of("held")))
+    upcoming = rows_of("upcoming")
+    if upcoming:
+        parts.append(_table(t("Upcoming workshops (not counted as held)"), head, upcoming))
+    cancelled = rows_of("cancelled")
+    if cancelled:
+        parts.append(_table(t("Cancelled workshops"), head, cancelled))
+    return parts
 
 
 def _rating_text(t: Translator, kind: str, rating: int) -> str:
@@ -616,7 +1054,7 @@ def _rating_text(t: Translator, kind: str, rating: int) -> str:
     return f"{rating} ★"
 
 
-def _satisfaction_html(figures: Figures, t: Translator, average: float | None) -> list[str]:
+def _satisfaction_html(figures: Figures, t: Translator) -> list[str]:
     e = _e
     feedback = figures.feedback
     kinds = feedback["by_kind"]
@@ -637,8 +1075,8 @@ def _satisfaction_html(figures: Figures, t: Translator, average: float | None) -
         elif kind == "survey":
             survey = feedback["survey"]
             result = t(
-                "{answered} answers out of {sent} sent · average {average}/10 · NPS {nps}",
-                answered=number(t, survey["answered"]),
+                "{answered} of {sent} · average {average}/10 · NPS {nps}",
+                answered=counted(t, "answer", survey["answered"]),
                 sent=number(t, survey["sent"]),
                 average=number(t, survey["average"], 1),
                 nps=number(t, survey["nps"]),
@@ -653,77 +1091,179 @@ def _satisfaction_html(figures: Figures, t: Translator, average: float | None) -
                 e(result),
             ]
         )
-    parts.append(_table([t("feedback"), t("number"), t("with a comment"), t("result")], rows))
-    if any(kinds.get(k, {}).get("rated") for k in ("workshop", "free")):
-        parts.append(_img(satisfaction_chart(figures, t), t("Ratings from 1 to 5")))
-    by_media = feedback["by_media"]
-    media_rows = [
-        [
-            e(media_label(t, k)),
-            number(t, v["up"]),
-            number(t, v["down"]),
-            _stars(t, v["average"]),
-        ]
-        for k, v in sorted(by_media.items())
-        if v["up"] or v["down"] or v["rated"]
-    ]
-    if media_rows:
-        parts.append(_table([t("media type"), "👍", "👎", t("average rating")], media_rows))
-    return parts
-
-
-def _workshops_html(figures: Figures, t: Translator) -> list[str]:
-    e = _e
-    summary = figures.workshop_summary
-    parts = [_tag("h2", t("Workshops"))]
-    if not figures.workshops:
-        return [*parts, _tag("p", t("No workshop over the period."))]
-    parts.append(
-        "<p>"
-        + e(
-            t(
-                "{held} workshops held ({cancelled} cancelled), {registered} registered for "
-                "{seats} seats, {attended} attended; average rating {rating}.",
-                held=number(t, summary["held"]),
-                cancelled=number(t, summary["cancelled"]),
-                registered=number(t, summary["registered"]),
-                seats=number(t, summary["seats"]),
-                attended=number(t, summary["attended"]),
-                rating=_stars(t, summary["average_rating"]),
-            )
-        )
-        + "</p>"
-    )
-    rows = [
-        [
-            e(w.title) + (" <i>(" + e(t("cancelled")) + ")</i>" if w.cancelled else ""),
-            e(library_label(t, figures, w.library_id)),
-            e(t.short_date(w.starts_at)),
-            f"{number(t, w.registered)} / {number(t, w.capacity)}",
-            number(t, w.attended) if w.attendance_known else "—",
-            _stars(t, w.average_rating),
-        ]
-        for w in figures.workshops
-    ]
     parts.append(
         _table(
-            [t("workshop"), t("library"), t("date"), t("registered"), t("attended"), t("rating")],
+            t("Feedback received"),
+            [t("feedback"), t("number"), t("with a comment"), t("result")],
             rows,
         )
     )
+    ratings = list(range(1, 6))
+    shown = [k for k in ("workshop", "free") if kinds.get(k, {}).get("rated")]
+    if shown:
+        labels = [f"{r} ★" for r in ratings]
+        series = [
+            (t(KIND_LABELS[k]), [kinds[k]["distribution"].get(r, 0) for r in ratings])
+            for k in shown
+        ]
+        parts.append(_bar(t, labels, series, t("Ratings from 1 to 5")))
     return parts
 
 
-RENDERERS: Final[dict[str, Callable[[Figures, Translator], bytes]]] = {
+def _survey_html(figures: Figures, t: Translator) -> list[str]:
+    header, rows = survey_rows(figures, t)
+    return [
+        _tag("h2", t("National survey of public libraries")),
+        _tag(
+            "p",
+            t(
+                "The figures the annual survey asks for, per library and for the whole "
+                "network, to copy as they are (python -m bot report --format survey gives "
+                "them as CSV)."
+            ),
+        ),
+        _table(
+            t("Figures for the national survey"),
+            header,
+            [[_e(str(r[0])), *(number(t, v) for v in r[1:])] for r in rows],
+        ),
+    ]
+
+
+METHODOLOGY: Final = (
+    (
+        N_("Active patron"),
+        N_(
+            "A registered patron who did at least one recorded thing with Plume in the period "
+            "(a question, a card opened, a workshop registration, an announcement received). "
+            "Staff, coordinators and administrators are never counted. By library: the "
+            "patron's library when they used Plume. Per day, week or month: the average over "
+            "the days, weeks or months of the period."
+        ),
+    ),
+    (
+        N_("Chat session"),
+        N_("A day on which a patron used Plume (one per patron and day)."),
+    ),
+    (
+        N_("Questions and answers"),
+        N_(
+            "Every question a patron typed; answered when Plume gave an answer. The "
+            "unanswered questions listed are real patron questions only: greetings, thanks, "
+            "dates, times and lone punctuation are left out, and similar wordings are grouped."
+        ),
+    ),
+    (
+        N_("Cards"),
+        N_("A FAQ entry, resource or title a patron opened, named by its title."),
+    ),
+    (
+        N_("Workshop held"),
+        N_(
+            "A workshop that started before the end of the period (and before the report was "
+            "made) and was not cancelled; later ones are listed apart as upcoming. "
+            "Participants: the patrons marked present, or the registered patrons when "
+            "attendance was not taken. Registrations count patrons only."
+        ),
+    ),
+    (
+        N_("Announcements"),
+        N_("Patrons reached: one per patron an announcement was delivered to."),
+    ),
+    (
+        N_("Subscribers"),
+        N_("Patrons subscribed to a kind of announcement on the day of the report."),
+    ),
+    (
+        N_("Consultation of the digital resources"),
+        N_(
+            "The figures the providers report (COUNTER Release 5 reports, or their own "
+            "monthly figures), for the months that start in the period; consultations are "
+            "COUNTER's Total_Item_Requests. The providers report for the whole network, not "
+            "per library."
+        ),
+    ),
+    (
+        N_("National survey"),
+        N_(
+            "Active users: as above (ISO 2789: registered users who used the service in the "
+            "period). User training: workshops held, their participants and hours. "
+            "Electronic services: questions answered, chat sessions, consultations of the "
+            "resources. Cultural action: events announced to patrons and workshop "
+            "registrations."
+        ),
+    ),
+    (
+        N_("Comparison"),
+        N_(
+            "With the period of the same length just before. Every figure comes from the "
+            "events recorded at the time, which hold no personal data: erasing a patron's "
+            "data does not change a past figure."
+        ),
+    ),
+)
+
+
+def _methodology_html(t: Translator) -> list[str]:
+    items = "".join(f"<dt>{_e(t(term))}</dt><dd>{_e(t(text))}</dd>" for term, text in METHODOLOGY)
+    return [_tag("h2", t("Methodology")), f"<dl>{items}</dl>"]
+
+
+# PDF ----------------------------------------------------------------------------------
+
+
+def render_pdf(figures: Figures, t: Translator, brand: Branding | None = None) -> bytes:
+    """The HTML report printed by WeasyPrint (A4, page numbers, vector charts)."""
+    from weasyprint import HTML  # imported here: a second of start-up the bot rarely needs
+
+    html = render_html(figures, t, brand, for_print=True).decode()
+    return bytes(HTML(string=html).write_pdf())
+
+
+RENDERERS: Final[dict[str, Callable[[Figures, Translator, Branding], bytes]]] = {
     "html": render_html,
+    "pdf": render_pdf,
     "csv": render_csv,
     "json": render_json,
+    "survey": render_survey,
 }
 
 
 def stats_chart(figures: Figures, t: Translator) -> bytes:
-    """The trend chart /stats sends (PNG)."""
-    return trend_chart(figures, t)
+    """The trend chart /stats sends (a PNG: Telegram shows photos, not SVG)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    points = figures.series
+    figure = Figure(figsize=(8, 3.2), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    x = list(range(len(points)))
+    axes.bar(x, [p["questions"] for p in points], color="#1f5c99", label=t("questions"))
+    axes.plot(
+        x,
+        [p["active"] for p in points],
+        color="#a34a00",
+        marker="o" if len(points) <= 31 else None,
+        linewidth=2,
+        label=t("active patrons"),
+    )
+    step = max(1, len(points) // 12)
+    axes.set_xticks(x[::step], [t.short_date(p["start"]) for p in points][::step])
+    axes.tick_params(axis="x", labelrotation=30, labelsize=8)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number(t, int(v))))
+    axes.set_ylim(
+        bottom=0,
+        top=max([1, *(p["questions"] for p in points), *(p["active"] for p in points)]) * 1.1,
+    )
+    axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, frameon=False, fontsize=9)
+    axes.spines["top"].set_visible(False)
+    axes.spines["right"].set_visible(False)
+    axes.grid(axis="y", alpha=0.3)
+    axes.set_axisbelow(True)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 __all__ = ["NONE_KEY", "Report", "build_report", "csv_bytes", "render_html", "to_data"]
@@ -733,11 +1273,18 @@ __all__ = ["NONE_KEY", "Report", "build_report", "csv_bytes", "render_html", "to
 
 
 def add_report_arguments(parser: Any) -> None:
-    parser.add_argument("--from", dest="start", required=True, help="first day (YYYY-MM-DD)")
-    parser.add_argument("--to", dest="end", required=True, help="last day, included")
+    parser.add_argument(
+        "--from", dest="start", help="first day (YYYY-MM-DD); default: the last 12 full months"
+    )
+    parser.add_argument("--to", dest="end", help="last day, included (with --from)")
+    parser.add_argument("--year", type=int, help="a calendar year instead (e.g. 2025)")
     parser.add_argument("--library", help="only this library (its id)")
     parser.add_argument(
-        "--format", dest="fmt", choices=FORMATS, default="html", help="default: html"
+        "--format",
+        dest="fmt",
+        choices=FORMATS,
+        default="html",
+        help="html, pdf, csv, json, or survey (the national survey's CSV); default: html",
     )
     parser.add_argument("--lang", choices=("fr", "en"), default="fr", help="default: fr")
     parser.add_argument(
@@ -746,22 +1293,38 @@ def add_report_arguments(parser: Any) -> None:
     parser.add_argument(
         "--rebuild-rollups",
         action="store_true",
-        help="recompute the statistics tables from the usage events first (after a bulk load)",
+        help="accepted for older scripts: there are no roll-ups, figures come from the events",
     )
 
 
-async def report_main(args: Any, engine: Any, tz: Any) -> int:
+def period_from_args(args: Any, tz: Any) -> Period:
+    """--from/--to, --year, or the last 12 full months; PeriodError on bad words."""
+    from bot.stats import PeriodError, parse_date
+
+    if args.year is not None:
+        if args.start or args.end:
+            raise PeriodError("give --year or --from/--to, not both")
+        if not 1900 <= args.year <= 9999:
+            raise PeriodError(f"{args.year} is not a year")
+        return year_period(args.year, tz)
+    if args.start or args.end:
+        if not (args.start and args.end):
+            raise PeriodError("give both --from and --to")
+        return Period.between(parse_date(args.start), parse_date(args.end), tz)
+    return default_period(tz)
+
+
+async def report_main(args: Any, engine: Any, tz: Any, branding: Branding | None = None) -> int:
     """``python -m bot report``: writes the report; 2 on bad dates, 1 on an unknown library."""
     import sys
-    from pathlib import Path
 
     from sqlalchemy import select
 
-    from bot.stats import PeriodError, parse_date, rebuild_rollups
+    from bot.stats import PeriodError
     from storage.models import Library
 
     try:
-        period = Period.between(parse_date(args.start), parse_date(args.end), tz)
+        period = period_from_args(args, tz)
     except PeriodError as error:
         print(f"report: {error}", file=sys.stderr)
         return 2
@@ -770,10 +1333,13 @@ async def report_main(args: Any, engine: Any, tz: Any) -> int:
             if await conn.scalar(select(Library.id).where(Library.id == args.library)) is None:
                 print(f"report: unknown library {args.library!r}", file=sys.stderr)
                 return 1
-    if args.rebuild_rollups:
-        await rebuild_rollups(engine, tz)
     report = await build_report(
-        StatsService(engine, tz), period, library_id=args.library, fmt=args.fmt, language=args.lang
+        StatsService(engine, tz),
+        period,
+        library_id=args.library,
+        fmt=args.fmt,
+        language=args.lang,
+        branding=branding,
     )
     if args.output == "-":
         sys.stdout.buffer.write(report.content)

@@ -69,7 +69,7 @@ class Services:
             handover=HandoverService(sessions),
             reminders=reminders,
             workshops=WorkshopService(sessions, reminders, settings.tz),
-            announcements=AnnouncementService(sessions),
+            announcements=AnnouncementService(sessions, settings.tz),
             subscriptions=SubscriptionService(sessions, usage),
             stats=StatsService(engine, settings.tz),
             teaching=TeachingService(sessions, search),

@@ -1,16 +1,30 @@
-"""Statistics for coordinators, aggregated in SQL (SQLite and PostgreSQL).
+"""Statistics for coordinators, from the recorded events, aggregated in SQL.
 
-:class:`StatsService` turns ``usage_events``, ``feedback``, ``workshops``/``registrations``
-and ``subscriptions`` into :class:`Figures` for a :class:`Period` (local calendar days in
-the network's time zone) and optionally one library. Every query groups in the database;
-Python only reshapes the grouped rows. Patrons appear as counts, never as people.
+:class:`StatsService` turns ``usage_events``, ``feedback``, ``workshops``/``registrations``,
+``subscriptions`` and ``platform_usage`` into :class:`Figures` for a :class:`Period`
+(local calendar days in the network's time zone) and optionally one library. There are no
+roll-up tables: every figure is one ``GROUP BY`` over the events of the period, through
+the covering indexes of ``usage_events`` (each event stores its local day, week and
+month), so that /stats, /export and every format of the report read the same numbers from
+the same queries. Patrons appear as counts, never as people.
+
+The definitions (the report's methodology section repeats them):
+
+- an *active patron* is a patron who did at least one recorded thing (a question, a card
+  opened, a registration, an announcement received...) in the period; staff,
+  coordinators and administrators are never recorded (``bot.usage``);
+- a workshop is *held* when it started before the end of the period and before now and
+  was not cancelled; later ones are *upcoming*, listed apart;
+- registrations, attendance and subscribers count patrons only;
+- the unanswered questions are patron questions that are questions: greetings, thanks,
+  dates and times, lone punctuation are left out (:func:`is_patron_question`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -52,6 +66,7 @@ KIND_METRIC: Final = {
 }
 METRICS: Final = (
     "active",
+    "visits",
     "questions",
     "answered",
     "unanswered",
@@ -198,70 +213,6 @@ def buckets(period: Period, granularity: str) -> list[dt.date]:
     return seen
 
 
-def _utc_offsets(
-    begin: dt.datetime, after: dt.datetime, tz: ZoneInfo
-) -> list[tuple[dt.datetime | None, int]]:
-    """(UTC instant from which the offset applies, offset in seconds), first instant None."""
-    moment = begin
-
-    def offset_at(instant: dt.datetime) -> int:
-        return int(instant.astimezone(tz).utcoffset().total_seconds())  # type: ignore[union-attr]
-
-    offset = offset_at(moment)
-    changes: list[tuple[dt.datetime | None, int]] = [(None, offset)]
-    step = dt.timedelta(hours=1)
-    while moment < after:
-        nxt = moment + step
-        if (nxt_offset := offset_at(nxt)) != offset:
-            changes.append((nxt, nxt_offset))
-            offset = nxt_offset
-        moment = nxt
-    return changes
-
-
-def _sqlite_time(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def local_day_sql(
-    dialect: str,
-    column: str,
-    period: Period,
-    bounds: tuple[dt.datetime, dt.datetime] | None = None,
-) -> str:
-    """SQL for the local calendar day of a UTC ``column`` (a date, or 'YYYY-MM-DD' text).
-
-    PostgreSQL converts with the bound ``:tz``; SQLite adds the offset in force, switching at
-    each daylight-saving change between the ``bounds`` (the period's by default).
-    """
-    if dialect == "postgresql":
-        return f"CAST(timezone(:tz, {column}) AS date)"
-    begin, after = bounds or period.utc_bounds()
-    offsets = _utc_offsets(begin, after, period.tz)
-    if len(offsets) == 1:
-        return f"date({column}, '{offsets[0][1]:+d} seconds')"
-    parts = ["CASE"]
-    for (_, offset), (until, _) in itertools.pairwise(offsets):
-        assert until is not None
-        parts.append(
-            f"WHEN {column} < '{_sqlite_time(until)}' THEN date({column}, '{offset:+d} seconds')"
-        )
-    parts.append(f"ELSE date({column}, '{offsets[-1][1]:+d} seconds') END")
-    return " ".join(parts)
-
-
-def week_sql(dialect: str, day: str) -> str:
-    if dialect == "postgresql":
-        return f"CAST(date_trunc('week', {day}) AS date)"
-    return f"date({day}, '-6 days', 'weekday 1')"
-
-
-def month_sql(dialect: str, day: str) -> str:
-    if dialect == "postgresql":
-        return f"CAST(date_trunc('month', {day}) AS date)"
-    return f"substr({day}, 1, 7) || '-01'"
-
-
 def _as_date(value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -296,15 +247,32 @@ class WorkshopFigures:
     title: str
     library_id: str
     starts_at: dt.datetime
+    duration_min: int
     capacity: int
     media_type: str | None
     cancelled: bool
+    status: str  # held / upcoming / cancelled
     registered: int
     waiting: int
     attended: int
     attendance_known: int
     ratings: int
     average_rating: float | None
+
+    @property
+    def participants(self) -> int:
+        """Patrons marked present; the registered ones when attendance was not taken."""
+        return self.attended if self.attendance_known else self.registered
+
+
+@dataclass
+class PlatformRow:
+    resource_id: str
+    name: str
+    media_type: str
+    month: dt.date
+    metric: str
+    value: int
 
 
 @dataclass
@@ -329,30 +297,139 @@ class Figures:
     comments: list[dict[str, Any]]
     library_names: dict[str, str]
     resource_names: dict[str, str]
+    platform: list[PlatformRow] = field(default_factory=list)
+    events_announced: int = 0
+    previous: Figures | None = None
 
     @property
     def workshop_summary(self) -> dict[str, Any]:
-        held = [w for w in self.workshops if not w.cancelled]
-        registered = sum(w.registered for w in held)
-        known = sum(w.attendance_known for w in held)
-        attended = sum(w.attended for w in held)
-        ratings = sum(w.ratings for w in held)
-        rated = [w for w in held if w.average_rating is not None]
-        average = (
-            sum(w.average_rating * w.ratings for w in rated) / ratings  # type: ignore[operator]
-            if ratings
-            else None
-        )
-        return {
-            "held": len(held),
-            "cancelled": len(self.workshops) - len(held),
-            "seats": sum(w.capacity for w in held),
-            "registered": registered,
-            "attended": attended,
-            "attendance_rate": attended / known if known else None,
-            "ratings": ratings,
-            "average_rating": average,
+        return workshop_summary(self.workshops)
+
+    def platform_totals(self) -> dict[str, int]:
+        """Each platform metric summed over resources and months."""
+        totals: Counter[str] = Counter()
+        for row in self.platform:
+            totals[row.metric] += row.value
+        return dict(totals)
+
+    def platform_by_media(self) -> dict[str, dict[str, int]]:
+        result: dict[str, Counter[str]] = defaultdict(Counter)
+        for row in self.platform:
+            result[row.media_type][row.metric] += row.value
+        return {k: dict(v) for k, v in result.items()}
+
+    def platform_by_resource(self) -> dict[str, dict[str, int]]:
+        result: dict[str, Counter[str]] = defaultdict(Counter)
+        for row in self.platform:
+            result[row.resource_id][row.metric] += row.value
+        return {k: dict(v) for k, v in result.items()}
+
+    def survey(self) -> dict[str, dict[str, int]]:
+        """The national survey's figures per library ('' = the whole network)."""
+        return survey_figures(self)
+
+
+def workshop_summary(workshops: list[WorkshopFigures]) -> dict[str, Any]:
+    held = [w for w in workshops if w.status == "held"]
+    known = sum(w.attendance_known for w in held)
+    attended = sum(w.attended for w in held)
+    ratings = sum(w.ratings for w in held)
+    rated = [w for w in held if w.average_rating is not None]
+    average = (
+        sum(w.average_rating * w.ratings for w in rated) / ratings  # type: ignore[operator]
+        if ratings
+        else None
+    )
+    return {
+        "held": len(held),
+        "upcoming": sum(1 for w in workshops if w.status == "upcoming"),
+        "cancelled": sum(1 for w in workshops if w.status == "cancelled"),
+        "seats": sum(w.capacity for w in held),
+        "registered": sum(w.registered for w in held),
+        "attended": attended,
+        "participants": sum(w.participants for w in held),
+        "hours": sum(w.duration_min for w in held) / 60,
+        "attendance_rate": attended / known if known else None,
+        "ratings": ratings,
+        "average_rating": average,
+    }
+
+
+#: the platform metric that counts as a "consultation" in the national survey
+CONSULTATION_METRIC: Final = "item_requests"
+SURVEY_FIELDS: Final = (
+    "active_patrons",
+    "training_sessions",
+    "training_participants",
+    "training_hours",
+    "questions_answered",
+    "chat_sessions",
+    "platform_consultations",
+    "events_announced",
+    "registrations",
+)
+
+
+def survey_figures(figures: Figures) -> dict[str, dict[str, int]]:
+    """Per library and for the whole network (key ''), in the survey's vocabulary."""
+    libraries = sorted(
+        {k for k in figures.by_library if k} | {w.library_id for w in figures.workshops}
+    )
+    result: dict[str, dict[str, int]] = {}
+    for key in [*libraries, ""]:
+        workshops = [w for w in figures.workshops if key in ("", w.library_id)]
+        summary = workshop_summary(workshops)
+        counts = figures.totals if key == "" else figures.by_library.get(key, _zero())
+        result[key] = {
+            "active_patrons": counts.get("active", 0),
+            "training_sessions": summary["held"],
+            "training_participants": summary["participants"],
+            "training_hours": round(summary["hours"]),
+            "questions_answered": counts.get("answered", 0),
+            "chat_sessions": counts.get("visits", 0),
+            # the providers report for the whole network, not per library
+            "platform_consultations": (
+                figures.platform_totals().get(CONSULTATION_METRIC, 0) if key == "" else 0
+            ),
+            "events_announced": figures.events_announced if key == "" else 0,
+            "registrations": counts.get("registrations", 0),
         }
+    return result
+
+
+_CHITCHAT: Final = frozenset(
+    "bonjour bonsoir salut coucou hello hi hey merci thanks thank you ok okay oui non yes no "
+    "aide help svp stp please au revoir bye top super cool bien parfait daccord accord "
+    "start menu test a bientot bientot bonne journee soiree nuit".split()
+)
+_DATE_LIKE = re.compile(
+    r"^[\d\s/.:hH\-–,]*(\d{1,2}\s*[hH:]\s*\d{0,2}|\d{1,4}[/.\-]\d{1,2}([/.\-]\d{1,4})?)"
+    r"[\d\s/.:hH\-–,]*$"
+)
+_CALENDAR: Final = frozenset(
+    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre "
+    "lundi mardi mercredi jeudi vendredi samedi dimanche demain aujourdhui hier "
+    "january february march april may june july august september october november "
+    "december monday tuesday wednesday thursday friday saturday sunday tomorrow today "
+    "h min er le a".split()
+)
+_WORDS = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def is_patron_question(text: str) -> bool:
+    """A real question: not a greeting, thanks, a date or time, nor lone punctuation."""
+    stripped = text.strip()
+    if not stripped or _DATE_LIKE.match(stripped):
+        return False
+    plain = unicodedata.normalize("NFKD", stripped.casefold())
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).replace("'", "")
+    words = _WORDS.findall(plain)
+    letters = sum(len(w) for w in words)
+    if letters < 3:
+        return False
+    if all(w in _CHITCHAT for w in words):
+        return False
+    return not (any(ch.isdigit() for ch in plain) and all(w in _CALENDAR for w in words))
 
 
 class StatsService:
@@ -366,9 +443,14 @@ class StatsService:
     def dialect(self) -> str:
         return self._engine.dialect.name
 
-    async def figures(self, period: Period, library_id: str | None = None) -> Figures:
-        """Everything the evaluation report shows."""
-        return await self._figures(period, library_id, full=True)
+    async def figures(
+        self, period: Period, library_id: str | None = None, *, compare: bool = False
+    ) -> Figures:
+        """Everything the evaluation report shows (and the previous period's key figures)."""
+        figures = await self._figures(period, library_id, full=True)
+        if compare:
+            figures.previous = await self._figures(period.previous(), library_id, full=True)
+        return figures
 
     async def unanswered(
         self, period: Period, library_id: str | None = None
@@ -383,14 +465,18 @@ class StatsService:
     async def _figures(self, period: Period, library_id: str | None, *, full: bool) -> Figures:
         async with self._engine.connect() as conn:
             q = _Query(conn, self.dialect, period, library_id)
-            totals, by_media, by_library = await q.event_counts()
+            totals, by_media, by_library, series_counts = await q.event_counts()
             active, active_series, active_by_library, active_by_media = await q.active()
             totals["active"] = int(active["total"])
+            totals["visits"] = int(active["visits"])
             for key, value in active_by_library.items():
                 by_library.setdefault(key, _zero())["active"] = value
             for key, value in active_by_media.items():
                 by_media.setdefault(key, _zero())["active"] = value
+            for key, value in (await q.visits_by_library()).items():
+                by_library.setdefault(key, _zero())["visits"] = value
             subscribers, subscribers_by_library = await q.subscribers()
+            top = await q.top_resources() if full else []
             return Figures(
                 period=period,
                 library_id=library_id,
@@ -398,10 +484,10 @@ class StatsService:
                 totals=totals,
                 by_media=by_media,
                 by_library=by_library,
-                series=await q.series(active_series),
+                series=q.series(series_counts, active_series),
                 active=active,
                 active_series=active_series,
-                top_resources=await q.top_resources() if full else [],
+                top_resources=top,
                 subscribers=subscribers,
                 subscribers_by_library=subscribers_by_library,
                 feedback=await q.feedback(),
@@ -409,7 +495,9 @@ class StatsService:
                 unanswered=await q.unanswered() if full else [],
                 comments=await q.comments() if full else [],
                 library_names=await q.names("libraries"),
-                resource_names=await q.names("resources") if full else {},
+                resource_names=await q.names("resources"),
+                platform=await q.platform() if full else [],
+                events_announced=await q.events_announced(),
             )
 
     # Exports -------------------------------------------------------------------------
@@ -417,7 +505,8 @@ class StatsService:
     async def feedback_rows(
         self, period: Period, library_id: str | None = None
     ) -> list[dict[str, Any]]:
-        """Feedback of the period; who wrote it only when they agreed to be contacted."""
+        """Feedback of the period (patrons'); who wrote it only when they agreed to be
+        contacted."""
         begin, after = period.utc_bounds()
         lib = " AND f.library_id = :lib" if library_id else ""
         sql = text(
@@ -425,6 +514,7 @@ class StatsService:
             " f.library_id, f.media_type, f.contact_ok, f.user_id, u.first_name, u.telegram_id"
             " FROM feedback f LEFT JOIN users u ON u.id = f.user_id"
             f" WHERE f.created_at >= :begin AND f.created_at < :after{lib}"
+            f" AND {_PATRON_FEEDBACK}"
             " ORDER BY f.created_at, f.id"
         ).bindparams(*_time_params())
         async with self._engine.connect() as conn:
@@ -437,12 +527,11 @@ class StatsService:
                     "id": row.id,
                     "created_at": _as_utc(row.created_at).isoformat(),
                     "kind": row.kind,
-                    "rating": row.rating,
+                    "rating": "" if row.rating is None else row.rating,
                     "comment": row.comment,
                     "subject_id": row.subject_id or "",
                     "library_id": row.library_id or "",
                     "media_type": row.media_type or "",
-                    "patron": f"P{row.user_id}" if row.user_id is not None else "",
                     "contact": (
                         f"{row.first_name} tg://user?id={row.telegram_id}" if contact else ""
                     ),
@@ -454,18 +543,19 @@ class StatsService:
         self, period: Period, library_id: str | None = None
     ) -> list[dict[str, Any]]:
         """Usage per local day, kind, library and media type (counts, not people)."""
-        begin, after = period.utc_bounds()
-        day = local_day_sql(self.dialect, "occurred_at", period)
         lib = " AND library_id = :lib" if library_id else ""
         sql = text(
-            f"SELECT {day} AS day, kind, library_id, media_type, count(*) AS n,"
-            " count(DISTINCT user_id) AS patrons,"
+            "SELECT day, kind, library_id, media_type, count(*) AS n,"
+            " count(DISTINCT actor) AS patrons,"
             " sum(CASE WHEN answered THEN 1 ELSE 0 END) AS answered"
-            f" FROM usage_events WHERE occurred_at >= :begin AND occurred_at < :after{lib}"
-            " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
-        ).bindparams(*_time_params())
+            f" FROM usage_events WHERE day >= :d0 AND day <= :d1{lib}"
+            " GROUP BY day, kind, library_id, media_type ORDER BY 1, 2, 3, 4"
+        ).bindparams(bindparam("d0", type_=Date), bindparam("d1", type_=Date))
+        params: dict[str, object] = {"d0": period.start, "d1": period.end}
+        if library_id:
+            params["lib"] = library_id
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(sql, _params(begin, after, library_id, self.tz))).all()
+            rows = (await conn.execute(sql, params)).all()
         return [
             {
                 "day": _as_date(row.day).isoformat(),
@@ -478,6 +568,32 @@ class StatsService:
             }
             for row in rows
         ]
+
+
+#: feedback of someone who is staff now is left out (an erased person's stays: a patron's)
+_PATRON_FEEDBACK: Final = (
+    "NOT EXISTS (SELECT 1 FROM users s WHERE s.id = f.user_id AND s.role <> 'patron')"
+)
+USAGE_EXPORT_FIELDS: Final = (
+    "day",
+    "kind",
+    "library_id",
+    "media_type",
+    "events",
+    "patrons",
+    "answered",
+)
+FEEDBACK_EXPORT_FIELDS: Final = (
+    "id",
+    "created_at",
+    "kind",
+    "rating",
+    "comment",
+    "subject_id",
+    "library_id",
+    "media_type",
+    "contact",
+)
 
 
 def _time_params() -> list[Any]:
@@ -499,6 +615,9 @@ def _params(
     return params
 
 
+_FAMILY_RANK: Final = {"PR": 0, "DR": 1, "TR": 2, "IR": 3, "CSV": 4}
+
+
 class _Query:
     """The queries of one report, on one connection."""
 
@@ -511,36 +630,42 @@ class _Query:
         self.library_id = library_id
         self.begin, self.after = period.utc_bounds()
 
-    def _params(self, **more: object) -> dict[str, object]:
-        tz = self.period.tz if self.dialect == "postgresql" else None
-        return _params(self.begin, self.after, self.library_id, tz, **more)
-
     def _lib(self, column: str = "library_id") -> str:
         return f" AND {column} = :lib" if self.library_id else ""
 
     async def _rows(self, sql: str, **more: object) -> list[Any]:
-        statement = text(sql).bindparams(*_time_params())
-        return list((await self.conn.execute(statement, self._params(**more))).all())
-
-    def _days(self) -> dict[str, object]:
-        return {"d0": self.period.start, "d1": self.period.end}
-
-    async def _rollup_rows(self, sql: str, **more: object) -> list[Any]:
-        params: dict[str, object] = {**self._days(), **more}
+        """``sql`` with :begin/:after (UTC), :d0/:d1 (local days) and :lib bound as used."""
+        params: dict[str, object] = {
+            "begin": self.begin,
+            "after": self.after,
+            "d0": self.period.start,
+            "d1": self.period.end,
+            "now": utcnow(),
+            **more,
+        }
         if self.library_id:
             params["lib"] = self.library_id
-        params = {k: v for k, v in params.items() if f":{k}" in sql}
-        dates = [bindparam(k, type_=Date) for k, v in params.items() if isinstance(v, dt.date)]
-        statement = text(sql).bindparams(*dates)
+        params = {k: v for k, v in params.items() if re.search(rf":{k}\b", sql)}
+        binds = [
+            bindparam(k, type_=UtcDateTime if isinstance(v, dt.datetime) else Date)
+            for k, v in params.items()
+            if isinstance(v, dt.date)
+        ]
+        statement = text(sql).bindparams(*binds)
         return list((await self.conn.execute(statement, params)).all())
+
+    _IN_PERIOD = "day >= :d0 AND day <= :d1"
 
     async def event_counts(
         self,
-    ) -> tuple[dict[str, int], dict[str, dict[str, int]], dict[str, dict[str, int]]]:
-        """Counts per kind, library and media type, from the daily rollup."""
-        rows = await self._rollup_rows(
-            "SELECT kind, library_id, media_type, sum(events) AS n, sum(answered) AS answered"
-            f" FROM usage_daily WHERE day >= :d0 AND day <= :d1{self._lib()}"
+    ) -> tuple[
+        dict[str, int], dict[str, dict[str, int]], dict[str, dict[str, int]], dict[Any, Any]
+    ]:
+        """Counts per kind, library and media type, and per bucket of the trend."""
+        rows = await self._rows(
+            "SELECT kind, library_id, media_type, count(*) AS n,"
+            " sum(CASE WHEN answered THEN 1 ELSE 0 END) AS answered"
+            f" FROM usage_events WHERE {self._IN_PERIOD}{self._lib()}"
             " GROUP BY kind, library_id, media_type"
         )
         totals = _zero()
@@ -561,100 +686,130 @@ class _Query:
                 if row.kind == "question":
                     target["answered"] += answered
                     target["unanswered"] += n - answered
-        return totals, dict(by_media), dict(by_library)
+        bucket = {"day": "day", "week": "week", "month": "month"}[self.period.granularity]
+        series_rows = await self._rows(
+            f"SELECT {bucket} AS bucket, kind, count(*) AS n,"
+            " sum(CASE WHEN answered THEN 1 ELSE 0 END) AS answered"
+            f" FROM usage_events WHERE {self._IN_PERIOD}{self._lib()}"
+            " AND kind IN ('question', 'card_view', 'registration') GROUP BY 1, 2"
+        )
+        series: dict[Any, Any] = defaultdict(Counter)
+        for row in series_rows:
+            point = series[_as_date(row.bucket)]
+            point[KIND_METRIC[row.kind]] += int(row.n)
+            if row.kind == "question":
+                point["answered"] += int(row.answered or 0)
+        return totals, dict(by_media), dict(by_library), dict(series)
 
     async def active(
         self,
     ) -> tuple[
         dict[str, float], dict[str, list[tuple[dt.date, int]]], dict[str, int], dict[str, int]
     ]:
-        """Distinct active patrons: per day, week, month (rollup), and over the period.
-
-        Over the period, per library means per home library; each patron is one index
-        lookup (``EXISTS``), not a scan of the events.
-        """
-        rows = await self._rollup_rows(
-            "SELECT grain, bucket, patrons FROM usage_active WHERE library_id = :scope"
-            " AND bucket >= :b0 AND bucket <= :d1",
-            scope=self.library_id or "",
-            b0=self.period.start - dt.timedelta(days=31),
+        """Distinct active patrons: over the period, per library (the patron's library when
+        the event happened), per media type, and per day, week and month."""
+        where = f"{self._IN_PERIOD} AND actor IS NOT NULL{self._lib()}"
+        total = await self._rows(
+            f"SELECT count(DISTINCT actor) AS n FROM usage_events WHERE {where}"
         )
-        series: dict[str, dict[dt.date, int]] = {"day": {}, "week": {}, "month": {}}
-        names = {"d": "day", "w": "week", "m": "month"}
-        for row in rows:
-            series[names[row.grain]][_as_date(row.bucket)] = row.patrons
-        filled = {g: [(b, series[g].get(b, 0)) for b in buckets(self.period, g)] for g in series}
-        event_lib = " AND e.library_id = :lib" if self.library_id else ""
-        in_period = "e.occurred_at >= :begin AND e.occurred_at < :after"
+        hint = self.dialect == "sqlite"
         by_library = {
             (r.library_id or NONE_KEY): r.n
             for r in await self._rows(
-                "SELECT u.library_id, count(*) AS n FROM users u WHERE EXISTS (SELECT 1 FROM"
-                f" usage_events e WHERE e.user_id = u.id AND {in_period}{event_lib})"
-                " GROUP BY u.library_id"
+                "SELECT library_id, count(DISTINCT actor) AS n FROM usage_events"
+                f"{' INDEXED BY ix_usage_events_library_actor' if hint else ''}"
+                f" WHERE {where} GROUP BY library_id"
             )
         }
-        media = " UNION ALL ".join(f"SELECT '{m}' AS media_type" for m in MEDIA_TYPES)
         by_media = {
             r.media_type: r.n
             for r in await self._rows(
-                f"SELECT m.media_type, count(*) AS n FROM users u CROSS JOIN ({media}) m"
-                " WHERE EXISTS (SELECT 1 FROM usage_events e WHERE e.user_id = u.id"
-                f" AND e.media_type = m.media_type AND {in_period}{event_lib})"
-                " GROUP BY m.media_type"
+                "SELECT media_type, count(DISTINCT actor) AS n FROM usage_events"
+                f"{' INDEXED BY ix_usage_events_media_actor' if hint else ''}"
+                f" WHERE {where} AND media_type IS NOT NULL GROUP BY media_type"
             )
         }
+        series: dict[str, dict[dt.date, int]] = {}
+        for grain in ("day", "week", "month"):
+            index = f" INDEXED BY ix_usage_events_{grain}_actor" if hint else ""
+            rows = await self._rows(
+                f"SELECT {grain} AS bucket, count(DISTINCT actor) AS n FROM usage_events{index}"
+                f" WHERE {where} GROUP BY {grain}"
+            )
+            series[grain] = {_as_date(r.bucket): int(r.n) for r in rows}
+        filled = {g: [(b, series[g].get(b, 0)) for b in buckets(self.period, g)] for g in series}
         active = {
-            "total": float(sum(by_library.values())),
+            "total": float(total[0].n if total else 0),
+            "visits": float(sum(series["day"].values())),
             "day_avg": _mean(filled["day"]),
             "week_avg": _mean(filled["week"]),
             "month_avg": _mean(filled["month"]),
         }
         return active, filled, by_library, by_media
 
-    async def series(
-        self, active_series: dict[str, list[tuple[dt.date, int]]]
+    async def visits_by_library(self) -> dict[str, int]:
+        """Chat sessions (a patron's active days) per library."""
+        rows = await self._rows(
+            "SELECT library_id, count(*) AS n FROM (SELECT DISTINCT library_id, day, actor"
+            f" FROM usage_events WHERE {self._IN_PERIOD} AND actor IS NOT NULL{self._lib()})"
+            " AS visits GROUP BY library_id"
+        )
+        return {(r.library_id or NONE_KEY): int(r.n) for r in rows}
+
+    def series(
+        self, counts: dict[Any, Any], active_series: dict[str, list[tuple[dt.date, int]]]
     ) -> list[dict[str, Any]]:
         """The trend at the period's granularity: active patrons and counts per bucket."""
-        rows = await self._rollup_rows(
-            "SELECT day, kind, sum(events) AS n, sum(answered) AS answered FROM usage_daily"
-            f" WHERE day >= :d0 AND day <= :d1{self._lib()}"
-            " AND kind IN ('question', 'card_view', 'registration') GROUP BY day, kind"
-        )
-        granularity = self.period.granularity
-        points: dict[dt.date, dict[str, Any]] = {
-            b: {"start": b, "active": n, **dict.fromkeys(SERIES_METRICS, 0)}
-            for b, n in active_series[granularity]
-        }
-        for row in rows:
-            point = points.get(bucket_of(_as_date(row.day), granularity))
-            if point is None:
-                continue
-            point[KIND_METRIC[row.kind]] += int(row.n)
-            if row.kind == "question":
-                point["answered"] += int(row.answered or 0)
-        return list(points.values())
+        points = []
+        for start, n in active_series[self.period.granularity]:
+            point = {"start": start, "active": n, **dict.fromkeys(SERIES_METRICS, 0)}
+            for metric, value in counts.get(start, {}).items():
+                point[metric] = value
+            points.append(point)
+        return points
 
     async def top_resources(self, limit: int = 10) -> list[dict[str, Any]]:
         rows = await self._rows(
             "SELECT subject_id, media_type, count(*) AS n FROM usage_events"
-            " WHERE kind = 'card_view' AND occurred_at >= :begin AND occurred_at < :after"
+            f" WHERE kind = 'card_view' AND {self._IN_PERIOD}"
             f" AND subject_id IS NOT NULL{self._lib()}"
             " GROUP BY subject_id, media_type ORDER BY n DESC, subject_id LIMIT :limit",
             limit=limit,
         )
-        return [{"id": r.subject_id, "media_type": r.media_type, "views": r.n} for r in rows]
+        titles = await self.titles([r.subject_id for r in rows])
+        return [
+            {
+                "id": r.subject_id,
+                "title": titles.get(r.subject_id, r.subject_id),
+                "media_type": r.media_type,
+                "views": r.n,
+            }
+            for r in rows
+        ]
+
+    async def titles(self, ids: list[str]) -> dict[str, str]:
+        """The title of each card: a resource's name, an item's title, a FAQ question."""
+        if not ids:
+            return {}
+        found: dict[str, str] = {}
+        for sql in (
+            "SELECT id, question AS title FROM faq_entries WHERE id IN :ids",
+            "SELECT id, title FROM items WHERE id IN :ids",
+            "SELECT id, name AS title FROM resources WHERE id IN :ids",
+            "SELECT id, title FROM workshops WHERE id IN :ids",
+        ):
+            statement = text(sql).bindparams(bindparam("ids", expanding=True))
+            for row in await self.conn.execute(statement, {"ids": ids}):
+                found[row.id] = row.title
+        return found
 
     async def subscribers(self) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-        """Current subscribers per topic (``media:<type>``, ``events``, ``news``)."""
-        lib = " AND u.library_id = :lib" if self.library_id else ""
-        statement = text(
+        """Current subscribers (patrons) per topic (``media:<type>``, ``events``, ``news``)."""
+        rows = await self._rows(
             "SELECT s.topic, u.library_id, count(*) AS n FROM subscriptions s"
-            f" JOIN users u ON u.id = s.user_id WHERE 1 = 1{lib}"
-            " GROUP BY s.topic, u.library_id"
+            " JOIN users u ON u.id = s.user_id WHERE u.role = 'patron'"
+            f"{self._lib('u.library_id')} GROUP BY s.topic, u.library_id"
         )
-        params = {"lib": self.library_id} if self.library_id else {}
-        rows = (await self.conn.execute(statement, params)).all()
         totals: Counter[str] = Counter()
         by_library: dict[str, dict[str, int]] = defaultdict(dict)
         for row in rows:
@@ -666,74 +821,86 @@ class _Query:
         rows = await self._rows(
             "SELECT kind, library_id, media_type, rating,"
             " count(*) AS n, sum(CASE WHEN comment <> '' THEN 1 ELSE 0 END) AS comments"
-            " FROM feedback WHERE created_at >= :begin AND created_at < :after"
-            f"{self._lib()} GROUP BY kind, library_id, media_type, rating"
+            " FROM feedback f WHERE created_at >= :begin AND created_at < :after"
+            f" AND {_PATRON_FEEDBACK}{self._lib()} GROUP BY kind, library_id, media_type, rating"
         )
         return shape_feedback(rows)
 
     async def workshops(self) -> list[WorkshopFigures]:
         lib = self._lib("w.library_id")
+        patron = "r.status = 'registered' AND u.role = 'patron'"
         rows = await self._rows(
-            "SELECT w.id, w.title, w.library_id, w.starts_at, w.capacity, w.media_type,"
-            " w.cancelled,"
-            " sum(CASE WHEN r.status = 'registered' THEN 1 ELSE 0 END) AS registered,"
-            " sum(CASE WHEN r.status = 'waiting' THEN 1 ELSE 0 END) AS waiting,"
-            " sum(CASE WHEN r.status = 'registered' AND r.attended THEN 1 ELSE 0 END)"
-            " AS attended,"
-            " sum(CASE WHEN r.status = 'registered' AND r.attended IS NOT NULL THEN 1 ELSE 0"
-            " END) AS known"
+            "SELECT w.id, w.title, w.library_id, w.starts_at, w.duration_min, w.capacity,"
+            " w.media_type, w.cancelled,"
+            f" sum(CASE WHEN {patron} THEN 1 ELSE 0 END) AS registered,"
+            " sum(CASE WHEN r.status = 'waiting' AND u.role = 'patron' THEN 1 ELSE 0 END)"
+            " AS waiting,"
+            f" sum(CASE WHEN {patron} AND r.attended THEN 1 ELSE 0 END) AS attended,"
+            f" sum(CASE WHEN {patron} AND r.attended IS NOT NULL THEN 1 ELSE 0 END) AS known"
             " FROM workshops w LEFT JOIN registrations r ON r.workshop_id = w.id"
+            " LEFT JOIN users u ON u.id = r.user_id"
             f" WHERE w.starts_at >= :begin AND w.starts_at < :after{lib}"
-            " GROUP BY w.id, w.title, w.library_id, w.starts_at, w.capacity, w.media_type,"
-            " w.cancelled ORDER BY w.starts_at, w.id"
+            " GROUP BY w.id, w.title, w.library_id, w.starts_at, w.duration_min, w.capacity,"
+            " w.media_type, w.cancelled ORDER BY w.starts_at, w.id"
         )
         ratings = {
             r.subject_id: (r.n, r.average)
             for r in await self._rows(
                 "SELECT f.subject_id, count(*) AS n, avg(f.rating * 1.0) AS average"
                 " FROM feedback f JOIN workshops w ON w.id = f.subject_id"
-                " WHERE f.kind = 'workshop' AND f.rating IS NOT NULL"
+                f" WHERE f.kind = 'workshop' AND f.rating IS NOT NULL AND {_PATRON_FEEDBACK}"
                 " AND w.starts_at >= :begin AND w.starts_at < :after"
                 f"{self._lib('w.library_id')} GROUP BY f.subject_id"
             )
         }
-        return [
-            WorkshopFigures(
-                id=r.id,
-                title=r.title,
-                library_id=r.library_id,
-                starts_at=_as_utc(r.starts_at),
-                capacity=r.capacity,
-                media_type=r.media_type,
-                cancelled=bool(r.cancelled),
-                registered=int(r.registered or 0),
-                waiting=int(r.waiting or 0),
-                attended=int(r.attended or 0),
-                attendance_known=int(r.known or 0),
-                ratings=ratings.get(r.id, (0, None))[0],
-                average_rating=(
-                    float(ratings[r.id][1]) if r.id in ratings and ratings[r.id][1] else None
-                ),
+        now = utcnow()
+        result = []
+        for r in rows:
+            starts_at = _as_utc(r.starts_at)
+            status = "cancelled" if r.cancelled else "held" if starts_at < now else "upcoming"
+            count, average = ratings.get(r.id, (0, None))
+            result.append(
+                WorkshopFigures(
+                    id=r.id,
+                    title=r.title,
+                    library_id=r.library_id,
+                    starts_at=starts_at,
+                    duration_min=int(r.duration_min or 0),
+                    capacity=r.capacity,
+                    media_type=r.media_type,
+                    cancelled=bool(r.cancelled),
+                    status=status,
+                    registered=int(r.registered or 0),
+                    waiting=int(r.waiting or 0),
+                    attended=int(r.attended or 0),
+                    attendance_known=int(r.known or 0),
+                    ratings=int(count),
+                    average_rating=float(average) if average is not None else None,
+                )
             )
-            for r in rows
-        ]
+        return result
 
     async def unanswered(self, limit: int = 20) -> list[UnansweredGroup]:
         rows = await self._rows(
             "SELECT query, min(raw_text) AS example, count(*) AS n FROM usage_events"
-            " WHERE kind = 'question' AND occurred_at >= :begin AND occurred_at < :after"
+            f" WHERE kind = 'question' AND {self._IN_PERIOD}"
             f" AND NOT answered AND query IS NOT NULL{self._lib()}"
             " GROUP BY query ORDER BY n DESC, query LIMIT :fetch",
             fetch=UNANSWERED_FETCH,
         )
-        return group_similar([(r.query, r.example or r.query, r.n) for r in rows])[:limit]
+        kept = [
+            (r.query, r.example or r.query, r.n)
+            for r in rows
+            if is_patron_question(r.example or r.query)
+        ]
+        return group_similar(kept)[:limit]
 
     async def comments(self, limit: int = 8) -> list[dict[str, Any]]:
         """A few representative comments: recent ones of each rating band, no names."""
         rows = await self._rows(
-            "SELECT kind, rating, comment, media_type, library_id, created_at FROM feedback"
+            "SELECT kind, rating, comment, media_type, library_id, created_at FROM feedback f"
             " WHERE created_at >= :begin AND created_at < :after AND comment <> ''"
-            f"{self._lib()} ORDER BY created_at DESC, id DESC LIMIT 300"
+            f" AND {_PATRON_FEEDBACK}{self._lib()} ORDER BY created_at DESC, id DESC LIMIT 300"
         )
         return pick_representative(
             [
@@ -749,6 +916,38 @@ class _Query:
             ],
             limit,
         )
+
+    async def platform(self) -> list[PlatformRow]:
+        """The providers' figures of the months that start in the period, per resource and
+        metric, each from the most aggregated report family that gave it."""
+        rows = await self._rows(
+            "SELECT p.resource_id, r.name, r.media_type, p.month, p.metric, p.report, p.value"
+            " FROM platform_usage p JOIN resources r ON r.id = p.resource_id"
+            " WHERE p.month >= :d0 AND p.month <= :d1"
+        )
+        best: dict[tuple[str, dt.date, str], tuple[int, Any]] = {}
+        for row in rows:
+            key = (row.resource_id, _as_date(row.month), row.metric)
+            rank = _FAMILY_RANK.get(row.report, 9)
+            if key not in best or rank < best[key][0]:
+                best[key] = (rank, row)
+        return sorted(
+            (
+                PlatformRow(
+                    row.resource_id, row.name, row.media_type, key[1], row.metric, int(row.value)
+                )
+                for key, (_, row) in best.items()
+            ),
+            key=lambda p: (p.media_type, p.name, p.month, p.metric),
+        )
+
+    async def events_announced(self) -> int:
+        """Announcements sent on the events topic (action culturelle)."""
+        rows = await self._rows(
+            "SELECT count(*) AS n FROM announcements WHERE topic = 'events'"
+            " AND state = 'done' AND finished_at >= :begin AND finished_at < :after"
+        )
+        return int(rows[0].n) if rows else 0
 
     async def names(self, table: str) -> dict[str, str]:
         assert table in ("libraries", "resources")
@@ -891,47 +1090,6 @@ def media_keys(figures: Figures) -> list[str]:
 
 
 async def rebuild_rollups(engine: AsyncEngine, tz: ZoneInfo) -> None:
-    """Recomputes usage_daily, usage_presence and usage_active from the events (after a bulk
-    load; the bot keeps them up to date event by event)."""
-    dialect = engine.dialect.name
-    async with engine.begin() as conn:
-        first, last = (
-            await conn.execute(text("SELECT min(occurred_at), max(occurred_at) FROM usage_events"))
-        ).one()
-        for table in ("usage_daily", "usage_presence", "usage_active"):
-            await conn.execute(text(f"DELETE FROM {table}"))
-        if first is None:
-            return
-        begin = _as_utc(first) - dt.timedelta(days=1)
-        after = _as_utc(last) + dt.timedelta(days=1)
-        period = Period(begin.date(), begin.date(), tz)
-        day = local_day_sql(dialect, "occurred_at", period, (begin, after))
-        params = {"tz": str(tz)} if dialect == "postgresql" else {}
-        await conn.execute(
-            text(
-                "INSERT INTO usage_daily (kind, library_id, media_type, day, events, answered)"
-                f" SELECT kind, coalesce(library_id, ''), coalesce(media_type, ''), {day},"
-                " count(*), sum(CASE WHEN kind = 'question' AND answered THEN 1 ELSE 0 END)"
-                " FROM usage_events GROUP BY 1, 2, 3, 4"
-            ),
-            params,
-        )
-        grains = (("d", "day"), ("w", week_sql(dialect, "day")), ("m", month_sql(dialect, "day")))
-        for grain, bucket in grains:
-            for library, condition in (("''", ""), ("library_id", " AND library_id IS NOT NULL")):
-                await conn.execute(
-                    text(
-                        "INSERT INTO usage_presence (grain, bucket, library_id, user_id)"
-                        f" SELECT DISTINCT '{grain}', {bucket}, lib, user_id FROM"
-                        f" (SELECT {day} AS day, {library} AS lib, user_id FROM usage_events"
-                        f" WHERE user_id IS NOT NULL{condition}) AS events"
-                    ),
-                    params,
-                )
-        await conn.execute(
-            text(
-                "INSERT INTO usage_active (grain, library_id, bucket, patrons)"
-                " SELECT grain, library_id, bucket, count(*) FROM usage_presence"
-                " GROUP BY grain, library_id, bucket"
-            )
-        )
+    """Kept for ``report --rebuild-rollups``: there are no roll-ups any more (every figure is
+    computed from the events), so there is nothing to rebuild."""
+    return None

@@ -22,9 +22,14 @@ pseudonym used in statistics — never a Telegram id. Event kinds and the fields
 ``command``
     ``subject_id`` = the command's name (``start``, ``help``...).
 
-Each event also updates the rollups the statistics read (``usage_daily``: counts per local
-day; ``usage_presence``/``usage_active``: distinct active patrons per day, week and month,
-network-wide and per library), in the same transaction.
+Every event goes through :func:`add_events`, the one path (the recorder's methods and the
+announcements use it). It keeps only what counts: events of patrons (``users.role`` is
+``patron`` at that moment; staff, coordinators and administrators are never counted) and
+events without a person (``broadcast_sent``). The person becomes a random ``actor`` number
+(``usage_actors``, created on first use): events hold no user id, and erasing a person
+deletes that link, so every past figure stays the same and nothing links back. The local
+``day``/``week``/``month`` are stored with the event; there are no roll-up tables: the
+statistics group the events through covering indexes (see ``storage/models.py``).
 
 ``library_id`` defaults to nothing; callers pass the patron's home library when they have
 it (``person.library_id``) so statistics can be given per library. Recording never raises:
@@ -35,16 +40,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
+from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Insert
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import SessionFactory
-from storage.models import UsageActive, UsageDaily, UsageEvent, UsagePresence, utcnow
+from storage.models import UsageEvent, User, utcnow
+from storage.report import UsageActor
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +89,96 @@ def _cut(value: object, limit: int) -> str | None:
     return str(value)[:limit]
 
 
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One usage event before it is stored (``user_id`` becomes the person's actor)."""
+
+    kind: str
+    user_id: int | None = None
+    library_id: str | None = None
+    media_type: str | None = None
+    subject_id: str | int | None = None
+    query: str | None = None
+    raw_text: str | None = None
+    score: float | None = None
+    answered: bool | None = None
+    occurred_at: dt.datetime | None = None
+
+
+_CHUNK = 2000
+
+
+async def actors_of(session: AsyncSession, user_ids: set[int]) -> dict[int, int]:
+    """The actor number of each of ``user_ids`` who is a patron (created when missing)."""
+    found: dict[int, int | None] = {}
+    ids = sorted(user_ids)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        rows = await session.execute(
+            select(User.id, UsageActor.actor)
+            .outerjoin(UsageActor, UsageActor.user_id == User.id)
+            .where(User.id.in_(chunk), User.role == "patron")
+        )
+        found.update({row.id: row.actor for row in rows})
+    missing = [user for user, actor in found.items() if actor is None]
+    if missing:
+        dialect = session.bind.dialect.name
+        fresh = [{"user_id": u, "actor": secrets.randbits(62) + 1} for u in missing]
+        # another transaction may create the same person's actor: keep whichever came first
+        statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(UsageActor)
+        for start in range(0, len(fresh), _CHUNK):
+            await session.execute(
+                statement.on_conflict_do_nothing(), fresh[start : start + _CHUNK]
+            )
+        for start in range(0, len(missing), _CHUNK):
+            rows = await session.execute(
+                select(UsageActor.user_id, UsageActor.actor).where(
+                    UsageActor.user_id.in_(missing[start : start + _CHUNK])
+                )
+            )
+            found.update({row.user_id: row.actor for row in rows})
+    return {user: actor for user, actor in found.items() if actor is not None}
+
+
+async def add_events(session: AsyncSession, tz: ZoneInfo, events: list[Event]) -> int:
+    """The one path of every usage event, inside the caller's transaction; how many count.
+
+    An event of a person who is not a patron (or no longer exists) is not stored.
+    """
+    for event in events:
+        if event.kind not in EVENT_KINDS:
+            raise ValueError(f"unknown usage event kind {event.kind!r}")
+    people = {e.user_id for e in events if e.user_id is not None}
+    actors = await actors_of(session, people) if people else {}
+    now = utcnow()
+    rows = []
+    for event in events:
+        if event.user_id is not None and event.user_id not in actors:
+            continue
+        moment = event.occurred_at or now
+        day = moment.astimezone(tz).date()
+        rows.append(
+            {
+                "occurred_at": moment,
+                "day": day,
+                "week": day - dt.timedelta(days=day.weekday()),
+                "month": day.replace(day=1),
+                "actor": actors.get(event.user_id) if event.user_id is not None else None,
+                "kind": event.kind,
+                "library_id": _cut(event.library_id, 64),
+                "media_type": _cut(event.media_type, 16),
+                "subject_id": _cut(event.subject_id, 64),
+                "query": _cut(event.query, _TEXT_LIMIT),
+                "raw_text": _cut(event.raw_text, _TEXT_LIMIT),
+                "score": float(event.score) if event.score is not None else None,
+                "answered": event.answered,
+            }
+        )
+    for start in range(0, len(rows), _CHUNK):
+        await session.execute(insert(UsageEvent), rows[start : start + _CHUNK])
+    return len(rows)
+
+
 class UsageRecorder:
     """Writes usage events; ``services.usage`` in the bot."""
 
@@ -102,63 +200,37 @@ class UsageRecorder:
         answered: bool | None = None,
         occurred_at: dt.datetime | None = None,
     ) -> bool:
-        """Stores one event; False (and a log line) when it could not be stored."""
+        """Stores one event; False (and a log line) when it could not be stored. An event
+        of someone who is not a patron is left out (True: nothing went wrong)."""
         if kind not in EVENT_KINDS:
             log.warning("unknown usage event kind %r ignored", kind)
             return False
-        event = UsageEvent(
-            occurred_at=occurred_at or utcnow(),
-            user_id=user_id,
-            kind=kind,
-            library_id=_cut(library_id, 64),
-            media_type=_cut(media_type, 16),
-            subject_id=_cut(subject_id, 64),
-            query=_cut(query, _TEXT_LIMIT),
-            raw_text=_cut(raw_text, _TEXT_LIMIT),
-            score=float(score) if score is not None else None,
-            answered=answered,
+        event = Event(
+            kind,
+            user_id,
+            library_id,
+            media_type,
+            subject_id,
+            query,
+            raw_text,
+            score,
+            answered,
+            occurred_at,
         )
-        try:
-            async with self._sessions.begin() as session:
-                session.add(event)
-                await self._roll_up(session, event)
-        except (SQLAlchemyError, OSError) as error:
-            log.warning("usage event %s not recorded: %s", kind, error)
-            return False
-        return True
-
-    async def _roll_up(self, session: AsyncSession, event: UsageEvent) -> None:
-        dialect = session.bind.dialect.name
-        day = event.occurred_at.astimezone(self.tz).date()
-        answered = 1 if event.kind == QUESTION and event.answered else 0
-        key = {
-            "kind": event.kind,
-            "library_id": event.library_id or "",
-            "media_type": event.media_type or "",
-            "day": day,
-        }
-        await session.execute(
-            _upsert(dialect, UsageDaily, {**key, "events": 1, "answered": answered}, key)
-        )
-        if event.user_id is None:
-            return
-        buckets = {"d": day, "w": day - dt.timedelta(days=day.weekday()), "m": day.replace(day=1)}
-        scopes = sorted({""} | ({event.library_id} if event.library_id else set()))
-        for grain, bucket in buckets.items():
-            for library in scopes:
-                where = {"grain": grain, "bucket": bucket, "library_id": library}
-                added = await session.execute(
-                    _insert(dialect, UsagePresence)
-                    .values(**where, user_id=event.user_id)
-                    .on_conflict_do_nothing()
-                )
-                if added.rowcount:  # type: ignore[attr-defined]
-                    await session.execute(
-                        _upsert(dialect, UsageActive, {**where, "patrons": 1}, where)
-                    )
+        for attempt in range(2):
+            try:
+                async with self._sessions.begin() as session:
+                    await add_events(session, self.tz, [event])
+                return True
+            except IntegrityError as error:  # the person was erased meanwhile; once more
+                if attempt:
+                    log.warning("usage event %s not recorded: %s", kind, error)
+            except (SQLAlchemyError, OSError) as error:
+                log.warning("usage event %s not recorded: %s", kind, error)
+                return False
+        return False
 
     # Convenience wrappers -------------------------------------------------------------
-
     async def question(
         self,
         *,
@@ -204,20 +276,3 @@ class UsageRecorder:
         self, name: str, *, user_id: int | None = None, library_id: str | None = None
     ) -> bool:
         return await self.record(COMMAND, user_id=user_id, subject_id=name, library_id=library_id)
-
-
-def _insert(dialect: str, model: type) -> postgresql.Insert | sqlite.Insert:
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
-def _upsert(
-    dialect: str, model: type, values: dict[str, object], key: dict[str, object]
-) -> Insert:
-    """INSERT the row, or add its counters to the row already there."""
-    statement = _insert(dialect, model).values(**values)
-    counters = {
-        name: getattr(model, name) + getattr(statement.excluded, name)
-        for name in values
-        if name not in key
-    }
-    return statement.on_conflict_do_update(index_elements=list(key), set_=counters)

@@ -23,17 +23,25 @@ from telegram.ext import (
 
 from bot.context import PlumeContext
 from bot.feedback import FeedbackEntry
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.report import (
+    EXPORT_FIELDS,
+    FORMATS,
     KIND_LABELS,
+    Branding,
     build_report,
+    counted,
     csv_bytes,
+    default_period,
     library_label,
     media_label,
     number,
     percent,
     stats_chart,
+    survey_rows,
+    to_data,
     topic_label,
+    workshop_rows,
 )
 from bot.stats import Figures, Period, PeriodError, PeriodOrderError, media_keys
 from handlers import teach
@@ -410,7 +418,7 @@ async def unanswered(update: Update, context: PlumeContext) -> None:
     lines = [head, t("Grouped by similarity, most frequent first:"), ""]
     shown = groups[:15]
     for rank, group in enumerate(shown, start=1):
-        times = t.tn("{count} time", "{count} times", group.count)
+        times = counted(t, "time", group.count)
         line = f"{rank}. <b>{escape(group.text)}</b> — {times}"
         if group.variants:
             line += "\n  <i>" + escape(" · ".join(group.variants[:3])) + "</i>"
@@ -434,58 +442,68 @@ async def export(update: Update, context: PlumeContext) -> None:
     assert chat is not None
     await chat.send_action(ChatAction.UPLOAD_DOCUMENT)
     stats_service = context.services.stats
-    report = await build_report(stats_service, period, library_id=library_id, fmt="json")
-    workshops = [
-        {
-            "id": w.id,
-            "title": w.title,
-            "library_id": w.library_id,
-            "starts_at": w.starts_at.isoformat(),
-            "capacity": w.capacity,
-            "media_type": w.media_type or "",
-            "cancelled": int(w.cancelled),
-            "registered": w.registered,
-            "waiting": w.waiting,
-            "attended": w.attended if w.attendance_known else "",
-            "ratings": w.ratings,
-            "average_rating": "" if w.average_rating is None else round(w.average_rating, 2),
-        }
-        for w in report.figures.workshops
-    ]
+    report = await build_report(
+        stats_service, period, library_id=library_id, fmt="json", language=t.locale
+    )
+    figures = report.figures
     suffix = f"{period.start.isoformat()}-{period.end.isoformat()}"
+    data = to_data(figures, t)
     files = (
         ("feedback", await stats_service.feedback_rows(period, library_id)),
         ("usage", await stats_service.usage_rows(period, library_id)),
-        ("workshops", workshops),
+        ("workshops", workshop_rows(figures)),
+        ("platform_usage", data["platform_usage"]),
     )
     for name, rows in files:
         await chat.send_document(
-            InputFile(io.BytesIO(csv_bytes(rows)), filename=f"plume-{name}-{suffix}.csv"),
-            caption=t("{name}: {n} rows", name=name, n=len(rows)),
+            InputFile(
+                io.BytesIO(csv_bytes(rows, EXPORT_FIELDS[name])),
+                filename=f"plume-{name}-{suffix}.csv",
+            ),
+            caption=counted(t, "row", len(rows), name=t(EXPORT_NAMES[name])),
         )
+    header, rows = survey_rows(figures, t)
+    await chat.send_document(
+        InputFile(io.BytesIO(csv_bytes(rows, header)), filename=f"plume-survey-{suffix}.csv"),
+        caption=t("National survey: the figures per library and for the whole network"),
+    )
+
+
+EXPORT_NAMES = {
+    "feedback": N_("Feedback"),
+    "usage": N_("Use per day"),
+    "workshops": N_("Workshops"),
+    "platform_usage": N_("Consultation of the digital resources"),
+}
 
 
 @requires("coordinator")
 async def rapport(update: Update, context: PlumeContext) -> None:
-    parsed = await _parse(
-        update, context, default="year", extra=("fr", "en", "html", "csv", "json")
-    )
+    parsed = await _parse(update, context, default="year", extra=("fr", "en", *FORMATS))
     if not parsed:
         return
     period, library_id, others = parsed
+    if not context.args:
+        period = default_period(context.services.stats.tz)
     language = context.t.locale
-    fmt = "html"
+    fmt = "pdf"
     for word in others:
         if word.lower() in ("en", "fr"):
             language = word.lower()
-        elif word.lower() in ("html", "csv", "json"):
+        elif word.lower() in FORMATS:
             fmt = word.lower()
     t = context.t
     chat = update.effective_chat
     assert chat is not None
     await chat.send_action(ChatAction.UPLOAD_DOCUMENT)
+    settings = context.services.settings
     report = await build_report(
-        context.services.stats, period, library_id=library_id, fmt=fmt, language=language
+        context.services.stats,
+        period,
+        library_id=library_id,
+        fmt=fmt,
+        language=language,
+        branding=Branding(settings.network_name, settings.report_logo),
     )
     await chat.send_document(
         InputFile(io.BytesIO(report.content), filename=report.filename),

@@ -113,6 +113,8 @@ class Resource(Base):
     access: Mapped[str] = mapped_column(Text, default="")
     url: Mapped[str] = mapped_column(String(500), default="")
     keywords: Mapped[str] = mapped_column(Text, default="")  # ';'-separated
+    #: the platform's name in its provider's COUNTER reports (else ``name`` is matched)
+    counter_platform: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     # the catalogue version that last wrote the row: the search index catches up from it
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
@@ -285,29 +287,32 @@ class Feedback(Base):
 
 
 class UsageEvent(Base):
-    """One thing a patron did, for statistics (questions, card views, registrations...)."""
+    """One thing a patron did, for statistics (questions, card views, registrations...).
+
+    No user id: ``actor`` is a random number per person (``usage_actors`` holds the only
+    link, which erasure deletes), so every past figure stays the same and nothing links an
+    event to a person any more. ``day``/``week``/``month`` are the local calendar day (in the
+    network's time zone), its Monday and its first day, fixed when the event is recorded:
+    the figures group by them through the indexes below, without roll-up tables.
+    """
 
     __tablename__ = "usage_events"
     __table_args__ = (
-        # covering indexes of the statistics (bot/stats.py): by kind, and per patron
-        Index(
-            "ix_usage_events_kind_time",
-            "kind",
-            "occurred_at",
-            "answered",
-            "subject_id",
-            "media_type",
-            "library_id",
-        ),
-        Index("ix_usage_events_user_time", "user_id", "occurred_at", "library_id"),
-        Index(
-            "ix_usage_events_user_media_time", "user_id", "media_type", "occurred_at", "library_id"
-        ),
+        Index("ix_usage_events_day_kind", "day", "kind", "library_id", "media_type", "answered"),
+        Index("ix_usage_events_kind_day", "kind", "day", "subject_id", "media_type"),
+        Index("ix_usage_events_day_actor", "day", "actor"),
+        Index("ix_usage_events_week_actor", "week", "actor", "day"),
+        Index("ix_usage_events_month_actor", "month", "actor", "day"),
+        Index("ix_usage_events_library_actor", "library_id", "actor", "day"),
+        Index("ix_usage_events_media_actor", "media_type", "actor", "day"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
-    user_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    day: Mapped[dt.date] = mapped_column(Date)
+    week: Mapped[dt.date] = mapped_column(Date)
+    month: Mapped[dt.date] = mapped_column(Date)
+    actor: Mapped[int | None] = mapped_column(BigInteger, default=None)
     kind: Mapped[str] = mapped_column(String(24))
     library_id: Mapped[str | None] = mapped_column(String(64), default=None)
     media_type: Mapped[str | None] = mapped_column(String(16), default=None)
@@ -316,46 +321,6 @@ class UsageEvent(Base):
     raw_text: Mapped[str | None] = mapped_column(Text, default=None)
     score: Mapped[float | None] = mapped_column(Float, default=None)
     answered: Mapped[bool | None] = mapped_column(Boolean, default=None)
-
-
-class UsageDaily(Base):
-    """Usage events counted per local day, kind, library and media type ('' for none).
-
-    Kept up to date by bot.usage.UsageRecorder with each event, so that statistics over a
-    year read a few hundred thousand rows at most, never the events themselves.
-    """
-
-    __tablename__ = "usage_daily"
-
-    kind: Mapped[str] = mapped_column(String(24), primary_key=True)
-    library_id: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
-    media_type: Mapped[str] = mapped_column(String(16), primary_key=True, default="")
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    events: Mapped[int] = mapped_column(Integer, default=0)
-    answered: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class UsagePresence(Base):
-    """That a patron was active in a day (``d``), week (``w``) or month (``m``), in the whole
-    network (``library_id`` '') and in their library: each is counted once in UsageActive."""
-
-    __tablename__ = "usage_presence"
-
-    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
-    bucket: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    library_id: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
-    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-
-
-class UsageActive(Base):
-    """Distinct active patrons per day, week or month (first day of the bucket)."""
-
-    __tablename__ = "usage_active"
-
-    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
-    library_id: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
-    bucket: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    patrons: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Meta(Base):
@@ -368,3 +333,4 @@ class Meta(Base):
 
 
 from storage import outbox as _outbox  # noqa: E402,F401  (registers its tables)
+from storage import report as _report  # noqa: E402,F401  (registers its tables)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 from sqlalchemy import select
 
@@ -203,20 +202,36 @@ async def test_coordinator_stats_report_export_and_unanswered(standin, plume, da
     assert "mdp" not in unanswered.text
 
     await coco.send("/rapport semaine")
+    pdf = await coco.next_message(timeout=60)  # WeasyPrint on a shared machine
+    assert pdf.file_name.endswith(".pdf") and pdf.document.startswith(b"%PDF-")
+    await coco.send("/rapport semaine html")
     report = await coco.next_message()
     assert report.file_name.endswith(".html")
-    html = re.sub(r"data:image/png;base64,[^\"]+", "", report.document.decode())
+    html = report.document.decode()
     assert "Document synthétique d'évaluation" in html and "Pat" not in html
     await coco.send("/rapport semaine json")
     data = json.loads((await coco.next_message()).document)
     assert data["totals"]["questions"] == 2 and data["totals"]["unanswered"] == 1
 
     await coco.send("/export semaine")
-    files = [await coco.next_message() for _ in range(3)]
+    files = [await coco.next_message() for _ in range(5)]
     names = [f.file_name for f in files]
-    assert [n.split("-")[1] for n in names] == ["feedback", "usage", "workshops"]
+    assert [n.split("-")[1] for n in names] == [
+        "feedback",
+        "usage",
+        "workshops",
+        "platform_usage",
+        "survey",
+    ]
     usage = files[1].document.decode("utf-8-sig").splitlines()
     assert usage[0].startswith("day;kind;library_id;media_type;events")
+    # no workshop this week: the file still has its header row, and says so in French
+    assert files[2].document.decode("utf-8-sig").splitlines() == [
+        "id;title;library_id;starts_at;duration_min;capacity;media_type;status;registered;"
+        "waiting;attended;participants;ratings;average_rating"
+    ]
+    assert files[2].text == "Ateliers\u00a0: 0 ligne"
+    assert files[4].document.decode("utf-8-sig").startswith("bibliothèque;Usagers actifs")
     assert "2010" not in files[0].document.decode("utf-8-sig")
 
     await coco.send("/stats 2025-13-01")

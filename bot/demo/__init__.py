@@ -56,3 +56,47 @@ def demo_export(tz: ZoneInfo, today: dt.date | None = None) -> Iterator[Path]:
             today or dt.datetime.now(tz).date(),
         )
         yield folder
+
+
+USAGE_DIR = DEMO_DIR / "usage"
+_SAMPLE_YEAR = 2025
+_MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+def demo_usage_files(target: Path, today: dt.date | None = None) -> list[Path]:
+    """The sample COUNTER reports (and plain CSV) of the demo platforms, their 2025 months
+    moved onto the last 12 full months, so that the default report shows them."""
+    import re
+
+    today = today or dt.date.today()
+    end = today.replace(day=1) - dt.timedelta(days=1)
+    months = [end.replace(day=1)]
+    while len(months) < 12:
+        months.insert(0, (months[0] - dt.timedelta(days=1)).replace(day=1))
+    last_day = end
+
+    def shift_date(match: re.Match[str]) -> str:
+        month = months[int(match.group(1)) - 1]
+        if match.group(2) is None:
+            return f"{month:%Y-%m}"
+        if match.group(2) == "01":
+            return f"{month:%Y-%m}-01"
+        if int(match.group(1)) == 12:
+            return last_day.isoformat()
+        following = (month + dt.timedelta(days=32)).replace(day=1)
+        return (following - dt.timedelta(days=1)).isoformat()
+
+    def shift_name(match: re.Match[str]) -> str:
+        month = months[_MONTH_NAMES.index(match.group(1))]
+        return f"{_MONTH_NAMES[month.month - 1]}-{month.year}"
+
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source in sorted(USAGE_DIR.iterdir()):
+        text = source.read_text(encoding="utf-8")
+        text = re.sub(rf"\b{_SAMPLE_YEAR}-(\d\d)(?:-(\d\d))?\b", shift_date, text)
+        text = re.sub(rf"\b({'|'.join(_MONTH_NAMES)})-{_SAMPLE_YEAR}\b", shift_name, text)
+        path = target / source.name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

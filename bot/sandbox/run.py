@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from bot.app import Plume
 from bot.config import Settings
+from bot.counter.service import import_demo_usage
 from bot.demo import demo_export
 from bot.importer import Importer
 from bot.standin import BotAPIStandin
@@ -48,6 +49,7 @@ async def prepare_database(url: str, settings: Settings, *, fresh: bool) -> None
         if fresh or not libraries:
             with demo_export(settings.tz) as folder:
                 await Importer(engine).run(folder, progress=False)
+                await import_demo_usage(engine, folder / "usage")
     finally:
         await engine.dispose()
 

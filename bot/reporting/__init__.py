@@ -1,0 +1,1 @@
+"""Pieces of the evaluation report: SVG charts, French formats, the PDF."""
