@@ -33,7 +33,9 @@ from bot.stats import (
     Figures,
     Period,
     StatsService,
+    WorkshopFigures,
     media_keys,
+    workshop_summary,
 )
 from storage.models import MEDIA_TYPES
 
@@ -102,6 +104,8 @@ SURVEY_LABELS: Final = {
     "events_announced": N_("Cultural action: events announced"),
     "registrations": N_("Cultural action: registrations"),
 }
+#: longer lists are summed up (workshops per library, the most consulted resources)
+LIST_LIMIT: Final = 30
 TABLE_METRICS: Final = (
     "active",
     "questions",
@@ -974,9 +978,33 @@ def _platform_html(figures: Figures, t: Translator) -> list[str]:
         parts += [_tag("h3", media_label(t, media)), _bar(t, month_labels, series, title)]
     by_resource = figures.platform_by_resource()
     names = {p.resource_id: (p.name, p.media_type) for p in figures.platform}
+    by_media = figures.platform_by_media()
     parts.append(
         _table(
-            t("Totals per resource over the period"),
+            t("Totals per media type over the period"),
+            [t("media type"), *(t(PLATFORM_LABELS[m]) for m in metrics)],
+            [
+                [
+                    e(media_label(t, media)),
+                    *(
+                        number(t, by_media[media][m]) if m in by_media[media] else "—"
+                        for m in metrics
+                    ),
+                ]
+                for media in MEDIA_TYPES
+                if media in by_media
+            ],
+        )
+    )
+    top = sorted(
+        by_resource.items(), key=lambda kv: (-kv[1].get("item_requests", 0), names[kv[0]])
+    )
+    by_resource = dict(sorted(top[:LIST_LIMIT], key=lambda kv: names[kv[0]]))
+    parts.append(
+        _table(
+            t("Totals per resource over the period")
+            if len(top) <= LIST_LIMIT
+            else t("The {n} most consulted resources over the period", n=number(t, LIST_LIMIT)),
             [t("resource"), t("media type"), *(t(PLATFORM_LABELS[m]) for m in metrics)],
             [
                 [
@@ -1036,12 +1064,39 @@ def _workshops_html(figures: Figures, t: Translator) -> list[str]:
             if w.status == status
         ]
 
-    parts.append(_table(t("Workshops held"), head, rows_of("held")))
+    held = rows_of("held")
+    if len(held) <= LIST_LIMIT:
+        parts.append(_table(t("Workshops held"), head, held))
+    else:  # a long list helps no one on paper: per library (the list is in /export)
+        by_library: dict[str, list[WorkshopFigures]] = {}
+        for w in figures.workshops:
+            by_library.setdefault(w.library_id, []).append(w)
+        rows = []
+        for key, items in sorted(
+            by_library.items(), key=lambda kv: library_label(t, figures, kv[0]).casefold()
+        ):
+            per = workshop_summary(items)
+            rows.append(
+                [
+                    e(library_label(t, figures, key)),
+                    number(t, per["held"]),
+                    number(t, per["participants"]),
+                    number(t, round(per["hours"])),
+                    _stars(t, per["average_rating"]),
+                ]
+            )
+        parts.append(
+            _table(
+                t("Workshops held per library (the list of sessions is in the /export files)"),
+                [t("library"), t("sessions"), t("participants"), t("hours"), t("rating")],
+                rows,
+            )
+        )
     upcoming = rows_of("upcoming")
     if upcoming:
         parts.append(_table(t("Upcoming workshops (not counted as held)"), head, upcoming))
     cancelled = rows_of("cancelled")
-    if cancelled:
+    if cancelled and len(cancelled) <= LIST_LIMIT:
         parts.append(_table(t("Cancelled workshops"), head, cancelled))
     return parts
 

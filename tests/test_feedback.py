@@ -186,7 +186,7 @@ async def test_coordinator_stats_report_export_and_unanswered(standin, plume, da
     await plume.services.answers.settled()  # a question is logged after its reply
     coco = await coordinator(standin, plume)
     await coco.send("/stats semaine")
-    chart = await coco.next_message()
+    chart = await coco.next_message(timeout=30)  # matplotlib's first import, on a shared machine
     assert chart.photo is not None and chart.photo.startswith(b"\x89PNG")
     figures = await coco.next_message()
     assert figures.text.startswith("<b>Statistiques du") or "Statistiques du" in figures.text
@@ -200,6 +200,7 @@ async def test_coordinator_stats_report_export_and_unanswered(standin, plume, da
     unanswered = await coco.next_message()
     assert "horaires de la piscine municipale" in unanswered.text
     assert "mdp" not in unanswered.text
+    assert "— 1 fois" in unanswered.text and "time" not in unanswered.text  # French plural
 
     await coco.send("/rapport semaine")
     pdf = await coco.next_message(timeout=60)  # WeasyPrint on a shared machine
