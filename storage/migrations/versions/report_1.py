@@ -7,7 +7,7 @@ counted as patrons). ``resources.counter_platform`` and ``platform_usage`` hold 
 providers' COUNTER figures.
 
 Revision ID: report_1
-Revises: outbox_1
+Revises: search_index_1
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "report_1"
-down_revision: str | None = "outbox_1"
+down_revision: str | None = "search_index_1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
