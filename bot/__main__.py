@@ -133,7 +133,7 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
-        branding = Branding(settings.network_name, settings.report_logo)
+        branding = Branding(settings.network_name, settings.report_logo, settings.pdf_engine)
         return await report_main(args, engine, settings.tz, branding)
     finally:
         await engine.dispose()

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     )
     #: an image (PNG, JPEG or SVG) printed at the top of the evaluation report
     report_logo: Path | None = Field(default=None, validation_alias="PLUME_REPORT_LOGO")
+
+    #: what prints the report's PDF: auto (headless Chromium if installed, else WeasyPrint)
+    pdf_engine: Literal["auto", "chromium", "weasyprint"] = Field(
+        default="auto", validation_alias="PLUME_PDF_ENGINE"
+    )
 
     @field_validator("report_logo", mode="before")
     @classmethod

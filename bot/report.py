@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from bot.i18n import N_, Np_, Translator, translator
 from bot.reporting import formats
+from bot.reporting.pdf import html_to_pdf
 from bot.reporting.svg import bar_chart
 from bot.stats import (
     FEEDBACK_EXPORT_FIELDS,
@@ -155,10 +156,12 @@ class Report:
 
 @dataclass(frozen=True, slots=True)
 class Branding:
-    """What the cover shows: the network's name and an optional logo file."""
+    """What the cover shows (the network's name, an optional logo file), and what prints the
+    PDF (``auto``: headless Chromium when installed, else WeasyPrint)."""
 
     network_name: str = "Bibliothèque numérique départementale"
     logo: Path | None = None
+    pdf_engine: str = "auto"
 
 
 def media_label(t: Translator, key: str | None) -> str:
@@ -1268,11 +1271,9 @@ def _methodology_html(t: Translator) -> list[str]:
 
 
 def render_pdf(figures: Figures, t: Translator, brand: Branding | None = None) -> bytes:
-    """The HTML report printed by WeasyPrint (A4, page numbers, vector charts)."""
-    from weasyprint import HTML  # imported here: a second of start-up the bot rarely needs
-
-    html = render_html(figures, t, brand, for_print=True).decode()
-    return bytes(HTML(string=html).write_pdf())
+    """The HTML report printed (A4, page numbers, vector charts): see bot.reporting.pdf."""
+    brand = brand or Branding()
+    return html_to_pdf(render_html(figures, t, brand, for_print=True).decode(), brand.pdf_engine)
 
 
 RENDERERS: Final[dict[str, Callable[[Figures, Translator, Branding], bytes]]] = {

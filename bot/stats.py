@@ -712,7 +712,9 @@ class _Query:
         total = await self._rows(
             f"SELECT count(DISTINCT actor) AS n FROM usage_events WHERE {where}"
         )
-        hint = self.dialect == "sqlite"
+        # SQLite: the (group, actor, day) indexes give each group's actors in order, so a
+        # count(DISTINCT) needs no temporary b-tree (measured: 5 to 10 times faster)
+        hint = self.dialect == "sqlite" and not self.library_id
         by_library = {
             (r.library_id or NONE_KEY): r.n
             for r in await self._rows(
@@ -749,10 +751,12 @@ class _Query:
 
     async def visits_by_library(self) -> dict[str, int]:
         """Chat sessions (a patron's active days) per library."""
+        # in the order of ix_usage_events_library_actor, so SQLite needs no temporary b-tree
+        hint = " INDEXED BY ix_usage_events_library_actor" if self.dialect == "sqlite" else ""
         rows = await self._rows(
-            "SELECT library_id, count(*) AS n FROM (SELECT DISTINCT library_id, day, actor"
-            f" FROM usage_events WHERE {self._IN_PERIOD} AND actor IS NOT NULL{self._lib()})"
-            " AS visits GROUP BY library_id"
+            "SELECT library_id, count(*) AS n FROM (SELECT DISTINCT library_id, actor, day"
+            f" FROM usage_events{hint} WHERE {self._IN_PERIOD} AND actor IS NOT NULL"
+            f"{self._lib()}) AS visits GROUP BY library_id"
         )
         return {(r.library_id or NONE_KEY): int(r.n) for r in rows}
 

@@ -503,7 +503,7 @@ async def rapport(update: Update, context: PlumeContext) -> None:
         library_id=library_id,
         fmt=fmt,
         language=language,
-        branding=Branding(settings.network_name, settings.report_logo),
+        branding=Branding(settings.network_name, settings.report_logo, settings.pdf_engine),
     )
     await chat.send_document(
         InputFile(io.BytesIO(report.content), filename=report.filename),

@@ -157,15 +157,18 @@ def contrast(a: str, b: str) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
-async def test_pdf_with_name_logo_and_pages(network, tmp_path):
+@pytest.mark.parametrize("engine", ["weasyprint", "chromium"])
+async def test_pdf_with_name_logo_and_pages(network, tmp_path, engine):
     from bot.report import Branding
+    from bot.reporting.pdf import find_chromium
 
+    if engine == "chromium" and find_chromium() is None:
+        pytest.skip("no Chromium: install Debian's chromium package (.ci/run does)")
     logo = tmp_path / "logo.svg"
     logo.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="80" height="40">'
                     '<rect width="80" height="40" fill="#1f5c99"/></svg>')  # fmt: skip
-    report = await build_report(
-        StatsService(network, TZ), PERIOD, fmt="pdf", branding=Branding("Réseau Test", logo)
-    )
+    brand = Branding("Réseau Test", logo, engine)
+    report = await build_report(StatsService(network, TZ), PERIOD, fmt="pdf", branding=brand)
     assert report.content.startswith(b"%PDF-") and report.filename.endswith(".pdf")
     pdf = tmp_path / "report.pdf"
     pdf.write_bytes(report.content)
@@ -184,9 +187,7 @@ async def test_pdf_with_name_logo_and_pages(network, tmp_path):
         assert re.search(rf"\b{pages}\s*/\s*{pages}\b", text)
         assert "Réseau Test" in text and "Méthodologie" in text
     html = (
-        await build_report(
-            StatsService(network, TZ), PERIOD, fmt="html", branding=Branding("Réseau Test", logo)
-        )
+        await build_report(StatsService(network, TZ), PERIOD, fmt="html", branding=brand)
     ).content.decode()
     assert "Réseau Test" in html and "data:image/svg+xml;base64," in html
     assert "counter(page)" in html  # page numbers in print
