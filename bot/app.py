@@ -2,33 +2,141 @@
 
 Nothing is created at import time. :class:`Plume` starts and stops everything by hand (no
 ``run_polling``) so the bot can share its event loop with aiohttp (sandbox, tests).
+
+Two modes, one update path. Polling (no ``PLUME_WEBHOOK_URL``): PTB's updater fetches, the
+:class:`GatedUpdateProcessor` passes each update through the gate. Webhook: no updater at
+all (getUpdates is never called), the listener (:mod:`bot.webhook.listener`) receives each
+update and hands it to :meth:`Plume.feed`, which passes it through the same gate. The gate
+(:mod:`bot.webhook.gate`) lets an update be handled once and one chat at a time; inside it
+the person's conversation state is read from the database before the handlers run and
+written back after (:mod:`bot.persistence`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 import signal
+import socket
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
+from sqlalchemy import text
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken
-from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Defaults, ExtBot
+from telegram.ext import (
+    AIORateLimiter,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    Defaults,
+    ExtBot,
+)
+from telegram.request import HTTPXRequest
 
 import handlers
-from bot.config import ConfigError, Settings, require_token
+from bot.config import ConfigError, Settings, parse_listen, require_token
 from bot.context import PlumeApplication, PlumeContext
 from bot.outbox import BotApiTransport, EngineSettings, OutboxEngine
+from bot.persistence import DatabasePersistence, load_conversations_for
 from bot.services import Services
 from bot.telegram_http import AiohttpRequest
+from bot.webhook.gate import Admission, UpdateGate
+from bot.webhook.listener import Listener
+from bot.webhook.metrics import Metrics
 from handlers.menus import publish_default_menus, publish_menu_for
 from storage.db import migrate
 
 log = logging.getLogger("plume")
 BULK_CONNECTIONS = 128
+#: updates handled at once by one instance
+CONCURRENT_UPDATES = 16
+#: on SIGTERM, how long updates already taken may take to finish (the whole stop < 10 s)
+DRAIN_SECONDS = 6.0
+ALLOWED_UPDATES = list(Update.ALL_TYPES)
 
 
-def build_application(services: Services) -> PlumeApplication:
+def instance_name() -> str:
+    """host-pid-random: names this process in handled_updates and /healthz."""
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+class _Metered:
+    """Counts every Bot API call of a bot in :class:`Metrics` (method, status)."""
+
+    def __init__(self, *args: Any, metrics: Metrics, path: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plume_metrics = metrics
+        self._plume_path = path
+
+    async def do_request(self, url: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        status: int | None = None
+        try:
+            status, payload = await super().do_request(url, *args, **kwargs)  # type: ignore[misc]
+            return status, payload
+        finally:
+            self._plume_metrics.record_call(self._plume_path, url.rsplit("/", 1)[-1], status)
+
+
+class MeteredHTTPXRequest(_Metered, HTTPXRequest):
+    pass
+
+
+class MeteredAiohttpRequest(_Metered, AiohttpRequest):
+    pass
+
+
+async def pass_through_gate(
+    application: PlumeApplication,
+    gate: UpdateGate,
+    update: Update,
+    process: Callable[[], Awaitable[None]],
+) -> Admission:
+    """The update path of both modes: once, one chat at a time, state read and written."""
+    chat, user = update.effective_chat, update.effective_user
+    chat_id = chat.id if chat else (user.id if user else None)
+
+    async def run() -> None:
+        await load_conversations_for(application, update)
+        await process()
+        await application.update_persistence()
+
+    return await gate.handle(update.update_id, chat_id, run)
+
+
+class GatedUpdateProcessor(BaseUpdateProcessor):
+    """Polling mode: PTB's fetched updates go through the gate like webhook ones."""
+
+    def __init__(self, gate: UpdateGate, concurrency: int) -> None:
+        super().__init__(max_concurrent_updates=concurrency)
+        self.gate = gate
+        self.application: PlumeApplication | None = None
+
+    async def do_process_update(self, update: object, coroutine: Coroutine[Any, Any, Any]) -> None:
+        if not isinstance(update, Update) or self.application is None:
+            await coroutine
+            return
+        admission = await pass_through_gate(self.application, self.gate, update, lambda: coroutine)
+        if admission is not Admission.HANDLED:
+            coroutine.close()
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+
+def build_application(
+    services: Services,
+    *,
+    metrics: Metrics | None = None,
+    gate: UpdateGate | None = None,
+    polling: bool = True,
+) -> PlumeApplication:
     """The PTB Application exactly as ``python -m bot run`` uses it.
 
     Replies go through the Application's bot (PTB's AIORateLimiter smooths bursts and waits
@@ -38,6 +146,7 @@ def build_application(services: Services) -> PlumeApplication:
     than httpx at paid-broadcast rates.
     """
     settings = services.settings
+    metrics = metrics or Metrics()
     base = settings.telegram_api_base_url
     defaults = Defaults(
         parse_mode=ParseMode.HTML,
@@ -49,9 +158,11 @@ def build_application(services: Services) -> PlumeApplication:
         base_url=f"{base}/bot",
         base_file_url=f"{base}/file/bot",
         defaults=defaults,
-        request=AiohttpRequest(connection_pool_size=BULK_CONNECTIONS, read_timeout=15),
+        request=MeteredAiohttpRequest(
+            metrics=metrics, path="bulk", connection_pool_size=BULK_CONNECTIONS, read_timeout=15
+        ),
     )
-    application = (
+    builder = (
         ApplicationBuilder()
         .application_class(
             PlumeApplication,
@@ -62,13 +173,20 @@ def build_application(services: Services) -> PlumeApplication:
         .base_file_url(f"{base}/file/bot")
         .context_types(ContextTypes(context=PlumeContext))
         .defaults(defaults)
-        .rate_limiter(AIORateLimiter(max_retries=3))
-        .concurrent_updates(16)
-        .connection_pool_size(64)
-        .build()
+        .request(MeteredHTTPXRequest(metrics=metrics, path="reply", connection_pool_size=64))
+        .persistence(DatabasePersistence(services.sessions, services.engine.dialect.name))
     )
+    if settings.reply_rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    processor = GatedUpdateProcessor(gate, CONCURRENT_UPDATES) if gate is not None else None
+    builder = builder.concurrent_updates(processor or CONCURRENT_UPDATES)
+    if not polling:
+        builder = builder.updater(None)  # webhook mode: nothing may call getUpdates
+    application: PlumeApplication = builder.build()  # type: ignore[assignment]
+    if processor is not None:
+        processor.application = application
     handlers.register(application)
-    return application  # type: ignore[return-value]
+    return application
 
 
 def build_outbox(services: Services) -> OutboxEngine:
@@ -93,19 +211,36 @@ def build_outbox(services: Services) -> OutboxEngine:
 
 
 class Plume:
-    """One running bot: database migrated, services up, updates polled."""
+    """One running bot: database migrated, services up, updates polled or received."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.services: Services | None = None
         self.application: PlumeApplication | None = None
         self.outbox: OutboxEngine | None = None
+        self.metrics = Metrics()
+        self.instance = instance_name()
+        self.gate: UpdateGate | None = None
+        self.listener: Listener | None = None
+
+    @property
+    def webhook_mode(self) -> bool:
+        return self.settings.webhook_url is not None
 
     async def start(self, *, poll_interval: float = 0.0, poll_timeout: int = 10) -> None:
         require_token(self.settings)
         services = self.services = Services.create(self.settings)
         await migrate(services.engine)
-        application = self.application = build_application(services)
+        gate = self.gate = UpdateGate(
+            services.engine,
+            services.sessions,
+            instance=self.instance,
+            metrics=self.metrics,
+            concurrency=CONCURRENT_UPDATES * 2,
+        )
+        application = self.application = build_application(
+            services, metrics=self.metrics, gate=gate, polling=not self.webhook_mode
+        )
         try:
             await application.initialize()
         except InvalidToken as error:
@@ -120,15 +255,71 @@ class Plume:
         application.outbox = self.outbox
         await self.outbox.start()
         await handlers.start_features(application)
-        assert application.updater is not None
-        await application.updater.start_polling(
-            poll_interval=poll_interval,
-            timeout=poll_timeout,
-            allowed_updates=Update.ALL_TYPES,
-            drop_pending_updates=False,
-        )
+        if self.webhook_mode:
+            await self._start_webhook()
+        else:
+            if self.settings.metrics_listen:
+                host, port = parse_listen(self.settings.metrics_listen)
+                self.listener = self._listener(host, port)
+                await self.listener.start()
+            assert application.updater is not None
+            await application.updater.start_polling(
+                poll_interval=poll_interval,
+                timeout=poll_timeout,
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+            )
         me = application.bot
-        log.info("Plume is running as @%s", me.username)
+        log.info(
+            "Plume is running as @%s (%s mode, instance %s)",
+            me.username,
+            "webhook" if self.webhook_mode else "polling",
+            self.instance,
+        )
+
+    def _listener(self, host: str, port: int, **webhook: Any) -> Listener:
+        return Listener(
+            host=host,
+            port=port,
+            metrics=self.metrics,
+            probe=self.probe_database,
+            mode="webhook" if self.webhook_mode else "polling",
+            instance=self.instance,
+            concurrency=CONCURRENT_UPDATES * 2,
+            **webhook,
+        )
+
+    async def _start_webhook(self) -> None:
+        settings, application = self.settings, self.application
+        assert settings.webhook_url and settings.webhook_secret and application
+        host, port = parse_listen(settings.webhook_listen)
+        self.listener = self._listener(
+            host,
+            port,
+            webhook_path=settings.webhook_path,
+            secret=settings.webhook_secret,
+            feed=self.feed,
+        )
+        await self.listener.start()  # listening before Telegram is told where to post
+        await application.bot.set_webhook(
+            url=settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+
+    async def feed(self, data: dict[str, Any]) -> Admission:
+        """One update received by the webhook listener, handled through the gate."""
+        application, gate = self.application, self.gate
+        assert application is not None and gate is not None
+        update = Update.de_json(data, application.bot)
+        return await pass_through_gate(
+            application, gate, update, lambda: application.process_update(update)
+        )
+
+    async def probe_database(self) -> None:
+        assert self.services is not None
+        async with self.services.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
 
     async def _publish_menus(self) -> None:
         assert self.application and self.services
@@ -138,7 +329,13 @@ class Plume:
             await publish_menu_for(bot, person)
 
     async def stop(self) -> None:
-        application, services = self.application, self.services
+        """Stops taking updates (the webhook answers 503, /healthz says draining), lets the
+        updates already taken finish (``DRAIN_SECONDS`` at most), then winds down."""
+        application, services, listener = self.application, self.services, self.listener
+        if listener is not None:
+            listener.start_draining()
+            if not await listener.wait_idle(DRAIN_SECONDS):
+                log.warning("stopping with updates still being handled")
         if application is not None:
             if application.updater and application.updater.running:
                 await application.updater.stop()
@@ -153,6 +350,12 @@ class Plume:
             await application.shutdown()
             await application.bulk_bot.shutdown()
             self.application = None
+        if listener is not None:
+            await listener.stop()
+            self.listener = None
+        if self.gate is not None:
+            await self.gate.close()
+            self.gate = None
         if services is not None:
             await services.close()
             self.services = None

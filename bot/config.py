@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     )
     #: required in webhook mode: Telegram sends it back in X-Telegram-Bot-Api-Secret-Token
     webhook_secret: str | None = Field(default=None, validation_alias="PLUME_WEBHOOK_SECRET")
+    #: false lifts PTB's 30/s limiter on direct replies: only to measure the bot's own
+    #: capacity against the stand-in, never against Telegram
+    reply_rate_limit: bool = Field(default=True, validation_alias="PLUME_REPLY_RATE_LIMIT")
     #: polling mode only: where /healthz and /metrics are served (unset: not served)
     metrics_listen: str | None = Field(default=None, validation_alias="PLUME_METRICS_LISTEN")
 

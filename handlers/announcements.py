@@ -594,6 +594,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     content = (filters.TEXT | filters.PHOTO | filters.Document.ALL) & ~filters.COMMAND
     return [
         conversation(
+            name="announcement_composer",
             entry_points=[
                 CommandHandler("annonce", annonce),
                 CallbackQueryHandler(card_entry, pattern=rf"^{CARD}(at|ed|au):"),

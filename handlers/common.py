@@ -54,12 +54,16 @@ def requires(minimum: str) -> Callable[[Handler], Handler]:
     return decorator
 
 
-def conversation(**kwargs: Any) -> ConversationHandler:  # type: ignore[type-arg]
+def conversation(*, name: str, **kwargs: Any) -> ConversationHandler:  # type: ignore[type-arg]
     """A ConversationHandler whose entry may be a button: PTB's per_message warning is moot
-    here (one conversation per person, whatever message the button is on)."""
+    here (one conversation per person, whatever message the button is on).
+
+    Persistent under ``name`` (stable: it is the key in the database): the person's place in
+    it survives a restart and continues on another instance (:mod:`bot.persistence`)."""
+    kwargs.setdefault("persistent", True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*per_message.*", category=PTBUserWarning)
-        return ConversationHandler(**kwargs)
+        return ConversationHandler(name=name, **kwargs)
 
 
 def button(text: str, data: str) -> InlineKeyboardButton:

@@ -16,7 +16,14 @@ async def unknown_command(update: Update, context: PlumeContext) -> None:
 async def unknown_button(update: Update, context: PlumeContext) -> None:
     query = update.callback_query
     assert query is not None
-    await query.answer(context.t("This button is no longer valid."), show_alert=True)
+    # a button of an older message: its form was finished, cancelled or has expired
+    await query.answer(
+        context.t(
+            "This button belongs to an older message and no longer works: what it was for "
+            "is finished, cancelled or has expired. Type /help to start again."
+        ),
+        show_alert=True,
+    )
 
 
 async def other_message(update: Update, context: PlumeContext) -> None:

@@ -63,7 +63,7 @@ def _set_pending(
     context.user_data[PENDING_KEY] = (
         purpose,
         feedback_id,
-        time.monotonic() + PENDING_TTL,
+        time.time() + PENDING_TTL,  # wall clock: any instance, any restart reads it
         prompt_id,
     )
 
@@ -80,7 +80,7 @@ def _take_pending(context: PlumeContext, replied_to: int | None) -> tuple[str, i
     if not pending:
         return None
     purpose, feedback_id, expires, prompt_id = pending
-    if time.monotonic() > expires:
+    if time.time() > expires:
         context.user_data.pop(PENDING_KEY, None)
         return None
     if prompt_id is not None and replied_to != prompt_id:

@@ -189,6 +189,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         CallbackQueryHandler(pass_on, pattern=f"^{HANDOVER}"),
         CommandHandler("questions", questions),
         conversation(
+            name="handover_reply",
             entry_points=[CallbackQueryHandler(start_answer, pattern=f"^{ANSWER}")],
             states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, send_answer)]},
             fallbacks=[CommandHandler(["cancel", "annuler"], cancel)],

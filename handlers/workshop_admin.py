@@ -843,6 +843,7 @@ def form() -> ConversationHandler:  # type: ignore[type-arg]
     """The create/edit conversation."""
     text = filters.TEXT & ~filters.COMMAND
     return conversation(
+        name="workshop_form",
         entry_points=[
             CommandHandler("nouvel_atelier", new_workshop),
             CallbackQueryHandler(edit_workshop, pattern=f"^{EDIT}"),

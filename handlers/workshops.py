@@ -697,6 +697,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         CallbackQueryHandler(unregister, pattern=f"^({UNREGISTER}|{WONT_COME})"),
         CallbackQueryHandler(calendar_file, pattern=f"^{CALENDAR}"),
         conversation(
+            name="workshop_rating",
             entry_points=[CallbackQueryHandler(rate, pattern=f"^{RATE}")],
             states={
                 COMMENT: [

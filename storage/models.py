@@ -334,3 +334,4 @@ class Meta(Base):
 
 from storage import outbox as _outbox  # noqa: E402,F401  (registers its tables)
 from storage import report as _report  # noqa: E402,F401  (registers its tables)
+from storage import webhook as _webhook  # noqa: E402,F401  (registers its tables)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from bot.standin import BotAPIStandin
 from storage.db import create_engine
 
 TOKEN = "123456:PLUME-TEST-TOKEN"
+WEBHOOK_SECRET = "kit-webhook-secret_0"
 ADMIN_ID = 900001
 NETWORK = Path(__file__).resolve().parent / "data" / "network"
 
@@ -83,12 +85,39 @@ def test_settings(standin: BotAPIStandin, database_url: str, **overrides: object
 test_settings.__test__ = False  # type: ignore[attr-defined]  # not a test, despite its name
 
 
+def free_port() -> int:
+    """A port free right now on 127.0.0.1 (the webhook URL must be known before listening)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def webhook_overrides(standin: BotAPIStandin, mode: str) -> dict[str, object]:
+    """Settings of one instance in webhook mode: ``webhook`` (the stand-in posts to it
+    directly) or ``balanced`` (behind the stand-in's load balancer, with any others)."""
+    listen = f"127.0.0.1:{free_port()}"
+    if mode == "balanced":
+        url = f"{standin.balancer_url}/telegram"
+        standin.balancer.add(f"http://{listen}")
+    elif mode == "webhook":
+        url = f"http://{listen}/telegram"
+    else:
+        raise ValueError(f"unknown mode {mode!r}")
+    return {"webhook_url": url, "webhook_listen": listen, "webhook_secret": WEBHOOK_SECRET}
+
+
 @pytest.fixture
 async def start_plume(standin: BotAPIStandin, database_url: str) -> AsyncIterator[PlumeFactory]:
-    """Starts Plume (more than once for restart tests); everything is stopped at the end."""
+    """Starts Plume (more than once for restart tests); everything is stopped at the end.
+
+    ``start_plume(mode="webhook")``: webhook mode, the stand-in posting updates to it;
+    ``mode="balanced"``: webhook mode behind the stand-in's load balancer — start it twice
+    for two instances on one database."""
     running: list[Plume] = []
 
-    async def start(**overrides: object) -> Plume:
+    async def start(mode: str = "polling", **overrides: object) -> Plume:
+        if mode != "polling":
+            overrides = {**webhook_overrides(standin, mode), **overrides}
         plume = Plume(test_settings(standin, database_url, **overrides))
         await plume.start(poll_timeout=1)
         running.append(plume)
@@ -104,3 +133,17 @@ async def plume(start_plume: PlumeFactory, database_url: str) -> Plume:
     """Plume running over the small test network (tests/data/network)."""
     await import_network(database_url)
     return await start_plume()
+
+
+@pytest.fixture
+async def webhook_plume(start_plume: PlumeFactory, database_url: str) -> Plume:
+    """Plume in webhook mode over the test network, the stand-in posting to it."""
+    await import_network(database_url)
+    return await start_plume(mode="webhook")
+
+
+@pytest.fixture
+async def two_plumes(start_plume: PlumeFactory, database_url: str) -> tuple[Plume, Plume]:
+    """Two instances on one database behind the stand-in's load balancer (round-robin)."""
+    await import_network(database_url)
+    return await start_plume(mode="balanced"), await start_plume(mode="balanced")

@@ -8,6 +8,7 @@ happen atomically in the event loop.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -320,14 +321,24 @@ async def set_webhook(backend: Backend, params: Params, files: Files) -> Any:
         return True
     if not url.startswith(("http://", "https://")):
         raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
-    await backend.updates.set_webhook(
-        Webhook(
-            url=url,
-            secret_token=params.get("secret_token"),
-            max_connections=int(params.get("max_connections") or 40),
-            allowed_updates=params.get("allowed_updates"),
-        )
+    secret = params.get("secret_token")
+    if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+        raise bad_request("bad webhook: secret token contains unallowed characters")
+    webhook = Webhook(
+        url=url,
+        secret_token=secret,
+        max_connections=int(params.get("max_connections") or 40),
+        allowed_updates=params.get("allowed_updates"),
     )
+    current = backend.updates.webhook
+    if current is not None and (
+        current.url,
+        current.secret_token,
+        current.max_connections,
+        current.allowed_updates,
+    ) == (url, secret, webhook.max_connections, webhook.allowed_updates):
+        return True  # Telegram: "Webhook is already set"; deliveries under way go on
+    await backend.updates.set_webhook(webhook)
     return True
 
 

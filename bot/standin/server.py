@@ -33,6 +33,7 @@ from typing import Any
 from aiohttp import web
 
 from .backend import Backend
+from .balancer import Balancer
 from .chat import ChatUser, GroupChat, StandinTimeout
 from .errors import UNAUTHORIZED, ApiError, forbidden, not_supported, too_many_requests
 from .faults import SENDING_METHODS, Faults, retry_after_seconds
@@ -81,6 +82,8 @@ class BotAPIStandin:
         self._base_url: str | None = None
         self._inflight = 0
         self._last_activity = time.monotonic()
+        #: the load balancer served at /lb/<path> (see balancer.py)
+        self.balancer = Balancer()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -89,6 +92,7 @@ class BotAPIStandin:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
         app.router.add_get("/file/bot{token}/{file_path:.+}", self._handle_file)
+        app.router.add_post("/lb/{path:.*}", self.balancer.forward)
         app.on_shutdown.append(self._on_shutdown)
         return app
 
@@ -107,6 +111,7 @@ class BotAPIStandin:
             await self._runner.cleanup()
             self._runner = None
         await self.backend.updates.close()
+        await self.balancer.close()
 
     async def __aenter__(self) -> BotAPIStandin:
         if self._runner is None:
@@ -128,6 +133,12 @@ class BotAPIStandin:
         if self._base_url is None:
             raise RuntimeError("the stand-in is not started; await api.start() first")
         return self._base_url
+
+    @property
+    def balancer_url(self) -> str:
+        """Where the load balancer listens: ``{balancer_url}/telegram`` reaches each registered
+        instance at ``/lb/telegram`` (the path is passed on unchanged)."""
+        return f"{self.base_url}/lb"
 
     @property
     def api_url(self) -> str:

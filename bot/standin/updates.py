@@ -29,6 +29,18 @@ def update_type(update: Update) -> str:
     return next(key for key in update if key != "update_id")
 
 
+def chat_of(update: Update) -> object:
+    """The chat an update belongs to (its user for updates without a chat)."""
+    payload = update[update_type(update)]
+    if not isinstance(payload, dict):
+        return update["update_id"]
+    chat = payload.get("chat") or (payload.get("message") or {}).get("chat")
+    if chat:
+        return chat.get("id")
+    sender = payload.get("from") or payload.get("user")
+    return ("user", sender.get("id")) if sender else update["update_id"]
+
+
 @dataclass
 class Webhook:
     url: str
@@ -38,6 +50,7 @@ class Webhook:
     last_error_date: int | None = None
     last_error_message: str | None = None
     delivered: int = 0
+    failed: int = 0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
@@ -54,6 +67,9 @@ class UpdateQueue:
         self.webhook: Webhook | None = None
         self._session: aiohttp.ClientSession | None = None
         self._closing = False
+        self._webhook_wake: asyncio.Event | None = None
+        #: the longest wait between two delivery attempts of one update (Telegram's is longer)
+        self.webhook_max_retry_delay = 2.0
 
     # -- producing ------------------------------------------------------------------------
 
@@ -65,6 +81,8 @@ class UpdateQueue:
         update: Update = {"update_id": self._last_update_id, kind: payload}
         self._pending.append(update)
         self._arrived.fire()
+        if self._webhook_wake is not None:
+            self._webhook_wake.set()
         return update
 
     def _is_allowed(self, kind: str) -> bool:
@@ -149,6 +167,7 @@ class UpdateQueue:
 
     async def delete_webhook(self) -> None:
         webhook, self.webhook = self.webhook, None
+        self._webhook_wake = None
         if webhook is not None and webhook.task is not None:
             webhook.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -164,14 +183,19 @@ class UpdateQueue:
             self._session = None
 
     async def _deliver(self, webhook: Webhook) -> None:
-        """Posts pending updates one at a time, in order; retries until the bot answers 2xx."""
+        """Posts pending updates in order, like Telegram: up to ``max_connections`` at once,
+        one at a time per chat (a chat's next update waits for the previous one); an update
+        the bot did not answer 2xx stays pending and is retried with a growing delay."""
         assert self._session is not None
         headers = {SECRET_TOKEN_HEADER: webhook.secret_token} if webhook.secret_token else {}
-        while True:
-            if not self._pending:
-                await self._arrived.wait(None)
-                continue
-            update = self._pending[0]
+        inflight: dict[object, asyncio.Task[None]] = {}
+        retry_at: dict[int, float] = {}
+        attempts: dict[int, int] = {}
+        wake = self._webhook_wake = asyncio.Event()
+
+        async def post(update: Update) -> None:
+            assert self._session is not None
+            update_id = update["update_id"]
             try:
                 async with self._session.post(webhook.url, json=update, headers=headers) as answer:
                     await answer.read()
@@ -183,14 +207,57 @@ class UpdateQueue:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 failure = f"Connection failed: {exc.__class__.__name__}"
             if failure is None:
-                if self._pending and self._pending[0] is update:
-                    self._pending.popleft()
+                with contextlib.suppress(ValueError):
+                    self._pending.remove(update)
+                retry_at.pop(update_id, None)
+                attempts.pop(update_id, None)
                 webhook.delivered += 1
-                continue
+                return
+            tries = attempts[update_id] = attempts.get(update_id, 0) + 1
+            webhook.failed += 1
             webhook.last_error_date = int(time.time())
             webhook.last_error_message = failure
-            logger.debug("webhook delivery failed: %s", failure)
-            await asyncio.sleep(self._webhook_retry_delay)
+            delay = min(self._webhook_retry_delay * 2 ** (tries - 1), self.webhook_max_retry_delay)
+            retry_at[update_id] = time.monotonic() + delay
+            logger.debug(
+                "webhook delivery of %s failed (%s): retry in %.2fs", update_id, failure, delay
+            )
+
+        def finished(key: object) -> Callable[[asyncio.Task[None]], None]:
+            def done(_task: asyncio.Task[None]) -> None:
+                inflight.pop(key, None)
+                wake.set()
+
+            return done
+
+        try:
+            while True:
+                wake.clear()
+                now = time.monotonic()
+                busy = set(inflight)
+                next_retry: float | None = None
+                for update in list(self._pending):
+                    if len(inflight) >= max(1, webhook.max_connections):
+                        break
+                    key = chat_of(update)
+                    if key in busy:
+                        continue
+                    busy.add(key)  # later updates of this chat wait for this one
+                    at = retry_at.get(update["update_id"], 0.0)
+                    if at > now:
+                        next_retry = at if next_retry is None else min(next_retry, at)
+                        continue
+                    task = asyncio.create_task(post(update), name="standin-webhook-post")
+                    inflight[key] = task
+                    task.add_done_callback(finished(key))
+                timeout = None if next_retry is None else max(0.0, next_retry - now)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout)
+        finally:
+            for task in list(inflight.values()):
+                task.cancel()
+            if inflight:
+                await asyncio.gather(*inflight.values(), return_exceptions=True)
 
     def webhook_info(self) -> dict[str, Any]:
         webhook = self.webhook

@@ -1,0 +1,146 @@
+"""Conversation state in the database: a form goes on after a restart, or on another instance,
+exactly where the person was."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from bot.persistence import dump_user_data, load_user_data
+from bot.workshops import Draft
+from storage.db import create_engine
+from storage.models import Workshop
+from storage.webhook import ConversationState
+from tests.kit import ADMIN_ID, import_network
+
+
+async def make_staff(standin, person) -> None:
+    admin = standin.user(ADMIN_ID, first_name="Ada", language_code="fr")
+    await person.send("/whoami")
+    await person.next_message()
+    await admin.send(f"/role {person.id} staff")
+    await admin.wait_for("bibliothécaire")
+
+
+async def saved_workshop(database_url: str, title: str):
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(select(Workshop).where(Workshop.title == title))).first()
+    finally:
+        await engine.dispose()
+
+
+async def open_conversations(database_url: str) -> list[tuple[str, str, str]]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(ConversationState.name, ConversationState.key, ConversationState.state)
+            )
+            return [tuple(row) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+def test_what_the_flows_keep_round_trips_through_json():
+    draft = Draft(
+        title="Liseuses",
+        library_id="lib-bas",
+        starts_at=dt.datetime(2030, 3, 13, 13, 30, tzinfo=dt.UTC),
+        duration_min=90,
+        media_set=True,
+    )
+    data = {"workshop_draft": draft, "feedback_pending": ("missing", 7, 1.5e9, 42), "n": [1]}
+    assert load_user_data(dump_user_data(1, data)) == data
+    # something no flow should keep is left out, not a failure of the update
+    assert load_user_data(dump_user_data(1, {"ok": 1, "bad": object()})) == {"ok": 1}
+
+
+async def test_workshop_form_survives_a_restart(standin, start_plume, database_url):
+    await import_network(database_url)
+    plume = await start_plume()
+    lea = standin.user(6010, first_name="Léa", language_code="fr")
+    await make_staff(standin, lea)
+    lea.drain()
+    await lea.send("/nouvel_atelier")
+    await lea.wait_for("titre de l'atelier")
+    await lea.send("Liseuses pour débuter")
+    picker = await lea.wait_for("Dans quelle bibliothèque")
+    assert [name for name, _, _ in await open_conversations(database_url)] == ["workshop_form"]
+
+    await plume.stop()  # a restart (a new version deployed) in the middle of the form
+    await start_plume()
+
+    await lea.press(picker, "Bibliothèque du Coteau")  # a button of the message before
+    await lea.wait_for("Date et heure")
+    await lea.send("28/03/2027 10h00")
+    durations = await lea.wait_for("Quelle durée")
+    await lea.press(durations, "2 heures")
+    await lea.wait_for("Combien de places")
+    await lea.send("12")
+    await lea.wait_for("courte description")
+    await lea.send("Pour bien commencer.")
+    media = await lea.wait_for("Quelle partie")
+    await lea.press(media, "livres numériques")
+    preview = await lea.wait_for("Aperçu")
+    assert "Liseuses pour débuter" in preview.text  # typed before the restart
+    await lea.press(preview, "Enregistrer")
+    await lea.wait_for("Atelier enregistré")
+    workshop = await saved_workshop(database_url, "Liseuses pour débuter")
+    assert workshop is not None and workshop.library_id == "lib-coteau"
+    assert await open_conversations(database_url) == []  # finished: nothing left behind
+
+
+async def test_workshop_form_goes_from_one_instance_to_the_other(
+    standin, two_plumes, database_url
+):
+    first, second = two_plumes
+    lea = standin.user(6020, first_name="Léa", language_code="fr")
+    await make_staff(standin, lea)
+    lea.drain()
+    served_before = dict(standin.balancer.served)
+    # the balancer alternates: each step of the form lands on the other instance
+    await lea.send("/nouvel_atelier")
+    await lea.wait_for("titre de l'atelier")
+    await lea.send("Presse en ligne")
+    picker = await lea.wait_for("Dans quelle bibliothèque")
+    await lea.press(picker, "Bibliothèque de Bas")
+    await lea.wait_for("Date et heure")
+    await lea.send("13/03/2030 14h30")
+    durations = await lea.wait_for("Quelle durée")
+    served = {url: n - served_before.get(url, 0) for url, n in standin.balancer.served.items()}
+    assert all(n >= 2 for n in served.values()) and len(served) == 2, served
+
+    await first.stop()  # one instance goes away in the middle: the other carries on
+    await lea.press(durations, "1 heure")
+    await lea.wait_for("Combien de places")
+    await lea.send("8")
+    await lea.wait_for("courte description")
+    await lea.send("Lire son journal sur tablette.")
+    media = await lea.wait_for("Quelle partie")
+    await lea.press(media, "presse")
+    preview = await lea.wait_for("Aperçu")
+    assert "Presse en ligne" in preview.text and "8 places" in preview.text
+    await lea.press(preview, "Enregistrer")
+    await lea.wait_for("Atelier enregistré")
+    workshop = await saved_workshop(database_url, "Presse en ligne")
+    assert workshop is not None and workshop.capacity == 8
+    assert second.listener is not None
+
+
+async def test_a_button_that_can_no_longer_work_says_why_and_what_to_do(standin, plume):
+    lea = standin.user(6030, first_name="Léa", language_code="fr")
+    await make_staff(standin, lea)
+    lea.drain()
+    await lea.send("/nouvel_atelier")
+    await lea.wait_for("titre de l'atelier")
+    await lea.send("Atelier abandonné")
+    picker = await lea.wait_for("Dans quelle bibliothèque")
+    await lea.send("/annuler")
+    await lea.next_message()
+    query = await lea.press(picker, "Bibliothèque du Coteau")
+    answer = await lea.wait_callback_answer(query)
+    assert answer["show_alert"]
+    assert "ne fonctionne plus" in answer["text"] and "/help" in answer["text"]
