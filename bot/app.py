@@ -41,12 +41,14 @@ import handlers
 from bot.config import ConfigError, Settings, parse_listen, require_token
 from bot.context import PlumeApplication, PlumeContext
 from bot.outbox import BotApiTransport, EngineSettings, OutboxEngine
+from bot.outbox.transport import Transport
 from bot.persistence import DatabasePersistence, load_conversations_for
 from bot.services import Services
 from bot.telegram_http import AiohttpRequest
 from bot.webhook.gate import Admission, UpdateGate
 from bot.webhook.listener import Listener
 from bot.webhook.metrics import Metrics
+from bot.webhook.outbox_metrics import MeteredTransport, outbox_depth_refresher
 from handlers.menus import publish_default_menus, publish_menu_for
 from storage.db import migrate
 
@@ -189,10 +191,12 @@ def build_application(
     return application
 
 
-def build_outbox(services: Services) -> OutboxEngine:
+def build_outbox(services: Services, metrics: Metrics | None = None) -> OutboxEngine:
     """The engine draining the outbox, paced by ``services.throttle`` (shared with replies)."""
     settings = services.settings
-    transport = BotApiTransport(settings.telegram_api_base_url, require_token(settings))
+    transport: Transport = BotApiTransport(settings.telegram_api_base_url, require_token(settings))
+    if metrics is not None:
+        transport = MeteredTransport(transport, metrics)
     engine = OutboxEngine(
         services.outbox,
         transport,
@@ -236,7 +240,7 @@ class Plume:
             services.sessions,
             instance=self.instance,
             metrics=self.metrics,
-            concurrency=CONCURRENT_UPDATES * 2,
+            concurrency=CONCURRENT_UPDATES,
         )
         application = self.application = build_application(
             services, metrics=self.metrics, gate=gate, polling=not self.webhook_mode
@@ -251,7 +255,8 @@ class Plume:
         await application.bulk_bot.initialize()
         await self._publish_menus()
         await application.start()
-        self.outbox = build_outbox(services)
+        self.outbox = build_outbox(services, self.metrics)
+        self.metrics.refreshers.append(outbox_depth_refresher(services.sessions))
         application.outbox = self.outbox
         await self.outbox.start()
         await handlers.start_features(application)
@@ -285,7 +290,7 @@ class Plume:
             probe=self.probe_database,
             mode="webhook" if self.webhook_mode else "polling",
             instance=self.instance,
-            concurrency=CONCURRENT_UPDATES * 2,
+            concurrency=CONCURRENT_UPDATES,
             **webhook,
         )
 

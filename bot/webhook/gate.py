@@ -82,7 +82,7 @@ class UpdateGate:
         if is_postgres(engine):
             url = engine.url.render_as_string(hide_password=False)
             self._lock_engine = create_engine(
-                url, pool_size=concurrency, max_overflow=concurrency, pool_pre_ping=True
+                url, pool_size=4, max_overflow=concurrency, pool_pre_ping=True
             )
         self._last_prune = time.monotonic()
 

@@ -6,12 +6,14 @@ process (tests) each count their own. Served at ``/metrics`` by :mod:`bot.webhoo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "send_outcome"]
+log = logging.getLogger(__name__)
 
 #: Bot API methods that deliver something to a person (counted as sends)
 SENDING_PREFIXES = ("send", "copyMessage", "forwardMessage", "editMessage")
@@ -95,5 +97,8 @@ class Metrics:
 
     async def render(self) -> bytes:
         for refresh in self.refreshers:
-            await refresh(self)
+            try:
+                await refresh(self)
+            except Exception as error:  # the database may be away: the rest still counts
+                log.warning("metrics: %s failed: %s", getattr(refresh, "__name__", refresh), error)
         return generate_latest(self.registry)

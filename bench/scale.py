@@ -1,0 +1,500 @@
+"""Plume at département scale: several webhook instances on PostgreSQL behind a load balancer.
+
+    python bench/scale.py                                  # every scenario
+    python bench/scale.py --scenario throughput --patrons 200 --questions 5
+    python bench/scale.py --scenario capacity,rolling
+    python bench/scale.py --database-url postgresql://postgres@127.0.0.1/plume_bench
+
+The Bot API stand-in runs in this process, in webhook mode: it posts each update to its own
+load balancer (``/lb/telegram``), which spreads them round-robin over the instances, each a
+real ``python -m bot run`` subprocess (``PLUME_WEBHOOK_URL`` = the balancer, its own
+``PLUME_WEBHOOK_LISTEN``). The database is PostgreSQL (``--database-url``, default
+``plume_prod_webhook_bench`` on the local server, created if missing), migrated and loaded
+with Plume's demo network once, its update/conversation tables emptied before each run.
+Patrons ask the held-out questions (``bench/questions-heldout.jsonl``, the real search path:
+an answer card, or "not found" with a handover draft); each asks, waits for the answer, asks
+the next. The stand-in's own rate limits are off: these runs measure Plume.
+
+Scenarios (``--scenario a,b`` or ``all``):
+
+``throughput``  as deployed (PTB's 30/s limiter on replies, per instance): one instance in
+                polling mode (the baseline), then 1, 2 and 3 webhook instances; answers per
+                second and latency from the question to its answer, p50/p95/p99.
+``capacity``    the same with the reply limiter lifted (``PLUME_REPLY_RATE_LIMIT=false``):
+                what the bot itself can do (target: ≥ 200 answers/s with 2 instances).
+``rolling``     2 webhook instances under traffic (``/whoami``: exactly one answer each);
+                halfway each is replaced in turn (start the new one, wait for its /healthz,
+                SIGTERM the old one): updates lost (never handled) and answers lost or
+                doubled, SIGTERM-to-exit times.
+
+Other scenarios plug in through ``SCENARIOS`` (name → coroutine taking the ``Bench``).
+The machine is shared: the load average is printed beside the figures, and this process
+(stand-in, balancer, 200 simulated patrons) competes with the instances for the same cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "123456:BENCH-SCALE"
+SECRET = "bench-scale-secret"
+FIRST_PATRON = 20_000_000
+QUESTIONS = ROOT / "bench" / "questions-heldout.jsonl"
+DEFAULT_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/plume_prod_webhook_bench"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# -- the instances -----------------------------------------------------------------------------
+
+
+@dataclass
+class Instance:
+    """One ``python -m bot run`` subprocess, in webhook mode behind the balancer or polling."""
+
+    bench: Bench
+    name: str
+    webhook: bool = True
+    limiter: bool = True
+    port: int = 0
+    process: asyncio.subprocess.Process | None = None
+    stop_seconds: float | None = None
+
+    @property
+    def listen_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        bench = self.bench
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("PLUME_", "TELEGRAM_"))},
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": bench.standin.base_url,
+            "DATABASE_URL": bench.database_url,
+            "PLUME_LOG_LEVEL": "WARNING",
+            "PLUME_REPLY_RATE_LIMIT": "true" if self.limiter else "false",
+            "PYTHONPATH": str(ROOT),
+        }
+        self.port = free_port()
+        if self.webhook:
+            env["PLUME_WEBHOOK_URL"] = f"{bench.standin.balancer_url}/telegram"
+            env["PLUME_WEBHOOK_LISTEN"] = f"127.0.0.1:{self.port}"
+            env["PLUME_WEBHOOK_SECRET"] = SECRET
+        else:
+            env["PLUME_METRICS_LISTEN"] = f"127.0.0.1:{self.port}"
+        log = (bench.workdir / f"{self.name}.log").open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=bench.workdir, env=env, stdout=log, stderr=log
+        )
+        await self.wait_healthy()
+        if self.webhook:
+            bench.standin.balancer.add(self.listen_url)
+
+    async def wait_healthy(self, seconds: float = 120.0) -> None:
+        import aiohttp
+
+        deadline = time.monotonic() + seconds
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                assert self.process is not None
+                if self.process.returncode is not None:
+                    raise SystemExit(f"{self.name} exited ({self.process.returncode}): see logs")
+                try:
+                    async with http.get(f"{self.listen_url}/healthz") as answer:
+                        if answer.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise SystemExit(f"{self.name} not healthy after {seconds:.0f} s")
+
+    async def metrics(self) -> str:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{self.listen_url}/metrics") as answer:
+                return await answer.text()
+
+    async def stop(self) -> None:
+        """SIGTERM, then the time it took to exit."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        began = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), 30)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+        self.stop_seconds = time.monotonic() - began
+        if self.webhook:
+            self.bench.standin.balancer.remove(self.listen_url)
+
+
+# -- the bench ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Traffic:
+    asked: int = 0
+    answered: int = 0
+    latencies: list[float] = field(default_factory=list)
+    missing: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.answered / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    database_url: str
+    workdir: Path
+    questions: list[str]
+    standin: object = None
+    instances: list[Instance] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    async def fresh_standin(self) -> None:
+        from bot.standin import BotAPIStandin
+
+        if self.standin is not None:
+            await self.standin.stop()  # type: ignore[attr-defined]
+        standin = BotAPIStandin(token=TOKEN, bot_username="plume_scale_bot")
+        await standin.start()
+        self.standin = standin
+
+    async def reset(self) -> None:
+        """A fresh stand-in (update ids from 1) and empty update/conversation tables."""
+        for instance in self.instances:
+            await instance.stop()
+        self.instances = []
+        await self.fresh_standin()
+        await execute(
+            self.database_url,
+            "TRUNCATE handled_updates, conversation_states, person_state, handover_questions "
+            "CASCADE",
+        )
+
+    async def start(self, count: int, *, webhook: bool = True, limiter: bool = True) -> None:
+        for _ in range(count):
+            instance = Instance(
+                self, f"{'web' if webhook else 'poll'}-{len(self.instances) + 1}", webhook, limiter
+            )
+            await instance.start()
+            self.instances.append(instance)
+
+    def patrons(self, count: int):  # type: ignore[no-untyped-def]
+        standin = self.standin
+        return [
+            standin.user(FIRST_PATRON + i, first_name=f"P{i}", language_code="fr")  # type: ignore[attr-defined]
+            for i in range(count)
+        ]
+
+    async def traffic(
+        self,
+        patrons: list,
+        per_patron: int,
+        text_of: Callable[[int, int], str],
+        during: Callable[[], Awaitable[None]] | None = None,
+    ) -> Traffic:
+        """Each patron asks ``per_patron`` times, one after the other; all patrons at once."""
+        from bot.standin import StandinTimeout
+
+        figures = Traffic()
+
+        async def patron(index: int, person) -> None:  # type: ignore[no-untyped-def]
+            for step in range(per_patron):
+                began = time.monotonic()
+                figures.asked += 1
+                await person.send(text_of(index, step))
+                try:
+                    await person.next_message(timeout=self.args.answer_timeout)
+                except StandinTimeout:
+                    figures.missing += 1
+                    continue
+                figures.answered += 1
+                figures.latencies.append(time.monotonic() - began)
+
+        began = time.monotonic()
+        talking = asyncio.gather(*(patron(i, p) for i, p in enumerate(patrons)))
+        if during is not None:
+            await during()
+        await talking
+        figures.seconds = time.monotonic() - began
+        return figures
+
+    def say(self, line: str = "") -> None:
+        print(line, flush=True)
+        self.lines.append(line)
+
+
+async def execute(url: str, sql: str) -> None:
+    from sqlalchemy import text
+
+    from storage.db import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+async def scalar(url: str, sql: str) -> int:
+    from sqlalchemy import text
+
+    from storage.db import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(text(sql)) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def prepare_database(url: str) -> None:
+    """The bench database (created if missing), migrated, holding the demo network."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from bot.demo import demo_export
+    from bot.importer import Importer
+    from storage.db import create_engine, migrate
+
+    sa_url = make_url(url)
+    admin = create_engine(
+        sa_url.set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+    try:
+        async with admin.connect() as conn:
+            exists = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": sa_url.database}
+            )
+            if not exists:
+                await conn.execute(text(f'CREATE DATABASE "{sa_url.database}"'))
+    finally:
+        await admin.dispose()
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await migrate(engine)
+        with demo_export("Europe/Paris") as folder:
+            await Importer(engine).run(folder, progress=False)
+    finally:
+        await engine.dispose()
+
+
+def load_line() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min) {five:.1f} (5 min) on {os.cpu_count()} cores"
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+
+
+def question_of(bench: Bench) -> Callable[[int, int], str]:
+    questions = bench.questions
+    return lambda index, step: questions[(index * 7 + step) % len(questions)]
+
+
+async def _rates(bench: Bench, limiter: bool, title: str) -> dict[str, Traffic]:
+    args = bench.args
+    bench.say(
+        f"\n== {title}: {args.patrons} patrons asking at once, {args.questions} questions "
+        f"each; {load_line()} =="
+    )
+    bench.say(
+        f"{'mode':<9} {'instances':>9} {'answers':>8} {'missing':>8} {'seconds':>8} "
+        f"{'answers/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+    )
+    results: dict[str, Traffic] = {}
+    setups = [("polling", 1)] + [("webhook", n) for n in args.instances]
+    for mode, count in setups:
+        await bench.reset()
+        await bench.start(count, webhook=mode == "webhook", limiter=limiter)
+        patrons = bench.patrons(args.patrons)
+        await bench.traffic(patrons[:20], 1, question_of(bench))  # warm-up: index, caches
+        for person in patrons:
+            person.drain()
+        figures = await bench.traffic(patrons, args.questions, question_of(bench))
+        results[f"{mode}-{count}"] = figures
+        lat = figures.latencies
+        bench.say(
+            f"{mode:<9} {count:>9} {figures.answered:>8} {figures.missing:>8} "
+            f"{figures.seconds:>8.1f} {figures.rate:>10.1f} {percentile(lat, 50) * 1000:>8.0f} "
+            f"{percentile(lat, 95) * 1000:>8.0f} {percentile(lat, 99) * 1000:>8.0f}"
+        )
+    for instance in bench.instances:
+        await instance.stop()
+    bench.instances = []
+    return results
+
+
+async def throughput(bench: Bench) -> None:
+    await _rates(bench, True, "throughput as deployed (PTB's 30/s reply limiter per instance)")
+
+
+async def capacity(bench: Bench) -> None:
+    results = await _rates(bench, False, "capacity, reply limiter lifted")
+    two = results.get("webhook-2")
+    if two is not None:
+        verdict = "met" if two.rate >= 200 else "NOT met"
+        bench.say(f"target ≥ 200 answers/s with 2 instances: {two.rate:.0f}/s, {verdict}")
+
+
+async def rolling(bench: Bench) -> None:
+    """Replace both instances, one after the other, under steady traffic."""
+    args = bench.args
+    await bench.reset()
+    await bench.start(2, limiter=False)
+    patrons = bench.patrons(args.patrons)
+    rounds = args.rolling_rounds
+    replaced: list[Instance] = []
+
+    async def replace_each() -> None:
+        await asyncio.sleep(args.rolling_after)
+        for old in list(bench.instances):
+            await bench.start(1, limiter=False)  # the new version first...
+            await old.stop()  # ...then SIGTERM to the old one
+            bench.instances.remove(old)
+            replaced.append(old)
+            await asyncio.sleep(args.rolling_after)
+
+    bench.say(
+        f"\n== rolling restart: {args.patrons} patrons × {rounds} /whoami, 2 instances "
+        f"replaced one after the other under traffic; {load_line()} =="
+    )
+    figures = await bench.traffic(patrons, rounds, lambda i, s: f"/whoami {s}", replace_each)
+    standin = bench.standin
+    await standin.wait_idle(quiet=1.0, timeout=60)  # type: ignore[attr-defined]
+    pushed = rounds * len(patrons)
+    handled = await scalar(
+        bench.database_url, "SELECT count(*) FROM handled_updates WHERE done_at IS NOT NULL"
+    )
+    answers = [
+        sum(1 for m in person.messages if m.from_bot and "identifiant" in m.text)
+        for person in patrons
+    ]
+    lost = sum(max(0, rounds - n) for n in answers)
+    doubled = sum(max(0, n - rounds) for n in answers)
+    pending = standin.pending_updates  # type: ignore[attr-defined]
+    bench.say(
+        f"updates sent {pushed}, handled {handled}, still pending {pending}: "
+        f"{pushed - handled} lost"
+    )
+    bench.say(f"answers expected {pushed}: {lost} lost, {doubled} doubled")
+    stops = ", ".join(f"{i.name} {i.stop_seconds:.1f} s" for i in replaced)
+    bench.say(f"SIGTERM to exit: {stops} (limit 10 s)")
+    lat = figures.latencies
+    bench.say(
+        f"during it: {figures.rate:.0f} answers/s, p50 {percentile(lat, 50) * 1000:.0f} ms, "
+        f"p99 {percentile(lat, 99) * 1000:.0f} ms; balancer skipped "
+        f"{dict(standin.balancer.skipped)}"  # type: ignore[attr-defined]
+    )
+    for instance in bench.instances:
+        await instance.stop()
+    bench.instances = []
+
+
+#: name → scenario; other branches add theirs here (e.g. broadcast-kill, outage)
+SCENARIOS: dict[str, Callable[[Bench], Awaitable[None]]] = {
+    "throughput": throughput,
+    "capacity": capacity,
+    "rolling": rolling,
+}
+
+
+async def main(args: argparse.Namespace) -> int:
+    from bot.config import normalise_database_url
+
+    names = list(SCENARIOS) if args.scenario == "all" else args.scenario.split(",")
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown:
+        print(f"unknown scenario {', '.join(unknown)}; known: {', '.join(SCENARIOS)}, all")
+        return 2
+    url = normalise_database_url(args.database_url)
+    if not url.startswith("postgresql"):
+        print("bench/scale.py runs on PostgreSQL (several instances share one database)")
+        return 2
+    questions = [json.loads(line)["q"] for line in QUESTIONS.read_text().splitlines() if line]
+    with tempfile.TemporaryDirectory(prefix="plume-scale-") as tmp:
+        try:
+            await prepare_database(url)
+        except OSError as error:
+            print(f"PostgreSQL is not reachable ({error}): skipped")
+            return 0
+        bench = Bench(args, url, Path(tmp), questions)
+        print(f"database {url.split('@')[-1]}; {load_line()}", flush=True)
+        try:
+            for name in names:
+                await SCENARIOS[name](bench)
+        finally:
+            for instance in bench.instances:
+                await instance.stop()
+            if bench.standin is not None:
+                await bench.standin.stop()  # type: ignore[attr-defined]
+            if args.keep_logs:
+                for log in sorted(Path(tmp).glob("*.log")):  # noqa: ASYNC240 (at the end)
+                    print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--scenario", default="all", help=f"comma-separated among {', '.join(SCENARIOS)}, or all"
+    )
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE, help="PostgreSQL URL")
+    parser.add_argument("--patrons", type=int, default=200, help="patrons asking at once")
+    parser.add_argument("--questions", type=int, default=5, help="questions per patron")
+    parser.add_argument(
+        "--instances",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2, 3],
+        help="webhook instance counts to measure (default 1,2,3)",
+    )
+    parser.add_argument("--rolling-rounds", type=int, default=12, help="/whoami per patron")
+    parser.add_argument(
+        "--rolling-after", type=float, default=3.0, help="seconds between replacements"
+    )
+    parser.add_argument("--answer-timeout", type=float, default=60.0, help="seconds per answer")
+    parser.add_argument("--keep-logs", action="store_true", help="print the instances' logs")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))

@@ -1,0 +1,108 @@
+"""Operations: SIGTERM stops within 10 s, a rolling restart under traffic loses and doubles
+nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from tests.kit import TOKEN, WEBHOOK_SECRET, free_port, import_network
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+async def wait_healthy(url: str, seconds: float = 60.0) -> dict:
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            try:
+                async with http.get(url) as answer:
+                    if answer.status == 200:
+                        return await answer.json()
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{url} not healthy within {seconds}s")
+
+
+async def test_sigterm_stops_taking_updates_and_exits_within_10_s(standin, database_url, tmp_path):
+    await import_network(database_url)
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": ROOT,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": standin.base_url,
+        "DATABASE_URL": database_url,
+        "PLUME_WEBHOOK_URL": f"http://127.0.0.1:{port}/hook",
+        "PLUME_WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+        "PLUME_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        health = await wait_healthy(f"http://127.0.0.1:{port}/healthz")
+        assert health["status"] == "ok" and health["mode"] == "webhook"
+        alice = standin.user(8001, first_name="Alice", language_code="fr")
+        await alice.send("/whoami")
+        await alice.wait_for("identifiant", timeout=30)
+        assert standin.calls_for("getUpdates") == []
+        await alice.send("/whoami")  # under way when the signal comes, or just after
+        began = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 15)
+        took = time.monotonic() - began
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    assert took < 10, took
+    assert "Traceback" not in stderr.decode()
+    # the second update was either answered before the exit or is still pending at the
+    # stand-in (503 or refused: Telegram keeps it for the next instance) — never lost
+    answered = len([m for m in alice.messages if "identifiant" in m.text])
+    assert answered == 2 or standin.pending_updates == 1, (answered, standin.pending_updates)
+
+
+async def test_rolling_restart_under_traffic_loses_and_doubles_nothing(
+    standin, start_plume, database_url
+):
+    await import_network(database_url)
+    old = await start_plume(mode="balanced")
+    people = [standin.user(8100 + i, first_name=f"P{i}", language_code="fr") for i in range(8)]
+    rounds = 6
+    halfway = asyncio.Event()
+
+    async def talk(person, index: int) -> None:
+        for step in range(rounds):
+            await person.send(f"/whoami {step}")
+            await person.wait_for("identifiant", timeout=30)
+            if index == 0 and step == 1:
+                halfway.set()
+
+    traffic = asyncio.gather(*(talk(person, i) for i, person in enumerate(people)))
+    await halfway.wait()
+    await start_plume(mode="balanced")  # the new version first...
+    await old.stop()  # ...then the old one stops (SIGTERM does this)
+    await asyncio.wait_for(traffic, 120)
+    await standin.wait_idle()
+    for person in people:
+        answers = [m for m in person.messages if m.from_bot and "identifiant" in m.text]
+        assert len(answers) == rounds, (person, len(answers))
+    assert standin.pending_updates == 0
