@@ -46,6 +46,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -312,7 +313,7 @@ async def prepare_database(url: str) -> None:
             await conn.execute(text("DROP SCHEMA public CASCADE"))
             await conn.execute(text("CREATE SCHEMA public"))
         await migrate(engine)
-        with demo_export("Europe/Paris") as folder:
+        with demo_export(ZoneInfo("Europe/Paris")) as folder:
             await Importer(engine).run(folder, progress=False)
     finally:
         await engine.dispose()
