@@ -168,6 +168,12 @@ class Traffic:
     latencies: list[float] = field(default_factory=list)
     missing: int = 0
     seconds: float = 0.0
+    bot_cpu: float = 0.0  # CPU seconds of the instances during the traffic
+    bench_cpu: float = 0.0  # of this process (stand-in, balancer, patrons)
+
+    @property
+    def cpu_ms_per_answer(self) -> float:
+        return 1000 * self.bot_cpu / self.answered if self.answered else float("nan")
 
     @property
     def rate(self) -> float:
@@ -213,6 +219,20 @@ class Bench:
             await instance.start()
             self.instances.append(instance)
 
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU used so far by the instances (together) and by this process."""
+        import psutil
+
+        def used(process: psutil.Process) -> float:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                return 0.0
+            return float(times.user + times.system)
+
+        instances = sum(used(psutil.Process(i.process.pid)) for i in self.instances if i.process)
+        return instances, used(psutil.Process())
+
     def patrons(self, count: int):  # type: ignore[no-untyped-def]
         standin = self.standin
         return [
@@ -246,11 +266,15 @@ class Bench:
                 figures.latencies.append(time.monotonic() - began)
 
         began = time.monotonic()
+        cpu_before = self.cpu_seconds()
         talking = asyncio.gather(*(patron(i, p) for i, p in enumerate(patrons)))
         if during is not None:
             await during()
         await talking
         figures.seconds = time.monotonic() - began
+        cpu_after = self.cpu_seconds()
+        figures.bot_cpu = cpu_after[0] - cpu_before[0]
+        figures.bench_cpu = cpu_after[1] - cpu_before[1]
         return figures
 
     def say(self, line: str = "") -> None:
@@ -340,7 +364,8 @@ async def _rates(bench: Bench, limiter: bool, title: str) -> dict[str, Traffic]:
     )
     bench.say(
         f"{'mode':<9} {'instances':>9} {'answers':>8} {'missing':>8} {'seconds':>8} "
-        f"{'answers/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+        f"{'answers/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'bot CPU ms/answer':>18} "
+        f"{'bench CPU %':>11}"
     )
     results: dict[str, Traffic] = {}
     setups = [("polling", 1)] + [("webhook", n) for n in args.instances]
@@ -357,7 +382,8 @@ async def _rates(bench: Bench, limiter: bool, title: str) -> dict[str, Traffic]:
         bench.say(
             f"{mode:<9} {count:>9} {figures.answered:>8} {figures.missing:>8} "
             f"{figures.seconds:>8.1f} {figures.rate:>10.1f} {percentile(lat, 50) * 1000:>8.0f} "
-            f"{percentile(lat, 95) * 1000:>8.0f} {percentile(lat, 99) * 1000:>8.0f}"
+            f"{percentile(lat, 95) * 1000:>8.0f} {percentile(lat, 99) * 1000:>8.0f} "
+            f"{figures.cpu_ms_per_answer:>18.1f} {100 * figures.bench_cpu / figures.seconds:>11.0f}"  # noqa: E501
         )
     for instance in bench.instances:
         await instance.stop()
@@ -375,6 +401,12 @@ async def capacity(bench: Bench) -> None:
     if two is not None:
         verdict = "met" if two.rate >= 200 else "NOT met"
         bench.say(f"target ≥ 200 answers/s with 2 instances: {two.rate:.0f}/s, {verdict}")
+        if two.answered:
+            per_core = 1000 / two.cpu_ms_per_answer
+            bench.say(
+                f"the instances used {two.cpu_ms_per_answer:.1f} ms of CPU per answer: about "
+                f"{per_core:.0f} answers/s per free core, this machine's load aside"
+            )
 
 
 async def rolling(bench: Bench) -> None:

@@ -121,7 +121,7 @@ async def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from bot.sandbox.run import run_sandbox
 
-    return await run_sandbox(settings, args.host, args.port)
+    return await run_sandbox(settings, args.host, args.port, webhook=args.webhook)
 
 
 async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
@@ -218,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument(
         "--port", type=int, default=8080, help="port of the web chat (8080; 0: any free port)"
+    )
+    sandbox.add_argument(
+        "--webhook",
+        action="store_true",
+        help="run Plume in webhook mode (the stand-in posts updates to it), as in production",
     )
     sandbox.set_defaults(handler=cmd_sandbox)
 

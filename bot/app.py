@@ -103,7 +103,11 @@ async def pass_through_gate(
 
     async def run() -> None:
         await load_conversations_for(application, update)
-        await process()
+        try:
+            await process()
+        finally:
+            if user is not None and isinstance(application.persistence, DatabasePersistence):
+                application.persistence.drop_prefetched(user.id)
         await application.update_persistence()
 
     return await gate.handle(update.update_id, chat_id, run)

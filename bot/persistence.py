@@ -125,6 +125,7 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[s
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         self._stored_user: dict[int, str] = {}
         self._stored_state: dict[tuple[str, str], str | None] = {}
+        self._prefetched: dict[int, str | None] = {}
 
     # -- user_data --------------------------------------------------------------------------
 
@@ -132,10 +133,13 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[s
         return {}  # read per update (refresh_user_data), never all at once
 
     async def refresh_user_data(self, user_id: int, user_data: dict[str, Any]) -> None:
-        async with self._sessions() as session:
-            text = await session.scalar(
-                select(PersonState.data).where(PersonState.user_id == user_id)
-            )
+        if user_id in self._prefetched:  # read with the conversation states, just before
+            text = self._prefetched.pop(user_id)
+        else:
+            async with self._sessions() as session:
+                text = await session.scalar(
+                    select(PersonState.data).where(PersonState.user_id == user_id)
+                )
         self._stored_user[user_id] = text if text is not None else "{}"
         user_data.clear()
         if text is not None:
@@ -182,8 +186,9 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[s
             self._stored_state[(name, key)] = state
         return conversations
 
-    async def states_for(self, key: ConversationKey) -> dict[str, object]:
-        """The state of ``key`` in every conversation that has one (name → state)."""
+    async def states_for(self, key: ConversationKey, user_id: int) -> dict[str, object]:
+        """The state of ``key`` in every conversation that has one (name → state); the
+        person's user_data is read in the same round trip, for refresh_user_data."""
         key_text = _key_text(key)
         async with self._sessions() as session:
             rows = (
@@ -193,11 +198,18 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[s
                     )
                 )
             ).all()
+            self._prefetched[user_id] = await session.scalar(
+                select(PersonState.data).where(PersonState.user_id == user_id)
+            )
         found = {}
         for name, state in rows:
             found[name] = json.loads(state)
             self._stored_state[(name, key_text)] = state
         return found
+
+    def drop_prefetched(self, user_id: int) -> None:
+        """After the update: nothing read for it may serve a later one."""
+        self._prefetched.pop(user_id, None)
 
     def forget_state(self, name: str, key: ConversationKey) -> None:
         self._stored_state[(name, _key_text(key))] = None
@@ -276,7 +288,7 @@ async def load_conversations_for(application: Application, update: Update) -> No
     key = conversation_key(update)
     if not isinstance(persistence, DatabasePersistence) or key is None:
         return
-    stored = await persistence.states_for(key)
+    stored = await persistence.states_for(key, key[-1])
     # PTB's name → TrackingDict of every persistent ConversationHandler; no public accessor.
     conversations = application._conversation_handler_conversations
     for name, states in conversations.items():

@@ -4,6 +4,7 @@ nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -106,3 +107,49 @@ async def test_rolling_restart_under_traffic_loses_and_doubles_nothing(
         answers = [m for m in person.messages if m.from_bot and "identifiant" in m.text]
         assert len(answers) == rounds, (person, len(answers))
     assert standin.pending_updates == 0
+
+
+async def test_sandbox_runs_the_webhook_path_when_asked(tmp_path):
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": ROOT,
+        "HOME": str(tmp_path),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "sandbox",
+        "--webhook",
+        "--port",
+        str(port),
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        line = b""
+        while b"Plume sandbox" not in line:
+            line = await asyncio.wait_for(process.stdout.readline(), 90)
+            assert line, (await process.stderr.read()).decode()[-2000:]
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{base}/api/send", json={"user_id": 710001, "text": "/whoami"}):
+                pass
+            deadline = time.monotonic() + 30
+            texts: list[str] = []
+            while time.monotonic() < deadline and not any("710001" in t for t in texts):
+                async with http.get(f"{base}/api/chat?user_id=710001&since=-1&wait=1") as answer:
+                    view = await answer.json()
+                texts = [json.dumps(m, ensure_ascii=False) for m in view["messages"]]
+        assert any("710001" in t for t in texts), texts
+        process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0
+        assert "(webhook mode" in stderr.decode()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 import socket
 import sys
@@ -99,7 +100,22 @@ def _bind_error(host: str, port: int, error: OSError) -> str:
     return f"cannot listen on {host}:{port}: {error.strerror or error}"
 
 
-async def run_sandbox(settings: Settings, host: str, port: int) -> int:
+def _webhook_settings(webhook: bool) -> dict[str, object]:
+    """``--webhook``: Plume in webhook mode, the stand-in posting updates to it on 127.0.0.1
+    (the production update path); otherwise polling, whatever the environment says."""
+    if not webhook:
+        return {"webhook_url": None, "webhook_secret": None, "metrics_listen": None}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    return {
+        "webhook_url": f"http://127.0.0.1:{port}/telegram",
+        "webhook_listen": f"127.0.0.1:{port}",
+        "webhook_secret": secrets.token_urlsafe(24),
+    }
+
+
+async def run_sandbox(settings: Settings, host: str, port: int, webhook: bool = False) -> int:
     try:
         check_address(host, port)
     except SandboxAddressError as error:
@@ -121,6 +137,7 @@ async def run_sandbox(settings: Settings, host: str, port: int) -> int:
                     "telegram_bot_token": TOKEN,
                     "telegram_api_base_url": standin.base_url,
                     "database_url": url,
+                    **_webhook_settings(webhook),
                 }
             )
         )

@@ -59,7 +59,10 @@ class UpdateQueue:
 
     def __init__(self, webhook_retry_delay: float = 0.2) -> None:
         self._pending: deque[Update] = deque()
-        self._last_update_id = 0
+        # Telegram's ids are never reused; a stand-in started later continues above any earlier
+        # one (microseconds since the epoch), so a database that outlives it (the sandbox with
+        # DATABASE_URL, benchmarks) never mistakes a new update for one it handled already.
+        self._last_update_id = time.time_ns() // 1000
         self._arrived = Pulse()
         self._allowed: list[str] | None = None
         self._poll_generation = 0
