@@ -183,6 +183,7 @@ async def cancel(update: Update, context: PlumeContext) -> int:
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         conversation(
+            name="faq_teaching",
             entry_points=[CallbackQueryHandler(new_entry, pattern=f"^{TEACH}n$")],
             states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, write_answer)]},
             fallbacks=[
