@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "webhook_1"
-down_revision: str | None = "search_index_1"
+down_revision: str | None = "report_1"
 branch_labels = None
 depends_on = None
 
