@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from telegram import Bot, Update
+from telegram.constants import ChatType
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.i18n import Translator, pick_locale, translator
@@ -70,6 +71,9 @@ class PlumeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
         await super().refresh_data()
         update = self._update
         tg_user = update.effective_user if isinstance(update, Update) else None
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            return  # Plume talks in private chats only: nobody is created from a group
         if tg_user and not tg_user.is_bot:
             settings = self.services.settings
             language = pick_locale(tg_user.language_code, settings.default_locale)

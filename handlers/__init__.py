@@ -11,6 +11,7 @@ from handlers import (
     browse,
     fallback,
     feedback,
+    guard,
     handover,
     search,
     settings,
@@ -43,6 +44,8 @@ FEATURES = (
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
+    # private chats only, and only buttons the registry knows: before every other group
+    application.add_handlers(guard.handlers(), group=guard.GUARD_GROUP)
     for feature in FEATURES:
         application.add_handlers(feature.handlers())
     application.add_handlers(fallback.handlers())
