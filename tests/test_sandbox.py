@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox import SandboxServer, serve_sandbox
-from bot.sandbox.run import ACCOUNTS
+from bot.sandbox.run import ACCOUNTS, language_hooks
 from tests.kit import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +61,10 @@ def test_sandbox_command_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
 
 @pytest.fixture
 async def sandbox(standin, plume) -> AsyncIterator[SandboxServer]:
-    server = await serve_sandbox(standin, ACCOUNTS, port=0)
+    on_language, language_of = language_hooks(plume)
+    server = await serve_sandbox(
+        standin, ACCOUNTS, port=0, on_language=on_language, language_of=language_of
+    )
     yield server
     await server.stop()
 
@@ -93,3 +96,116 @@ async def test_start_and_choose_a_library_in_the_browser(sandbox, chromium):
             ).to_be_visible(timeout=10000)
         finally:
             await browser.close()
+
+
+# --- keyboard and screen reader -------------------------------------------------------------
+
+
+@pytest.fixture
+async def page(sandbox, chromium):
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 390, "height": 760})
+            await page.goto(sandbox.url)
+            yield page
+        finally:
+            await browser.close()
+
+
+async def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(page)
+    return [
+        f"{violation['id']}: {violation['help']} ({len(violation['nodes'])} nodes: "
+        f"{violation['nodes'][0]['target']})"
+        for violation in results.response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+async def say(page, text: str, answer: str) -> None:
+    from playwright.async_api import expect
+
+    await page.locator("#text").focus()
+    await page.keyboard.type(text)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("li.message.bot", has_text=answer).last).to_be_visible(timeout=15000)
+
+
+@pytest.mark.browser
+async def test_the_chat_by_keyboard_and_screen_reader_with_no_serious_axe_violation(page):
+    from playwright.async_api import expect
+
+    # the composer first: labelled, focused on load
+    await expect(page.locator("#text")).to_be_focused()
+    composer = page.get_by_label("Votre message à Plume")
+    await expect(composer).to_be_visible()
+    assert await serious_violations(page) == []
+
+    await say(page, "/start", "Bonjour Camille")
+    await expect(page.locator("li.message.bot .inline-button").first).to_be_visible()
+    # each message a list item of the conversation, its speaker first
+    items = page.locator("ol#message-list > li")
+    assert await items.count() >= 3
+    assert (await items.nth(0).inner_text()).startswith("Camille (vous) :")
+    assert (await items.nth(1).inner_text()).startswith("Plume :")
+    assert await page.locator("#message-list").get_attribute("aria-live") == "polite"
+    assert await serious_violations(page) == []
+
+    # the "/" menu by keyboard: typed "/" opens it, ArrowDown enters, Enter sends
+    await composer.focus()
+    await page.keyboard.type("/")
+    menu = page.locator("#command-menu")
+    await expect(menu).to_be_visible()
+    assert await page.locator("#menu-button").get_attribute("aria-expanded") == "true"
+    assert await serious_violations(page) == []
+    await page.keyboard.press("ArrowDown")
+    first = menu.locator("button.command-item").first
+    await expect(first).to_be_focused()
+    command = await first.get_attribute("data-command")
+    await page.keyboard.press("Escape")
+    await expect(menu).to_be_hidden()
+    await expect(composer).to_be_focused()
+    assert command
+
+
+@pytest.mark.browser
+async def test_the_command_menu_keeps_its_size_in_a_long_chat(page):
+    from playwright.async_api import expect
+
+    for _ in range(8):  # long answers: the list is far taller than the window
+        await say(page, "/help", "Ce que je sais faire")
+    height = await page.locator("#messages").evaluate("el => el.scrollHeight")
+    assert height > 3 * 760
+    await page.locator("#menu-button").click()
+    menu = page.locator("#command-menu")
+    await expect(menu).to_be_visible()
+    box = await menu.bounding_box()
+    assert box is not None and box["height"] > 150, box  # 8 px before the fix
+    await menu.locator("button.command-item", has_text="/help").first.click()
+    await expect(page.locator("li.message.bot", has_text="Ce que je sais faire")).to_have_count(
+        9, timeout=15000
+    )
+
+
+@pytest.mark.browser
+async def test_the_language_switch_follows_settings(page):
+    from playwright.async_api import expect
+
+    await say(page, "/settings", "Vos réglages")
+    await page.locator("li.message.bot .inline-button", has_text="Langue").last.click()
+    await page.locator("li.message.bot .inline-button", has_text="English").last.click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en", timeout=15000)
+    await expect(page.locator('.lang-button[data-lang="en"]')).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    await expect(page.get_by_label("Your message to Plume")).to_be_visible()
+    # and the other way: the switch sets the language /settings shows
+    await page.locator('.lang-button[data-lang="fr"]').click()
+    await say(page, "/settings", "Vos réglages")
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")

@@ -29,6 +29,7 @@ from storage.models import Library
 
 from .accounts import SandboxAccount
 from .serve import serve_sandbox
+from .web import LanguageHook, LanguageLookup
 
 TOKEN = "100000:SANDBOX"
 BOT_USERNAME = "plume_sandbox_bot"
@@ -68,6 +69,25 @@ async def seed_accounts(plume: Plume) -> None:
             ROLES.get(account.user_id, "patron"),
             home if account.user_id in ROLES else None,
         )
+
+
+def language_hooks(plume: Plume) -> tuple[LanguageHook, LanguageLookup]:
+    """The page's FR/EN switch and /settings kept in step, both ways, through the database."""
+
+    async def on_language(user_id: int, language: str) -> None:
+        if plume.services and language in ("fr", "en"):
+            await plume.services.users.set_language(user_id, language)
+            person = await plume.services.users.get(user_id)
+            if person and plume.application:
+                await plume.application.on_role_change(plume.application.bot, person)
+
+    async def language_of(user_id: int) -> str | None:
+        if plume.services is None:
+            return None
+        person = await plume.services.users.get(user_id)
+        return person.language if person else None
+
+    return on_language, language_of
 
 
 class SandboxAddressError(Exception):
@@ -148,16 +168,15 @@ async def run_sandbox(settings: Settings, host: str, port: int, webhook: bool = 
             if person and plume.application:
                 await plume.application.on_role_change(plume.application.bot, person)
 
-        async def on_language(user_id: int, language: str) -> None:
-            if plume.services and language in ("fr", "en"):
-                await plume.services.users.set_language(user_id, language)
-                person = await plume.services.users.get(user_id)
-                if person and plume.application:
-                    await plume.application.on_role_change(plume.application.bot, person)
-
+        on_language, language_of = language_hooks(plume)
         try:
             server = await serve_sandbox(
-                standin, ACCOUNTS, host=host, port=port, on_language=on_language
+                standin,
+                ACCOUNTS,
+                host=host,
+                port=port,
+                on_language=on_language,
+                language_of=language_of,
             )
         except OSError as error:  # taken between the check and now
             print(f"sandbox: {_bind_error(host, port, error)}", file=sys.stderr)

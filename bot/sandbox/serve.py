@@ -24,7 +24,7 @@ from aiohttp import web
 
 from bot.standin import BotAPIStandin
 
-from .web import AccountHook, LanguageHook, create_sandbox_web_app
+from .web import AccountHook, LanguageHook, LanguageLookup, create_sandbox_web_app
 
 
 @dataclass
@@ -49,13 +49,16 @@ async def serve_sandbox(
     standin_port: int = 0,
     on_language: LanguageHook | None = None,
     on_account: AccountHook | None = None,
+    language_of: LanguageLookup | None = None,
 ) -> SandboxServer:
     """Starts the stand-in (if needed, on ``standin_port``; 0 = free port) and the sandbox page
     on ``host:port`` (0 = free port); ``SandboxServer.url`` is the page's address."""
     owns_standin = not standin.is_running
     if owns_standin:
         await standin.start(host, standin_port)
-    app = create_sandbox_web_app(standin, accounts, on_language=on_language, on_account=on_account)
+    app = create_sandbox_web_app(
+        standin, accounts, on_language=on_language, on_account=on_account, language_of=language_of
+    )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:

@@ -33,6 +33,8 @@ from .accounts import SandboxAccount, as_accounts
 
 LanguageHook = Callable[[int, str], Awaitable[None]]
 AccountHook = Callable[[int], Awaitable[None]]
+#: the language the bot speaks to an account now (changed in /settings too), None if unknown
+LanguageLookup = Callable[[int], Awaitable[str | None]]
 
 LANGUAGES = ("fr", "en")
 MAX_WAIT = 25.0
@@ -46,6 +48,7 @@ class SandboxState:
     accounts: list[SandboxAccount]
     on_language: LanguageHook | None = None
     on_account: AccountHook | None = None
+    language_of: LanguageLookup | None = None
     closing: bool = False
     chats: dict[int, ChatUser] = field(default_factory=dict)
 
@@ -65,13 +68,15 @@ def create_sandbox_web_app(
     *,
     on_language: LanguageHook | None = None,
     on_account: AccountHook | None = None,
+    language_of: LanguageLookup | None = None,
 ) -> web.Application:
     """The sandbox page and its JSON API, for ``accounts`` (see ``as_accounts``).
 
     ``on_language(user_id, language)`` is awaited when the page switches an account's
     language (after the stand-in's language_code changed); ``on_account(user_id)`` when the page
-    selects an account (also on page load)."""
-    state = SandboxState(standin, as_accounts(accounts), on_language, on_account)
+    selects an account (also on page load); ``language_of(user_id)`` tells the page the
+    language the bot speaks to the account (so the FR/EN switch follows /settings)."""
+    state = SandboxState(standin, as_accounts(accounts), on_language, on_account, language_of)
     for account in state.accounts:
         state.chats[account.user_id] = standin.user(
             account.user_id,
@@ -151,6 +156,10 @@ async def _chat(request: web.Request) -> web.Response:
         if remaining <= 0:
             break
         await chat.chat.changed.wait(remaining)
+    if state.language_of is not None and not state.closing:
+        language = await state.language_of(chat.id)
+        if language in LANGUAGES and language != chat.language_code:
+            chat.set_language(language)  # chosen in /settings: the page follows
     return web.json_response(chat_view(state, chat))
 
 

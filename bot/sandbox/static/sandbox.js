@@ -4,6 +4,10 @@
 const STRINGS = {
   fr: {
     account: "Compte",
+    language: "Langue",
+    conversation: "Conversation avec Plume",
+    composer: "Votre message à Plume (Entrée pour envoyer, / pour les commandes)",
+    you: "vous",
     placeholder: "Message",
     menu: "Commandes",
     attach: "Joindre un fichier",
@@ -26,6 +30,10 @@ const STRINGS = {
   },
   en: {
     account: "Account",
+    language: "Language",
+    conversation: "Conversation with Plume",
+    composer: "Your message to Plume (Enter to send, / for the commands)",
+    you: "you",
     placeholder: "Message",
     menu: "Commands",
     attach: "Attach a file",
@@ -51,6 +59,7 @@ const STRINGS = {
 const $ = (id) => document.getElementById(id);
 const ui = {
   messages: $("messages"),
+  list: $("message-list"),
   empty: $("empty"),
   account: $("account"),
   text: $("text"),
@@ -103,9 +112,13 @@ function applyLanguage(language) {
   document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => {
     el.placeholder = t(el.dataset.i18nPlaceholder);
   });
-  ui.account.setAttribute("aria-label", t("account"));
+  document.querySelectorAll("[data-i18n-label]").forEach((el) => {
+    el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+  });
   document.querySelectorAll(".lang-button").forEach((button) => {
-    button.classList.toggle("active", button.dataset.lang === state.language);
+    const active = button.dataset.lang === state.language;
+    button.classList.toggle("active", active);
+    button.setAttribute("aria-pressed", String(active));
   });
   renderStatus();
   for (const entry of state.rendered.values()) entry.key = null; // re-render localized bits
@@ -127,8 +140,16 @@ function showToast(text) {
 function showAlert(text) {
   ui.modalText.textContent = text;
   ui.modal.hidden = false;
+  $("modal-ok").focus();
 }
-$("modal-ok").addEventListener("click", () => { ui.modal.hidden = true; });
+function closeAlert() {
+  ui.modal.hidden = true;
+  ui.text.focus();
+}
+$("modal-ok").addEventListener("click", closeAlert);
+ui.modal.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") closeAlert();
+});
 
 // -- messages ---------------------------------------------------------------------------------
 
@@ -149,12 +170,23 @@ function formatSize(bytes) {
   return `${(bytes / 1024 / 1024).toFixed(1)} ${mb}`;
 }
 
+function speakerOf(message) {
+  if (message.from_bot) return $("bot-name").textContent || "Plume";
+  return `${message.sender} (${t("you")})`;
+}
+
 function buildMessage(message) {
-  const wrapper = document.createElement("div");
+  // one list item per message; its speaker first, for screen readers (the bubble's side
+  // says it to the eye)
+  const wrapper = document.createElement("li");
   wrapper.className = `message ${message.from_bot ? "bot" : "user"}`;
   wrapper.dataset.messageId = message.id;
   const bubble = document.createElement("div");
   bubble.className = "bubble";
+  const speaker = document.createElement("span");
+  speaker.className = "sr-only speaker";
+  speaker.textContent = `${speakerOf(message)} :`;
+  bubble.append(speaker);
 
   if (message.reply_to) {
     const reply = document.createElement("div");
@@ -168,7 +200,7 @@ function buildMessage(message) {
     const img = document.createElement("img");
     img.className = "photo";
     img.src = fileUrl(message.photo.file_id, false);
-    img.alt = "photo";
+    img.alt = message.photo.caption || "photo";
     img.addEventListener("click", () => window.open(img.src, "_blank", "noopener"));
     bubble.append(img);
   }
@@ -254,7 +286,7 @@ function buildInlineKeyboard(message) {
 function renderMessages(messages) {
   const nearBottom = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 80;
   const seen = new Set();
-  let previous = ui.empty;
+  let previous = null;
   let appended = false;
   for (const message of messages) {
     seen.add(message.id);
@@ -268,7 +300,8 @@ function renderMessages(messages) {
     if (entry) {
       entry.element.replaceWith(element);
     } else {
-      previous.after(element);
+      if (previous) previous.after(element);
+      else ui.list.prepend(element);
       appended = true;
     }
     state.rendered.set(message.id, { key, element });
@@ -409,19 +442,33 @@ async function upload(file) {
   }
 }
 
+function setMenu(open) {
+  ui.menu.hidden = !open;
+  ui.menuButton.setAttribute("aria-expanded", String(open));
+  if (open) renderMenu();
+}
+
+function menuItems() {
+  return [...ui.menu.querySelectorAll("button.command-item")];
+}
+
 function renderMenu() {
   const typed = ui.text.value.startsWith("/") ? ui.text.value.slice(1).toLowerCase() : "";
   const commands = state.commands.filter((c) => c.command.startsWith(typed));
+  const focused = document.activeElement && document.activeElement.dataset
+    ? document.activeElement.dataset.command : null;
   ui.menu.replaceChildren();
   if (!state.commands.length) {
-    const item = document.createElement("div");
-    item.className = "command-item";
-    item.textContent = t("noCommands");
-    ui.menu.append(item);
+    const entry = document.createElement("li");
+    entry.className = "command-item";
+    entry.textContent = t("noCommands");
+    ui.menu.append(entry);
     return;
   }
   for (const command of commands) {
-    const item = document.createElement("div");
+    const entry = document.createElement("li");
+    const item = document.createElement("button");
+    item.type = "button";
     item.className = "command-item";
     item.dataset.command = command.command;
     const name = document.createElement("span");
@@ -432,25 +479,38 @@ function renderMenu() {
     description.textContent = command.description;
     item.append(name, description);
     item.addEventListener("click", () => {
-      ui.menu.hidden = true;
+      setMenu(false);
       ui.text.value = "";
       sendText(`/${command.command}`);
       ui.text.focus();
     });
-    ui.menu.append(item);
+    entry.append(item);
+    ui.menu.append(entry);
+    if (command.command === focused) item.focus(); // a re-render keeps the keyboard's place
   }
-  if (!commands.length) ui.menu.hidden = true;
+  if (!commands.length) setMenu(false);
 }
 
 function updateMenuFromInput() {
   const value = ui.text.value;
-  if (value.startsWith("/") && !/\s/.test(value)) {
-    ui.menu.hidden = false;
-    renderMenu();
-  } else {
-    ui.menu.hidden = true;
-  }
+  setMenu(value.startsWith("/") && !/\s/.test(value));
 }
+
+// the menu by keyboard: arrows move between the commands (from the composer too), Escape
+// closes it and comes back to the composer
+ui.menu.addEventListener("keydown", (event) => {
+  const items = menuItems();
+  const at = items.indexOf(document.activeElement);
+  if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    event.preventDefault();
+    const next = event.key === "ArrowDown" ? at + 1 : at - 1;
+    if (next < 0) ui.text.focus();
+    else if (items.length) items[Math.min(next, items.length - 1)].focus();
+  } else if (event.key === "Escape") {
+    setMenu(false);
+    ui.text.focus();
+  }
+});
 
 function autoGrow() {
   ui.text.style.height = "auto";
@@ -461,7 +521,7 @@ ui.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = ui.text.value;
   ui.text.value = "";
-  ui.menu.hidden = true;
+  setMenu(false);
   autoGrow();
   sendText(text);
   ui.text.focus();
@@ -471,13 +531,16 @@ ui.text.addEventListener("keydown", (event) => {
     event.preventDefault();
     ui.composer.requestSubmit();
   } else if (event.key === "Escape") {
-    ui.menu.hidden = true;
+    setMenu(false);
+  } else if (event.key === "ArrowDown" && !ui.menu.hidden && menuItems().length) {
+    event.preventDefault();
+    menuItems()[0].focus();
   }
 });
 ui.text.addEventListener("input", () => { autoGrow(); updateMenuFromInput(); });
 ui.menuButton.addEventListener("click", () => {
-  ui.menu.hidden = !ui.menu.hidden;
-  if (!ui.menu.hidden) renderMenu();
+  setMenu(ui.menu.hidden);
+  if (!ui.menu.hidden && menuItems().length) menuItems()[0].focus();
 });
 ui.attach.addEventListener("click", () => ui.file.click());
 ui.file.addEventListener("change", () => {
@@ -517,6 +580,7 @@ async function main() {
   const initial = config.accounts.some((a) => a.user_id === stored) ? stored : config.accounts[0].user_id;
   ui.account.value = String(initial);
   selectAccount(initial);
+  ui.text.focus(); // the composer first: the keyboard starts where one writes
   pollLoop();
 }
 
