@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
 
 EXIT_CONFIG = 2
-Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
 def configure_logging(level: str) -> None:
@@ -86,8 +87,8 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         await engine.dispose()
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    for error in report.errors:
-        print(error, file=sys.stderr)
+    for rejected in report.errors:
+        print(rejected, file=sys.stderr)
     print(report.summary())
     if drafts:
         print(f"{len(drafts)} announcement drafts of new titles sent to the staff for approval")

@@ -231,7 +231,7 @@ class AnswerService:
             rows = await session.execute(
                 select(Resource.media_type, func.count()).group_by(Resource.media_type)
             )
-            counts = dict(rows.tuples().all())
+            counts: dict[str, int] = {media: count for media, count in rows}
         return [(m, counts[m]) for m in MEDIA_TYPES if counts.get(m)]
 
     async def shelf(self, media_type: str) -> MediaShelf | None:

@@ -43,8 +43,8 @@ class PlumeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
 
     def __init__(
         self,
-        application: Application,
-        chat_id: int | None = None,  # type: ignore[type-arg]
+        application: Application,  # type: ignore[type-arg]
+        chat_id: int | None = None,
         user_id: int | None = None,
     ) -> None:
         super().__init__(application, chat_id, user_id)
@@ -54,14 +54,14 @@ class PlumeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
         self._update: object = None
 
     @classmethod
-    def from_update(  # type: ignore[override]
+    def from_update(
         cls,
         update: object,
         application: Application,  # type: ignore[type-arg]
     ) -> PlumeContext:
         context = super().from_update(update, application)
         context._update = update
-        return context  # type: ignore[return-value]
+        return context
 
     @property
     def services(self) -> Services:

@@ -89,7 +89,7 @@ class HandoverService:
                     )
                 )
             rows = await session.execute(query)
-            return [_handover(q, u) for q, u in rows.tuples()]
+            return [_handover(q, u) for q, u in rows]
 
     async def reply(self, staff: Person, question_id: int, answer: str) -> Handover | None:
         """Records the reply; None when the question is unknown or already answered."""

@@ -34,7 +34,15 @@ from tqdm import tqdm
 
 from bot.search.loader import bump_catalogue_version, next_catalogue_revision
 from bot.shared.csv_table import CsvRejected, inspect_csv, read_rows
-from storage.models import MEDIA_TYPES, FaqEntry, Item, Library, Resource, Workshop
+from storage.models import (
+    MEDIA_TYPES,
+    Base,
+    FaqEntry,
+    Item,
+    Library,
+    Resource,
+    Workshop,
+)
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 BATCH = 2000
@@ -290,16 +298,22 @@ def _workshop(row: dict[str, str], run: ImportRun) -> dict[str, Any]:
     }
 
 
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)  # declarative models map to a Table (typed FromClause)
+    return table
+
+
 SPECS = (
-    FileSpec("libraries.csv", Library.__table__, ("id", "name"), _library),
-    FileSpec("resources.csv", Resource.__table__, ("id", "media_type", "name"), _resource, "name"),
+    FileSpec("libraries.csv", _table(Library), ("id", "name"), _library),
+    FileSpec("resources.csv", _table(Resource), ("id", "media_type", "name"), _resource, "name"),
     FileSpec(
-        "items.csv", Item.__table__, ("id", "resource_id", "media_type", "title"), _item, "title"
+        "items.csv", _table(Item), ("id", "resource_id", "media_type", "title"), _item, "title"
     ),
-    FileSpec("faq.csv", FaqEntry.__table__, ("id", "question", "answer"), _faq),
+    FileSpec("faq.csv", _table(FaqEntry), ("id", "question", "answer"), _faq),
     FileSpec(
         "workshops.csv",
-        Workshop.__table__,
+        _table(Workshop),
         ("id", "library_id", "title", "starts_at", "duration_min", "capacity"),
         _workshop,
     ),
@@ -412,9 +426,9 @@ class Importer:
                     listed[error.kind] += 1
                     continue
                 batch[values["id"]] = values  # a later duplicate row wins
-                if spec.table is Library.__table__:
+                if spec.name == "libraries.csv":
                     run.libraries.add(values["id"])
-                elif spec.table is Resource.__table__:
+                elif spec.name == "resources.csv":
                     run.resources.add(values["id"])
                 if len(batch) >= BATCH:
                     if write:

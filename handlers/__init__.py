@@ -49,7 +49,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     for feature in FEATURES:
         application.add_handlers(feature.handlers())
     application.add_handlers(fallback.handlers())
-    application.add_error_handler(on_error)  # type: ignore[arg-type]
+    application.add_error_handler(on_error)
 
 
 async def start_features(application: Application) -> None:  # type: ignore[type-arg]

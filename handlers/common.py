@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from html import escape
 from typing import Any
 
@@ -16,7 +16,7 @@ from telegram.warnings import PTBUserWarning
 from bot.context import PlumeContext
 from bot.i18n import N_
 
-Handler = Callable[[Update, PlumeContext], Awaitable[Any]]
+Handler = Callable[[Update, PlumeContext], Coroutine[Any, Any, Any]]
 
 ROLE_NAMES = {
     "patron": N_("patron"),

@@ -107,4 +107,4 @@ async def guard(update: Update, context: PlumeContext) -> None:
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
-    return [TypeHandler(Update, guard)]  # type: ignore[arg-type]
+    return [TypeHandler(Update, guard)]
