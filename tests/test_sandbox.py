@@ -56,6 +56,9 @@ def test_sandbox_command_serves_the_chat_and_stops_on_ctrl_c(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+            process.wait(timeout=10)
+        process.stdout.close()
+        process.stderr.close()
     assert not list(tmp_path.glob("*.sqlite3")), "the sandbox uses a temporary database"
 
 

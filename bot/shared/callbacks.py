@@ -80,6 +80,7 @@ ROUTES: tuple[Route, ...] = (
     *_routes("handlers.search", ("H:", _ID)),
     *_routes("handlers.browse", ("M:", [(), ("word",), ("key", "id")])),
     *_routes("handlers.handover", ("Q:", _ID)),
+    *_routes("handlers.teach", ("T:", [("=n|x",), ("=u|h|a", "id")])),
     *_routes("handlers.start", ("L:", _KEY), ("Lp:", _ID)),
     *_routes("handlers.answering.libraries", ("Li:", _KEY), ("Ll:", _ID)),
     *_routes("handlers.settings", ("S:", [("word",), ("word", "word")])),
