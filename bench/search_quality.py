@@ -220,9 +220,9 @@ def report(tallies: Sequence[Tally], misses: bool) -> None:
         f"{'system':<30} {'answered':>9} {'shown':>7} {'honest':>7} {'wrong':>7} "
         f"{'chat':>7} | {'top-1':>7} {'top-3':>7} {'ms/q':>7}"
     )
-    print(f"{'':<30} {'right':>9} {'top 3':>7} {'none':>7} {'answers':>7} {'replies':>7} |"
-          f" {'rank only':>15}")  # fmt: skip
     print(header)
+    print(f"{'':<30} {'right':>9} {'top 3':>7} {'none':>7} {'answers':>7} {'replies':>7} |"
+          f" {'(rank only)':>15}")  # fmt: skip
     for tally in tallies:
         per_question = 1000 * tally.seconds / max(tally.questions + tally.chats, 1)
         print(
@@ -243,6 +243,7 @@ def report(tallies: Sequence[Tally], misses: bool) -> None:
 
 async def run(data: Path, questions: list[Question], misses: bool, semantic: bool) -> None:
     from bot.answering.responder import Responder
+    from bot.answering.semantic import load_encoder, refresh_embeddings
     from bot.importer import Importer
     from bot.search import SearchService
     from storage.db import create_engine, migrate, session_factory
@@ -258,20 +259,34 @@ async def run(data: Path, questions: list[Question], misses: bool, semantic: boo
             documents = await load_documents(sessions)
             search = SearchService(sessions)
             await search.reload()
-            responder = Responder(sessions, search)
+            encoder = load_encoder() if semantic else None
 
-            async def plume(question: str) -> Seen:
-                decision = await responder.decide(question)
-                return Seen(
-                    decision.kind,
-                    decision.answer.id if decision.answer else None,
-                    [pick.id for pick in decision.shown],
-                    [pick.id for pick in decision.results],
-                )
+            def plume_system(responder: Responder) -> System:
+                async def ask(question: str) -> Seen:
+                    decision = await responder.decide(question)
+                    return Seen(
+                        decision.kind,
+                        decision.answer.id if decision.answer else None,
+                        [pick.id for pick in decision.shown],
+                        [pick.id for pick in decision.results],
+                    )
+
+                return ask
 
             print(f"{len(documents)} documents from {data} (importer + SQLite + loader)")
-            tallies = [
-                await evaluate("Plume", plume, questions),
+            tallies = []
+            if encoder is not None:
+                started = time.perf_counter()
+                await refresh_embeddings(sessions, encoder)  # as the import does
+                print(f"embeddings ({encoder.name}): {time.perf_counter() - started:.1f} s")
+                responder = Responder(sessions, search, encoder)
+                await responder.warm_up()  # the model's weights are read here
+                tallies.append(await evaluate("Plume", plume_system(responder), questions))
+            else:
+                print("semantic search: model not installed, or --words-only")
+            words_only = Responder(sessions, search, None)
+            tallies += [
+                await evaluate("Plume, words only", plume_system(words_only), questions),
                 await evaluate("rapidfuzz WRatio", rapidfuzz_system(documents), questions),
                 await evaluate("SQLite FTS5 trigram bm25", fts5_system(documents), questions),
             ]
@@ -289,6 +304,9 @@ def main() -> int:
         help="labelled questions, JSON lines (default: bench/questions-tuning.jsonl)",
     )
     parser.add_argument("--misses", action="store_true", help="list Plume's misses")
+    parser.add_argument(
+        "--words-only", action="store_true", help="leave the semantic model out (lexical only)"
+    )
     args = parser.parse_args()
     data = args.data or shared_dir() / "data"
     questions_path = args.questions or Path(__file__).parent / "questions-tuning.jsonl"
@@ -298,7 +316,7 @@ def main() -> int:
         return 0
     questions = read_questions(questions_path)
     print(f"questions: {questions_path}")
-    asyncio.run(run(data, questions, args.misses, semantic=True))
+    asyncio.run(run(data, questions, args.misses, semantic=not args.words_only))
     return 0
 
 

@@ -80,6 +80,14 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
                 settings.timezone,
                 first_import=version_before is None,
             )
+        embedded = None
+        if not report.strict_failed:  # the semantic signal's vectors, changed rows only
+            from bot.answering.semantic import load_encoder, refresh_embeddings
+            from storage.db import session_factory
+
+            encoder = load_encoder()
+            if encoder is not None:
+                embedded = await refresh_embeddings(session_factory(engine), encoder)
     except FileNotFoundError as error:
         print(f"import: {error}", file=sys.stderr)
         return 1
@@ -90,6 +98,11 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     for rejected in report.errors:
         print(rejected, file=sys.stderr)
     print(report.summary())
+    if embedded is not None:
+        print(
+            f"embeddings of FAQ entries and resources: {embedded.computed} computed, "
+            f"{embedded.kept} unchanged, {embedded.removed} removed"
+        )
     if drafts:
         print(f"{len(drafts)} announcement drafts of new titles sent to the staff for approval")
     return 1 if report.failed else 0  # any row or file rejected

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from bot.answering.chat import ChatKind
 from bot.answering.judge import Pick
 from bot.answering.responder import MAX_QUESTION_CHARS, Responder
+from bot.answering.semantic import Encoder
 from bot.search import SearchService, normalize
 from bot.usage import UsageRecorder
 from bot.users import Person
@@ -83,12 +84,16 @@ class NewestPage:
 
 class AnswerService:
     def __init__(
-        self, sessions: SessionFactory, search: SearchService, usage: UsageRecorder
+        self,
+        sessions: SessionFactory,
+        search: SearchService,
+        usage: UsageRecorder,
+        encoder: Encoder | None = None,
     ) -> None:
         self._sessions = sessions
         self._search = search
         self._usage = usage
-        self.responder = Responder(sessions, search)
+        self.responder = Responder(sessions, search, encoder)
         self._unlogged = 0  # answers given with log=False whose log is not written yet
         self._settled = asyncio.Event()
         self._settled.set()

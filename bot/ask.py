@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from bot.answering.judge import Pick
 from bot.answering.responder import Decision, Responder
+from bot.answering.semantic import load_encoder
 from bot.search import SearchService
 from bot.search.loader import SessionFactory
 
@@ -105,7 +106,8 @@ async def ask_main(
         return 2
     search = SearchService(session_factory, index_dir=index_dir)
     await search.refresh_if_changed()  # the saved index when there is one, caught up
-    responder = Responder(session_factory, search)
+    responder = Responder(session_factory, search, load_encoder())
+    await responder.warm_up()  # every question gets the semantic signal, as in the bot
     for query in questions:
         decision = await responder.decide(query, args.library)
         if args.json:

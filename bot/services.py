@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.announcements import AnnouncementService
+from bot.answering.semantic import load_encoder
 from bot.answers import AnswerService
 from bot.config import Settings
 from bot.feedback import FeedbackService
@@ -65,7 +66,7 @@ class Services:
             usage=usage,
             feedback=FeedbackService(sessions),
             search=search,
-            answers=AnswerService(sessions, search, usage),
+            answers=AnswerService(sessions, search, usage, load_encoder()),
             handover=HandoverService(sessions),
             reminders=reminders,
             workshops=WorkshopService(sessions, reminders, settings.tz),

@@ -332,6 +332,7 @@ class Meta(Base):
     value: Mapped[str] = mapped_column(Text, default="")
 
 
+from storage import answering as _answering  # noqa: E402,F401  (registers its tables)
 from storage import outbox as _outbox  # noqa: E402,F401  (registers its tables)
 from storage import report as _report  # noqa: E402,F401  (registers its tables)
 from storage import webhook as _webhook  # noqa: E402,F401  (registers its tables)

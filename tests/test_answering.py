@@ -95,3 +95,16 @@ async def test_english_question_reaches_the_french_faq(standin, plume):
     await ken.send("I forgot my password")
     card = await ken.next_message()
     assert card.text.startswith("💡 J'ai oublié mon mot de passe")
+
+
+async def test_a_long_message_is_answered_by_its_question(standin, plume, database_url):
+    lou = standin.user(4008, first_name="Lou", language_code="fr")
+    await lou.send(
+        "Bonjour madame, j'espère que vous allez bien. J'ai oublié mon mot de passe depuis "
+        "les vacances et je ne peux plus me connecter. Pouvez-vous m'aider ? Merci d'avance, "
+        "bonne journée"
+    )
+    card = await lou.next_message()
+    assert card.text.startswith("💡 J'ai oublié mon mot de passe")
+    (event,) = await _questions_logged(database_url)
+    assert event.answered and event.subject_id == "faq-mdp"

