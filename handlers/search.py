@@ -166,16 +166,11 @@ async def refresh_index(context: PlumeContext) -> None:
     await context.services.search.refresh_if_changed()
 
 
-async def _load_indexes(application: PlumeApplication) -> None:
-    await application.services.search.ensure_loaded()
-    await application.services.answers.responder.warm_up()  # the semantic signal
-
-
 async def on_start(application: PlumeApplication) -> None:
     """Load the saved index (or build it) in the background, then follow the catalogue:
     imports made by other processes, FAQ entries added by staff."""
     services = application.services
-    application.create_task(_load_indexes(application), name="search index")
+    application.create_task(services.search.ensure_loaded(), name="search index")
     assert application.job_queue is not None
     interval = services.settings.search_refresh_seconds
     application.job_queue.run_repeating(

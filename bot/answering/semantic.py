@@ -85,7 +85,7 @@ def load_encoder() -> Encoder | None:
             "installed, answers use word matching only"
         )
         return None
-    log.info("semantic search: %s", encoder.name)
+    log.debug("semantic search: %s", encoder.name)
     return encoder
 
 
