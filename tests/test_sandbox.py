@@ -181,8 +181,10 @@ async def test_the_chat_by_keyboard_and_screen_reader_with_no_serious_axe_violat
 async def test_the_command_menu_keeps_its_size_in_a_long_chat(page):
     from playwright.async_api import expect
 
-    for _ in range(8):  # long answers: the list is far taller than the window
+    helps = page.locator("li.message.bot", has_text="Ce que je sais faire")
+    for n in range(1, 9):  # long answers: the list is far taller than the window
         await say(page, "/help", "Ce que je sais faire")
+        await expect(helps).to_have_count(n, timeout=15000)  # this one's answer, not the last
     height = await page.locator("#messages").evaluate("el => el.scrollHeight")
     assert height > 3 * 760
     await page.locator("#menu-button").click()
