@@ -81,4 +81,5 @@ class Services:
             await asyncio.wait_for(self.answers.settled(), timeout=5)
         except TimeoutError:
             pass
+        await self.answers.responder.close()
         await self.engine.dispose()

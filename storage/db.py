@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -82,11 +84,24 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+async def _let_aiosqlite_threads_finish() -> None:
+    """Waits (briefly) for the worker thread of a connection that failed to open.
+
+    aiosqlite stops that thread by queueing a close whose result it hands back to the event
+    loop; when the command then exits at once, the loop is closed first and the thread
+    prints "RuntimeError: Event loop is closed" after our one-line message."""
+    for thread in threading.enumerate():
+        if "_connection_worker_thread" in thread.name and thread.is_alive():
+            await asyncio.to_thread(thread.join, 0.5)
+
+
 async def connect_or_explain(engine: AsyncEngine):  # type: ignore[no-untyped-def]
     """A connection, or DatabaseUnreachable saying in one line where and why not."""
     try:
         return await engine.connect()
     except _CONNECT_ERRORS as error:
+        if engine.dialect.name == "sqlite":
+            await _let_aiosqlite_threads_finish()
         where = engine.url.render_as_string(hide_password=True)
         cause = error.orig if isinstance(error, exc.DBAPIError) and error.orig else error
         reason = " ".join(str(cause).split()) or type(cause).__name__

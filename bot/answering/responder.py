@@ -14,6 +14,7 @@ In order:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Literal
@@ -96,6 +97,15 @@ class Responder:
         if wait:
             await asyncio.shield(self._loading)
         return self._semantic
+
+    async def close(self) -> None:
+        """Stops a semantic index still loading: its connection must be back before the
+        engine is disposed (one checked out then is never closed)."""
+        loading, self._loading = self._loading, None
+        if loading is not None and not loading.done():
+            loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loading
 
     async def _load_semantic(self, encoder: Encoder, version: object) -> None:
         try:
