@@ -25,6 +25,9 @@ def configure_logging(level: str) -> None:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         logging.getLogger("alembic").setLevel(logging.WARNING)
         logging.getLogger("matplotlib").setLevel(logging.WARNING)
+        # WeasyPrint logs each step and page of a PDF at INFO, fontTools each font subset
+        logging.getLogger("weasyprint").setLevel(logging.WARNING)
+        logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

@@ -22,17 +22,19 @@ The definitions (the report's methodology section repeats them):
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz
 from sqlalchemy import Date, bindparam, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.shared.when import WhenError, parse_period
 from storage.models import MEDIA_TYPES, UtcDateTime, utcnow
@@ -83,6 +85,8 @@ SERIES_METRICS: Final = ("questions", "answered", "card_views", "registrations")
 NONE_KEY: Final = ""  # the group of events without a library or media type
 UNANSWERED_FETCH: Final = 400
 SIMILARITY: Final = 78
+#: queries of one report that run at the same time, each on its own connection
+PARALLEL_QUERIES: Final = 4
 
 
 class PeriodError(ValueError):
@@ -447,58 +451,118 @@ class StatsService:
         self, period: Period, library_id: str | None = None, *, compare: bool = False
     ) -> Figures:
         """Everything the evaluation report shows (and the previous period's key figures)."""
-        figures = await self._figures(period, library_id, full=True)
+        figures = await self._figures(period, library_id, detail="full")
         if compare:
-            figures.previous = await self._figures(period.previous(), library_id, full=True)
+            figures.previous = await self._figures(
+                period.previous(), library_id, detail="comparison"
+            )
         return figures
 
     async def unanswered(
         self, period: Period, library_id: str | None = None
     ) -> list[UnansweredGroup]:
-        async with self._engine.connect() as conn:
-            return await _Query(conn, self.dialect, period, library_id).unanswered()
+        return await _Query(self._engine, period, library_id).unanswered()
 
     async def headline(self, period: Period, library_id: str | None = None) -> Figures:
         """The key figures only (for /stats): no comments, workshops or clusters."""
-        return await self._figures(period, library_id, full=False)
+        return await self._figures(period, library_id, detail="headline")
 
-    async def _figures(self, period: Period, library_id: str | None, *, full: bool) -> Figures:
-        async with self._engine.connect() as conn:
-            q = _Query(conn, self.dialect, period, library_id)
-            totals, by_media, by_library, series_counts = await q.event_counts()
-            active, active_series, active_by_library, active_by_media = await q.active()
-            totals["active"] = int(active["total"])
-            totals["visits"] = int(active["visits"])
-            for key, value in active_by_library.items():
-                by_library.setdefault(key, _zero())["active"] = value
-            for key, value in active_by_media.items():
-                by_media.setdefault(key, _zero())["active"] = value
-            for key, value in (await q.visits_by_library()).items():
-                by_library.setdefault(key, _zero())["visits"] = value
-            subscribers, subscribers_by_library = await q.subscribers()
-            top = await q.top_resources() if full else []
-            return Figures(
-                period=period,
-                library_id=library_id,
-                generated_at=utcnow(),
-                totals=totals,
-                by_media=by_media,
-                by_library=by_library,
-                series=q.series(series_counts, active_series),
-                active=active,
-                active_series=active_series,
-                top_resources=top,
-                subscribers=subscribers,
-                subscribers_by_library=subscribers_by_library,
-                feedback=await q.feedback(),
-                workshops=await q.workshops() if full else [],
-                unanswered=await q.unanswered() if full else [],
-                comments=await q.comments() if full else [],
-                library_names=await q.names("libraries"),
-                resource_names=await q.names("resources"),
-                platform=await q.platform() if full else [],
-                events_announced=await q.events_announced(),
-            )
+    async def _figures(self, period: Period, library_id: str | None, *, detail: str) -> Figures:
+        """``detail``: ``full`` (the report), ``headline`` (/stats), or ``comparison`` (the
+        previous period of a report: only what :func:`bot.report.key_figures` reads — the
+        totals, active patrons, visits, workshops and platform figures)."""
+        full = detail == "full"
+        comparison = detail == "comparison"
+        q = _Query(self._engine, period, library_id)
+
+        async def nothing() -> Any:
+            return None
+
+        def when(wanted: bool, work: Coroutine[Any, Any, Any]) -> Coroutine[Any, Any, Any]:
+            if wanted:
+                return work
+            work.close()
+            return nothing()
+
+        # every query at once (up to PARALLEL_QUERIES running), the longest first
+        (
+            (totals, by_media, by_library),
+            per_library,
+            active_series,
+            by_media_active,
+            series_counts,
+            top,
+            feedback,
+            unanswered,
+            subscribers,
+            workshops,
+            comments,
+            library_names,
+            resource_names,
+            platform,
+            events_announced,
+        ) = await asyncio.gather(
+            q.event_counts(),
+            q.active_by_library(),
+            q.active_series(("day",) if comparison else ("day", "week", "month")),
+            when(not comparison, q.active_by_media()),
+            when(not comparison, q.series_counts()),
+            when(full, q.top_resources()),
+            when(not comparison, q.feedback()),
+            when(full, q.unanswered()),
+            when(not comparison, q.subscribers()),
+            when(full or comparison, q.workshops()),
+            when(full, q.comments()),
+            q.names("libraries"),
+            q.names("resources"),
+            when(full or comparison, q.platform()),
+            q.events_announced(),
+        )
+        total_active, active_by_library, visits_by_library = per_library
+        filled = {
+            grain: [(b, active_series.get(grain, {}).get(b, 0)) for b in buckets(period, grain)]
+            if grain in active_series
+            else []
+            for grain in ("day", "week", "month")
+        }
+        active = {
+            "total": float(total_active),
+            "visits": float(sum(active_series["day"].values())),
+            "day_avg": _mean(filled["day"]),
+            "week_avg": _mean(filled["week"]),
+            "month_avg": _mean(filled["month"]),
+        }
+        totals["active"] = int(active["total"])
+        totals["visits"] = int(active["visits"])
+        for key, value in active_by_library.items():
+            by_library.setdefault(key, _zero())["active"] = value
+        for key, value in (by_media_active or {}).items():
+            by_media.setdefault(key, _zero())["active"] = value
+        for key, value in visits_by_library.items():
+            by_library.setdefault(key, _zero())["visits"] = value
+        subscribers, subscribers_by_library = subscribers or ({}, {})
+        return Figures(
+            period=period,
+            library_id=library_id,
+            generated_at=utcnow(),
+            totals=totals,
+            by_media=by_media,
+            by_library=by_library,
+            series=[] if comparison else q.series(series_counts, filled),
+            active=active,
+            active_series=filled,
+            top_resources=top or [],
+            subscribers=subscribers,
+            subscribers_by_library=subscribers_by_library,
+            feedback=feedback or shape_feedback([]),
+            workshops=workshops or [],
+            unanswered=unanswered or [],
+            comments=comments or [],
+            library_names=library_names,
+            resource_names=resource_names,
+            platform=platform or [],
+            events_announced=events_announced,
+        )
 
     # Exports -------------------------------------------------------------------------
 
@@ -571,8 +635,9 @@ class StatsService:
 
 
 #: feedback of someone who is staff now is left out (an erased person's stays: a patron's)
+#: (the staff are a short list: one look-up in it per row, not a query per row)
 _PATRON_FEEDBACK: Final = (
-    "NOT EXISTS (SELECT 1 FROM users s WHERE s.id = f.user_id AND s.role <> 'patron')"
+    "(f.user_id IS NULL OR f.user_id NOT IN (SELECT s.id FROM users s WHERE s.role <> 'patron'))"
 )
 USAGE_EXPORT_FIELDS: Final = (
     "day",
@@ -619,16 +684,22 @@ _FAMILY_RANK: Final = {"PR": 0, "DR": 1, "TR": 2, "IR": 3, "CSV": 4}
 
 
 class _Query:
-    """The queries of one report, on one connection."""
+    """The queries of one report. Each runs on its own connection, up to
+    :data:`PARALLEL_QUERIES` at a time: the figures are independent GROUP BYs, and one
+    connection keeps one core of the database busy (the PostgreSQL server's, or SQLite's
+    thread of that connection)."""
 
-    def __init__(
-        self, conn: AsyncConnection, dialect: str, period: Period, library_id: str | None
-    ) -> None:
-        self.conn = conn
-        self.dialect = dialect
+    def __init__(self, engine: AsyncEngine, period: Period, library_id: str | None) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
         self.period = period
         self.library_id = library_id
         self.begin, self.after = period.utc_bounds()
+        self._lanes = asyncio.Semaphore(PARALLEL_QUERIES)
+
+    async def _execute(self, statement: Any, params: dict[str, object]) -> list[Any]:
+        async with self._lanes, self.engine.connect() as conn:
+            return list((await conn.execute(statement, params)).all())
 
     def _lib(self, column: str = "library_id") -> str:
         return f" AND {column} = :lib" if self.library_id else ""
@@ -651,21 +722,28 @@ class _Query:
             for k, v in params.items()
             if isinstance(v, dt.date)
         ]
-        statement = text(sql).bindparams(*binds)
-        return list((await self.conn.execute(statement, params)).all())
+        return await self._execute(text(sql).bindparams(*binds), params)
 
     _IN_PERIOD = "day >= :d0 AND day <= :d1"
 
+    def _index(self, name: str) -> str:
+        """SQLite only: the index named (the plans are in each query's comment). Its planner,
+        with or without ANALYZE statistics, otherwise picks an index that needs a temporary
+        b-tree over every event of the period, or table lookups (measured: 5 to 25 times
+        slower at a million events)."""
+        return f" INDEXED BY {name}" if self.dialect == "sqlite" else ""
+
     async def event_counts(
         self,
-    ) -> tuple[
-        dict[str, int], dict[str, dict[str, int]], dict[str, dict[str, int]], dict[Any, Any]
-    ]:
-        """Counts per kind, library and media type, and per bucket of the trend."""
+    ) -> tuple[dict[str, int], dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+        """Counts per kind, library and media type (and the totals)."""
+        # ix_usage_events_counts (kind, library_id, media_type, day, answered) is in the
+        # GROUP BY's order and covers the query: no sort, no table lookup
         rows = await self._rows(
             "SELECT kind, library_id, media_type, count(*) AS n,"
             " sum(CASE WHEN answered THEN 1 ELSE 0 END) AS answered"
-            f" FROM usage_events WHERE {self._IN_PERIOD}{self._lib()}"
+            f" FROM usage_events{self._index('ix_usage_events_counts')}"
+            f" WHERE {self._IN_PERIOD}{self._lib()}"
             " GROUP BY kind, library_id, media_type"
         )
         totals = _zero()
@@ -686,79 +764,89 @@ class _Query:
                 if row.kind == "question":
                     target["answered"] += answered
                     target["unanswered"] += n - answered
-        bucket = {"day": "day", "week": "week", "month": "month"}[self.period.granularity]
-        series_rows = await self._rows(
-            f"SELECT {bucket} AS bucket, kind, count(*) AS n,"
+        return totals, dict(by_media), dict(by_library)
+
+    async def series_counts(self) -> dict[dt.date, Counter[str]]:
+        """The trend's counts per bucket: grouped by local day in SQL (at most one row per
+        kind and day), summed into the period's buckets here."""
+        # ix_usage_events_kind_day (kind, day, answered, library_id, ...): in order, covering
+        rows = await self._rows(
+            "SELECT kind, day, count(*) AS n,"
             " sum(CASE WHEN answered THEN 1 ELSE 0 END) AS answered"
-            f" FROM usage_events WHERE {self._IN_PERIOD}{self._lib()}"
-            " AND kind IN ('question', 'card_view', 'registration') GROUP BY 1, 2"
+            f" FROM usage_events{self._index('ix_usage_events_kind_day')}"
+            " WHERE kind IN ('question', 'card_view', 'registration')"
+            f" AND {self._IN_PERIOD}{self._lib()} GROUP BY kind, day"
         )
-        series: dict[Any, Any] = defaultdict(Counter)
-        for row in series_rows:
-            point = series[_as_date(row.bucket)]
+        series: dict[dt.date, Counter[str]] = defaultdict(Counter)
+        for row in rows:
+            point = series[bucket_of(_as_date(row.day), self.period.granularity)]
             point[KIND_METRIC[row.kind]] += int(row.n)
             if row.kind == "question":
                 point["answered"] += int(row.answered or 0)
-        return totals, dict(by_media), dict(by_library), dict(series)
+        return dict(series)
 
-    async def active(
-        self,
-    ) -> tuple[
-        dict[str, float], dict[str, list[tuple[dt.date, int]]], dict[str, int], dict[str, int]
-    ]:
-        """Distinct active patrons: over the period, per library (the patron's library when
-        the event happened), per media type, and per day, week and month."""
-        where = f"{self._IN_PERIOD} AND actor IS NOT NULL{self._lib()}"
-        total = await self._rows(
-            f"SELECT count(DISTINCT actor) AS n FROM usage_events WHERE {where}"
-        )
-        # SQLite: the (group, actor, day) indexes give each group's actors in order, so a
-        # count(DISTINCT) needs no temporary b-tree (measured: 5 to 10 times faster)
-        hint = self.dialect == "sqlite" and not self.library_id
-        by_library = {
-            (r.library_id or NONE_KEY): r.n
-            for r in await self._rows(
-                "SELECT library_id, count(DISTINCT actor) AS n FROM usage_events"
-                f"{' INDEXED BY ix_usage_events_library_actor' if hint else ''}"
-                f" WHERE {where} GROUP BY library_id"
-            )
-        }
-        by_media = {
-            r.media_type: r.n
-            for r in await self._rows(
-                "SELECT media_type, count(DISTINCT actor) AS n FROM usage_events"
-                f"{' INDEXED BY ix_usage_events_media_actor' if hint else ''}"
-                f" WHERE {where} AND media_type IS NOT NULL GROUP BY media_type"
-            )
-        }
-        series: dict[str, dict[dt.date, int]] = {}
-        for grain in ("day", "week", "month"):
-            index = f" INDEXED BY ix_usage_events_{grain}_actor" if hint else ""
-            rows = await self._rows(
-                f"SELECT {grain} AS bucket, count(DISTINCT actor) AS n FROM usage_events{index}"
-                f" WHERE {where} GROUP BY {grain}"
-            )
-            series[grain] = {_as_date(r.bucket): int(r.n) for r in rows}
-        filled = {g: [(b, series[g].get(b, 0)) for b in buckets(self.period, g)] for g in series}
-        active = {
-            "total": float(total[0].n if total else 0),
-            "visits": float(sum(series["day"].values())),
-            "day_avg": _mean(filled["day"]),
-            "week_avg": _mean(filled["week"]),
-            "month_avg": _mean(filled["month"]),
-        }
-        return active, filled, by_library, by_media
+    def _active_where(self) -> str:
+        return f"{self._IN_PERIOD} AND actor IS NOT NULL{self._lib()}"
 
-    async def visits_by_library(self) -> dict[str, int]:
-        """Chat sessions (a patron's active days) per library."""
-        # in the order of ix_usage_events_library_actor, so SQLite needs no temporary b-tree
-        hint = " INDEXED BY ix_usage_events_library_actor" if self.dialect == "sqlite" else ""
+    def _active_index(self, name: str) -> str:
+        """One library: its rows of ix_usage_events_library_actor (library_id, actor, day,
+        week, month, media_type) cover every active-patron query, whatever the grouping."""
+        return self._index("ix_usage_events_library_actor" if self.library_id else name)
+
+    async def active_by_library(self) -> tuple[int, dict[str, int], dict[str, int]]:
+        """Distinct active patrons over the period, and per library (the patron's library
+        when the event happened) with its visits (a patron's active days)."""
+        # per (library, patron): the number of active days, in the index's order; the total
+        # is the distinct patrons of those rows (a few per patron: no second pass)
         rows = await self._rows(
-            "SELECT library_id, count(*) AS n FROM (SELECT DISTINCT library_id, actor, day"
-            f" FROM usage_events{hint} WHERE {self._IN_PERIOD} AND actor IS NOT NULL"
-            f"{self._lib()}) AS visits GROUP BY library_id"
+            "WITH per_patron AS (SELECT library_id, actor, count(DISTINCT day) AS days"
+            f" FROM usage_events{self._index('ix_usage_events_library_actor')}"
+            f" WHERE {self._active_where()} GROUP BY library_id, actor)"
+            " SELECT 0 AS everyone, library_id, count(*) AS active, sum(days) AS visits"
+            " FROM per_patron GROUP BY library_id"
+            " UNION ALL SELECT 1, NULL, count(DISTINCT actor), 0 FROM per_patron"
         )
-        return {(r.library_id or NONE_KEY): int(r.n) for r in rows}
+        total = sum(int(r.active) for r in rows if r.everyone)
+        groups = [r for r in rows if not r.everyone]
+        return (
+            total,
+            {(r.library_id or NONE_KEY): int(r.active) for r in groups},
+            {(r.library_id or NONE_KEY): int(r.visits) for r in groups},
+        )
+
+    async def active_by_media(self) -> dict[str, int]:
+        rows = await self._rows(
+            "SELECT media_type, count(DISTINCT actor) AS n FROM usage_events"
+            f"{self._active_index('ix_usage_events_media_actor')}"
+            f" WHERE {self._active_where()} AND media_type IS NOT NULL GROUP BY media_type"
+        )
+        return {r.media_type: int(r.n) for r in rows}
+
+    async def active_series(self, grains: tuple[str, ...]) -> dict[str, dict[dt.date, int]]:
+        """Distinct active patrons per day, week and/or month (the buckets with any)."""
+        # the week and month of a day in the period lie between those of its first and last
+        # days: said to the database, the (week, ...) and (month, ...) indexes are read over
+        # the period only
+        bounds = {
+            "day": "",
+            "week": " AND week >= :w0 AND week <= :w1",
+            "month": " AND month >= :m0 AND month <= :m1",
+        }
+
+        async def one(grain: str) -> dict[dt.date, int]:
+            rows = await self._rows(
+                f"SELECT {grain} AS bucket, count(DISTINCT actor) AS n FROM usage_events"
+                f"{self._active_index(f'ix_usage_events_{grain}_actor')}"
+                f" WHERE {self._active_where()}{bounds[grain]} GROUP BY {grain}",
+                w0=bucket_of(self.period.start, "week"),
+                w1=bucket_of(self.period.end, "week"),
+                m0=bucket_of(self.period.start, "month"),
+                m1=bucket_of(self.period.end, "month"),
+            )
+            return {_as_date(r.bucket): int(r.n) for r in rows}
+
+        found = await asyncio.gather(*(one(grain) for grain in grains))
+        return dict(zip(grains, found, strict=True))
 
     def series(
         self, counts: dict[Any, Any], active_series: dict[str, list[tuple[dt.date, int]]]
@@ -773,8 +861,10 @@ class _Query:
         return points
 
     async def top_resources(self, limit: int = 10) -> list[dict[str, Any]]:
+        # the partial index ix_usage_events_cards: the card views only, in the GROUP BY's order
         rows = await self._rows(
-            "SELECT subject_id, media_type, count(*) AS n FROM usage_events"
+            "SELECT subject_id, media_type, count(*) AS n"
+            f" FROM usage_events{self._index('ix_usage_events_cards')}"
             f" WHERE kind = 'card_view' AND {self._IN_PERIOD}"
             f" AND subject_id IS NOT NULL{self._lib()}"
             " GROUP BY subject_id, media_type ORDER BY n DESC, subject_id LIMIT :limit",
@@ -803,7 +893,7 @@ class _Query:
             "SELECT id, title FROM workshops WHERE id IN :ids",
         ):
             statement = text(sql).bindparams(bindparam("ids", expanding=True))
-            for row in await self.conn.execute(statement, {"ids": ids}):
+            for row in await self._execute(statement, {"ids": ids}):
                 found[row.id] = row.title
         return found
 
@@ -822,10 +912,13 @@ class _Query:
         return dict(totals), dict(by_library)
 
     async def feedback(self) -> dict[str, Any]:
+        # SQLite, over a quarter or more: reading the table in order beats a look-up per row
+        # from the created_at index (which cannot cover the comment test): 2 to 3 times faster
+        scan = " NOT INDEXED" if self.dialect == "sqlite" and self.period.days > 92 else ""
         rows = await self._rows(
             "SELECT kind, library_id, media_type, rating,"
             " count(*) AS n, sum(CASE WHEN comment <> '' THEN 1 ELSE 0 END) AS comments"
-            " FROM feedback f WHERE created_at >= :begin AND created_at < :after"
+            f" FROM feedback f{scan} WHERE created_at >= :begin AND created_at < :after"
             f" AND {_PATRON_FEEDBACK}{self._lib()} GROUP BY kind, library_id, media_type, rating"
         )
         return shape_feedback(rows)
@@ -885,8 +978,10 @@ class _Query:
         return result
 
     async def unanswered(self, limit: int = 20) -> list[UnansweredGroup]:
+        # the partial index ix_usage_events_unanswered holds these questions only
         rows = await self._rows(
-            "SELECT query, min(raw_text) AS example, count(*) AS n FROM usage_events"
+            "SELECT query, min(raw_text) AS example, count(*) AS n"
+            f" FROM usage_events{self._index('ix_usage_events_unanswered')}"
             f" WHERE kind = 'question' AND {self._IN_PERIOD}"
             f" AND NOT answered AND query IS NOT NULL{self._lib()}"
             " GROUP BY query ORDER BY n DESC, query LIMIT :fetch",
@@ -955,7 +1050,7 @@ class _Query:
 
     async def names(self, table: str) -> dict[str, str]:
         assert table in ("libraries", "resources")
-        rows = (await self.conn.execute(text(f"SELECT id, name FROM {table}"))).all()
+        rows = await self._execute(text(f"SELECT id, name FROM {table}"), {})
         return {r.id: r.name for r in rows}
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -286,6 +287,12 @@ class Feedback(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
+#: the rows of the partial index ix_usage_events_unanswered (a query must say it as is)
+UNANSWERED_QUESTION: Final = "kind = 'question' AND NOT answered"
+#: the rows of the partial index ix_usage_events_cards
+CARD_VIEW: Final = "kind = 'card_view'"
+
+
 class UsageEvent(Base):
     """One thing a patron did, for statistics (questions, card views, registrations...).
 
@@ -299,12 +306,50 @@ class UsageEvent(Base):
     __tablename__ = "usage_events"
     __table_args__ = (
         Index("ix_usage_events_day_kind", "day", "kind", "library_id", "media_type", "answered"),
-        Index("ix_usage_events_kind_day", "kind", "day", "subject_id", "media_type"),
+        Index("ix_usage_events_counts", "kind", "library_id", "media_type", "day", "answered"),
+        Index(
+            "ix_usage_events_kind_day",
+            "kind",
+            "day",
+            "answered",
+            "library_id",
+            "subject_id",
+            "media_type",
+        ),
         Index("ix_usage_events_day_actor", "day", "actor"),
         Index("ix_usage_events_week_actor", "week", "actor", "day"),
         Index("ix_usage_events_month_actor", "month", "actor", "day"),
-        Index("ix_usage_events_library_actor", "library_id", "actor", "day"),
+        Index(
+            "ix_usage_events_library_actor",
+            "library_id",
+            "actor",
+            "day",
+            "week",
+            "month",
+            "media_type",
+        ),
         Index("ix_usage_events_media_actor", "media_type", "actor", "day"),
+        Index(
+            "ix_usage_events_cards",
+            "subject_id",
+            "media_type",
+            "day",
+            "library_id",
+            "kind",
+            sqlite_where=sql_text(CARD_VIEW),
+            postgresql_where=sql_text(CARD_VIEW),
+        ),
+        Index(
+            "ix_usage_events_unanswered",
+            "day",
+            "library_id",
+            "query",
+            "raw_text",
+            "kind",
+            "answered",
+            sqlite_where=sql_text(UNANSWERED_QUESTION),
+            postgresql_where=sql_text(UNANSWERED_QUESTION),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
