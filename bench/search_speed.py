@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import datetime as dt
 import gc
 import json
 import os
@@ -339,7 +340,16 @@ async def run(args: argparse.Namespace) -> int:
 
     # -- the real path ---------------------------------------------------------------------
     usage = UsageRecorder(sessions)
-    answers = AnswerService(sessions, search, usage)
+    # the bot's own encoder, as the bot loads it: the question's embedding is in the path
+    from bot.answering.semantic import load_encoder, refresh_embeddings
+
+    encoder = load_encoder()
+    if encoder is not None:
+        started = time.perf_counter()
+        await refresh_embeddings(sessions, encoder)  # as the import does
+        print(f"embeddings of FAQ entries and resources: {time.perf_counter() - started:.1f} s")
+    answers = AnswerService(sessions, search, usage, encoder)
+    await answers.responder.warm_up()
     person, _ = await UserService(sessions, ()).touch(777001, "Bench", "fr")
     queries = make_queries(samples, args.queries, args.seed)
     for query in queries[:20]:  # warm caches and code paths
@@ -357,7 +367,13 @@ async def run(args: argparse.Namespace) -> int:
     index = live.index
     alone_ms = time_sync(lambda q: index.search(q, limit=4), queries)
     media = [i for i, q in enumerate(queries) if detect_media_type(q)]
-    embedding = "no embedding in the bot's path yet (lexical only): nothing to add"
+    if encoder is None:
+        embedding = "model not installed: lexical only"
+    else:
+        embed_ms = time_sync(lambda q: encoder.encode([q]), queries)
+        embedding = f"{encoder.name}, included in the real path above; alone: " + ", ".join(
+            f"{k} {v:.1f} ms" for k, v in percentiles(embed_ms).items()
+        )
     print(f"\nanswering {len(queries)} questions ({len(media)} naming a media type); {load()}")
     print(header())
     print(row("Plume, real path: until the reply", percentiles(real_ms), len(real_ms)))
@@ -382,10 +398,21 @@ async def run(args: argparse.Namespace) -> int:
         queries[:200],
     )
 
+    now = utcnow()
+    today = now.date()
+
     async def plain_insert(query: str) -> None:
         async with sessions.begin() as session:
             session.add(
-                UsageEvent(occurred_at=utcnow(), user_id=person.id, kind="question", query=query)
+                UsageEvent(
+                    occurred_at=now,
+                    day=today,
+                    week=today - dt.timedelta(days=today.weekday()),
+                    month=today.replace(day=1),
+                    actor=person.id,
+                    kind="question",
+                    query=query,
+                )
             )
 
     insert_ms = await time_async(plain_insert, queries[:200])

@@ -22,9 +22,16 @@ INFO_WORDS = frozenset(
         "horaire horaires heure heures ouvert ouverte ouverts ouvre ouvrent ouverture "
         "fermé ferme fermee fermeture ferment adresse adresses telephone tel tél numero "
         "joindre appeler email mail courriel contact coordonnees situee situe trouve "
-        "trouver hours opening open opens closed close address phone number "
-        "located where"
+        "trouver jours quand hours opening open opens closed close address phone number "
+        "located where when time"
     ).split()
+)
+# "où" (folded "ou", also "or") asks where a library is only when a library is named.
+WHERE_WORDS = frozenset({"ou", "where"})
+# Words that say the question is about a library (not the digital offer).
+LIBRARY_WORDS = frozenset(
+    stem(w)
+    for w in "bibliotheque bibliotheques biblio bibli bib mediatheque mediatheques library".split()
 )
 # Words that may come with such a question without changing what it asks.
 PLACE_WORDS = (
@@ -39,7 +46,8 @@ PLACE_WORDS = (
             "dimanche today tomorrow monday tuesday wednesday thursday friday saturday sunday "
             "et ou pour connaitre savoir voudrais veux aimerais donner donne me moi svp stp "
             "merci bonjour please jours jour ferie feries vacances noel ete "
-            "num tel telephone mail e"
+            "num tel telephone mail e bibli quoi koi je j suis t tu bien y sur "
+            "i to at on in for does do hi hello can tell there it its"
         ).split()
     )
     | INFO_WORDS
@@ -115,20 +123,61 @@ class LibraryNames:
         return best[0], used
 
 
+#: stems shorter than this are too short to be told from another by a typo ("atel", "tel")
+TYPO_STEM_LENGTH = 6
+
+
+def _known_stem(word: str, known: frozenset[str]) -> str:
+    """The word's stem, or the known stem it is a typo of ("horraires", "médiatèque")."""
+    stemmed = stem(word)
+    allowed = max_typos(len(stemmed))
+    if stemmed in known or not allowed or len(stemmed) < TYPO_STEM_LENGTH:
+        return stemmed
+    for candidate in known:
+        if (
+            len(candidate) >= TYPO_STEM_LENGTH
+            and abs(len(candidate) - len(stemmed)) <= allowed
+            and (OSA.distance(stemmed, candidate, score_cutoff=allowed) <= allowed)
+        ):
+            return candidate
+    return stemmed
+
+
+#: words besides a library's name and its practical words that a question about it may have
+#: when it says "bibliothèque" ("Hi, I just moved to Elnes. When is the library open?"), if
+#: short: a longer word says what else the question is about ("horaires de la piscine de la
+#: bibliothèque de Lumbres"); without "bibliothèque", none ("les horaires du bus pour Lumbres")
+MAX_OTHER_WORDS = 3
+MAX_OTHER_LENGTH = 5
+
+
 def place_question(text: str, names: LibraryNames) -> PlaceQuestion:
     """Whether ``text`` asks about a library, and which one it names."""
     words = WORD_RE.findall(fold(text))
-    stems = [stem(w) for w in words]
+    stems = [_known_stem(w, PLACE_WORDS) for w in words]
     library_id, naming = names.find(words) if names else (None, set())
     asks_info = any(s in INFO_WORDS for s in stems)
+    names_library = any(s in LIBRARY_WORDS for s in stems)
+    if library_id is not None or names_library:
+        asks_info = asks_info or any(w in WHERE_WORDS for w in words)
     others = [
         w
         for position, (w, s) in enumerate(zip(words, stems, strict=True))
-        if position not in naming and s not in PLACE_WORDS and not w.isdigit()
+        if position not in naming and s not in PLACE_WORDS and not w.isdigit() and len(w) > 2
     ]
     # "horaires de la piscine" asks about something else: only the words of a library's
     # practical information may stand beside the library's name.
     about = asks_info and not others
-    if not about and library_id is not None and not others and len(words) <= 4:
-        about = True  # "bibliothèque de Lumbres", "Esquerdes ?"
+    if not about and library_id is not None:
+        if asks_info and (
+            not others
+            or (
+                names_library
+                and len(others) <= MAX_OTHER_WORDS
+                and all(len(w) <= MAX_OTHER_LENGTH for w in others)
+            )
+        ):
+            about = True  # "c koi les horaires d elnes", "phone number for the Hallines library"
+        elif not others and len(words) <= 4:
+            about = True  # "bibliothèque de Lumbres", "Esquerdes ?"
     return PlaceQuestion(library_id, about)

@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import select
 
 from bot.answering.chat import ChatKind, classify
-from bot.answering.judge import Pick, Similar, Verdict, judge
+from bot.answering.judge import DEFAULT, Params, Pick, Similar, Verdict, judge
 from bot.answering.places import LibraryNames, LibraryRef, place_question
 from bot.answering.reduce import reduce_message
 from bot.answering.semantic import Encoder, SemanticIndex
@@ -75,6 +75,8 @@ class Responder:
         self._semantic: SemanticIndex | None = None
         self._semantic_version: object = object()
         self._loading: asyncio.Task[None] | None = None
+        #: the decision's thresholds (``bench/tune_judge.py`` tries others)
+        self.params: Params = DEFAULT
 
     @property
     def semantic(self) -> bool:
@@ -198,7 +200,7 @@ class Responder:
         similar = await self._similar(candidates)
         for candidate, near in zip(candidates, similar, strict=True):
             hits = await self._search.search(candidate, limit=CANDIDATES)
-            verdict = judge(candidate, hits, near, see_also=SEE_ALSO)
+            verdict = judge(candidate, hits, near, see_also=SEE_ALSO, params=self.params)
             if best is None or verdict.confidence > best.confidence:
                 best = verdict
         assert best is not None
