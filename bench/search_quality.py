@@ -45,12 +45,16 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process, utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.search import Document, load_documents
+
+if TYPE_CHECKING:
+    from bot.answering.responder import Responder
 
 WRATIO_ANSWER = 86.0
 WRATIO_SUGGEST = 60.0
@@ -241,6 +245,21 @@ def report(tallies: Sequence[Tally], misses: bool) -> None:
             print("\n".join(tally.misses))
 
 
+def plume_system(responder: Responder) -> System:
+    """Plume's own decision, as the bot makes it for a patron's message."""
+
+    async def ask(question: str) -> Seen:
+        decision = await responder.decide(question)
+        return Seen(
+            decision.kind,
+            decision.answer.id if decision.answer else None,
+            [pick.id for pick in decision.shown],
+            [pick.id for pick in decision.results],
+        )
+
+    return ask
+
+
 async def run(data: Path, questions: list[Question], misses: bool, semantic: bool) -> None:
     from bot.answering.responder import Responder
     from bot.answering.semantic import load_encoder, refresh_embeddings
@@ -260,18 +279,6 @@ async def run(data: Path, questions: list[Question], misses: bool, semantic: boo
             search = SearchService(sessions)
             await search.reload()
             encoder = load_encoder() if semantic else None
-
-            def plume_system(responder: Responder) -> System:
-                async def ask(question: str) -> Seen:
-                    decision = await responder.decide(question)
-                    return Seen(
-                        decision.kind,
-                        decision.answer.id if decision.answer else None,
-                        [pick.id for pick in decision.shown],
-                        [pick.id for pick in decision.results],
-                    )
-
-                return ask
 
             print(f"{len(documents)} documents from {data} (importer + SQLite + loader)")
             tallies = []

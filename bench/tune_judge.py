@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from search_quality import Question, Seen, Tally, evaluate, read_questions, shared_dir
+from search_quality import Question, Tally, evaluate, plume_system, read_questions, shared_dir
 
 from bot.answering.judge import DEFAULT, Params, Verdict, judge
 from bot.answering.responder import CANDIDATES, SEE_ALSO, Responder
@@ -79,19 +79,6 @@ class Recording(Responder):
         return best
 
 
-def system(responder: Responder):  # type: ignore[no-untyped-def]
-    async def ask(question: str) -> Seen:
-        decision = await responder.decide(question)
-        return Seen(
-            decision.kind,
-            decision.answer.id if decision.answer else None,
-            [pick.id for pick in decision.shown],
-            [pick.id for pick in decision.results],
-        )
-
-    return ask
-
-
 def figures(tally: Tally) -> dict[str, float]:
     def rate(part: int, whole: int) -> float:
         return part / whole if whole else 0.0
@@ -139,7 +126,7 @@ async def run(args: argparse.Namespace, tuning: list[Question], check: list[Ques
             await refresh_embeddings(sessions, encoder)
             responder = Recording(sessions, search, encoder)
             await responder.warm_up()
-            ask = system(responder)
+            ask = plume_system(responder)
 
             async def score(params: Params, questions: Sequence[Question]) -> dict[str, float]:
                 responder.params = params
