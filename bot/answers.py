@@ -11,6 +11,7 @@ from bot.answering.chat import ChatKind
 from bot.answering.judge import Pick
 from bot.answering.responder import MAX_QUESTION_CHARS, Responder
 from bot.answering.semantic import Encoder
+from bot.privacy.masking import mask
 from bot.search import SearchService, normalize
 from bot.usage import UsageRecorder
 from bot.users import Person
@@ -117,8 +118,9 @@ class AnswerService:
             card = await self.card(answer.type, answer.id)
         best = decision.results[0] if decision.results else None
         record = QuestionLog(
-            query=" ".join(normalize(decision.searched or question))[:MAX_QUESTION_CHARS],
-            raw_text=question,
+            # personal details typed in (phone, e-mail, address, card) never reach the log
+            query=" ".join(normalize(mask(decision.searched or question)))[:MAX_QUESTION_CHARS],
+            raw_text=mask(question),
             answered=card is not None or library is not None,
             score=best.score if best else None,
             subject_id=best.id if best else None,

@@ -149,6 +149,29 @@ class Settings(BaseSettings):
         default="auto", validation_alias="PLUME_PDF_ENGINE"
     )
 
+    #: the data controller named in the information notice and the processing register
+    controller_name: str = Field(
+        default="Département (service de la lecture publique)",
+        min_length=1,
+        validation_alias="PLUME_CONTROLLER_NAME",
+    )
+    #: how to reach the data protection officer (an e-mail or postal address, a web page)
+    dpo_contact: str = Field(
+        default="dpo@departement.example.fr", min_length=1, validation_alias="PLUME_DPO_CONTACT"
+    )
+    #: patrons inactive for longer are erased by the daily retention run
+    retention_days: int = Field(
+        default=365, ge=1, le=3660, validation_alias="PLUME_RETENTION_DAYS"
+    )
+    #: the raw text of unanswered questions (and unsent handover drafts) is erased after
+    question_text_days: int = Field(
+        default=120, ge=1, le=3660, validation_alias="PLUME_QUESTION_TEXT_DAYS"
+    )
+    #: workshop registrations and attendance lose the person this long after the workshop
+    registration_days: int = Field(
+        default=120, ge=1, le=3660, validation_alias="PLUME_REGISTRATION_DAYS"
+    )
+
     @field_validator("report_logo", mode="before")
     @classmethod
     def _check_logo(cls, value: object) -> Path | None:

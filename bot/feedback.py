@@ -20,6 +20,8 @@ from typing import Final
 
 from sqlalchemy import func, select, update
 
+from bot.privacy.coverage import ERASED_TEXT
+from bot.privacy.masking import mask
 from storage.db import SessionFactory
 from storage.models import FaqEntry, Feedback, Item, Resource, User, utcnow
 
@@ -92,7 +94,7 @@ class FeedbackService:
             user_id=user_id,
             kind=kind,
             rating=rating,
-            comment=(comment or "").strip()[:COMMENT_LIMIT],
+            comment=mask((comment or "").strip())[:COMMENT_LIMIT],
             subject_id=str(subject_id)[:64] if subject_id is not None else None,
             library_id=library_id,
             media_type=media_type,
@@ -204,7 +206,7 @@ class FeedbackService:
 
     async def add_comment(self, feedback_id: int, user_id: int, comment: str) -> bool:
         """Adds what was missing to the patron's own 👎 (or any of their feedback rows)."""
-        comment = (comment or "").strip()[:COMMENT_LIMIT]
+        comment = mask((comment or "").strip())[:COMMENT_LIMIT]
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(Feedback)
@@ -242,7 +244,7 @@ class FeedbackService:
     ) -> FeedbackPage:
         """Latest feedback with a comment, newest first, filtered, one page at a time."""
         size = page_size or self.PAGE_SIZE
-        conditions = [Feedback.comment != ""]
+        conditions = [Feedback.comment != "", Feedback.comment != ERASED_TEXT]
         if rating is not None:
             conditions.append(Feedback.rating == rating)
         if media_type:

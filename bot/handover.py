@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
 
+from bot.privacy.masking import mask
+from bot.privacy.service import pseudonym
 from bot.users import Person
 from storage.db import SessionFactory
 from storage.models import HandoverQuestion, User, utcnow
@@ -24,6 +26,8 @@ class Handover:
     patron_language: str
     patron_first_name: str
     created_at: dt.datetime
+    #: what staff see of the patron (never their name or Telegram id)
+    patron_pseudonym: str = ""
 
 
 class HandoverService:
@@ -36,7 +40,7 @@ class HandoverService:
             question = HandoverQuestion(
                 user_id=person.id,
                 library_id=person.library_id,
-                text=text[:MAX_TEXT],
+                text=mask(text)[:MAX_TEXT],  # librarians need the question, not the details
                 state="draft",
             )
             session.add(question)
@@ -119,4 +123,5 @@ def _handover(question: HandoverQuestion, patron: User) -> Handover:
         patron_language=patron.language,
         patron_first_name=patron.first_name,
         created_at=question.created_at,
+        patron_pseudonym=pseudonym(patron.id),
     )

@@ -15,6 +15,7 @@ from bot.feedback import FeedbackService
 from bot.handover import HandoverService
 from bot.libraries import LibraryService
 from bot.outbox import OutboxStore
+from bot.privacy.service import PrivacyService, RetentionPolicy
 from bot.reminders import ReminderQueue
 from bot.search import SearchService
 from bot.stats import StatsService
@@ -47,6 +48,7 @@ class Services:
     subscriptions: SubscriptionService
     stats: StatsService
     teaching: TeachingService
+    privacy: PrivacyService
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -74,6 +76,14 @@ class Services:
             subscriptions=SubscriptionService(sessions, usage),
             stats=StatsService(engine, settings.tz),
             teaching=TeachingService(sessions, search),
+            privacy=PrivacyService(
+                sessions,
+                RetentionPolicy(
+                    inactive_days=settings.retention_days,
+                    question_text_days=settings.question_text_days,
+                    registration_days=settings.registration_days,
+                ),
+            ),
         )
 
     async def close(self) -> None:

@@ -36,6 +36,8 @@ from rapidfuzz import fuzz
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.privacy.coverage import ERASED_TEXT
+from bot.privacy.service import pseudonym
 from bot.shared.when import WhenError, parse_period
 from storage.models import MEDIA_TYPES, UtcDateTime, utcnow
 
@@ -596,9 +598,8 @@ class StatsService:
                     "subject_id": row.subject_id or "",
                     "library_id": row.library_id or "",
                     "media_type": row.media_type or "",
-                    "contact": (
-                        f"{row.first_name} tg://user?id={row.telegram_id}" if contact else ""
-                    ),
+                    # staff write to them through Plume (/avis_recus), never by their id
+                    "contact": f"{pseudonym(row.user_id)} (/avis_recus)" if contact else "",
                 }
             )
         return result
@@ -925,12 +926,15 @@ class _Query:
 
     async def workshops(self) -> list[WorkshopFigures]:
         lib = self._lib("w.library_id")
-        patron = "r.status = 'registered' AND u.role = 'patron'"
+        # a registration whose person was erased (or is past PLUME_REGISTRATION_DAYS) has no
+        # user any more: it was a patron's (staff are erased as patrons only on request)
+        is_patron = "(u.role = 'patron' OR r.user_id IS NULL)"
+        patron = f"r.status = 'registered' AND {is_patron}"
         rows = await self._rows(
             "SELECT w.id, w.title, w.library_id, w.starts_at, w.duration_min, w.capacity,"
             " w.media_type, w.cancelled,"
             f" sum(CASE WHEN {patron} THEN 1 ELSE 0 END) AS registered,"
-            " sum(CASE WHEN r.status = 'waiting' AND u.role = 'patron' THEN 1 ELSE 0 END)"
+            f" sum(CASE WHEN r.status = 'waiting' AND {is_patron} THEN 1 ELSE 0 END)"
             " AS waiting,"
             f" sum(CASE WHEN {patron} AND r.attended THEN 1 ELSE 0 END) AS attended,"
             f" sum(CASE WHEN {patron} AND r.attended IS NOT NULL THEN 1 ELSE 0 END) AS known"
@@ -999,6 +1003,7 @@ class _Query:
         rows = await self._rows(
             "SELECT kind, rating, comment, media_type, library_id, created_at FROM feedback f"
             " WHERE created_at >= :begin AND created_at < :after AND comment <> ''"
+            f" AND comment <> '{ERASED_TEXT}'"  # an erased person's, counted, never shown
             f" AND {_PATRON_FEEDBACK}{self._lib()} ORDER BY created_at DESC, id DESC LIMIT 300"
         )
         return pick_representative(

@@ -50,6 +50,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.privacy.masking import mask_optional
 from storage.db import SessionFactory
 from storage.models import UsageEvent, User, utcnow
 from storage.report import UsageActor
@@ -168,8 +169,8 @@ async def add_events(session: AsyncSession, tz: ZoneInfo, events: list[Event]) -
                 "library_id": _cut(event.library_id, 64),
                 "media_type": _cut(event.media_type, 16),
                 "subject_id": _cut(event.subject_id, 64),
-                "query": _cut(event.query, _TEXT_LIMIT),
-                "raw_text": _cut(event.raw_text, _TEXT_LIMIT),
+                "query": _cut(mask_optional(event.query), _TEXT_LIMIT),
+                "raw_text": _cut(mask_optional(event.raw_text), _TEXT_LIMIT),
                 "score": float(event.score) if event.score is not None else None,
                 "answered": event.answered,
             }

@@ -13,6 +13,7 @@ from handlers import (
     feedback,
     guard,
     handover,
+    privacy,
     search,
     settings,
     start,
@@ -27,6 +28,7 @@ from handlers.errors import on_error
 # search takes every remaining text message: it comes last
 FEATURES = (
     start,
+    privacy,
     settings,
     admin,
     handover,

@@ -18,6 +18,7 @@ from telegram.ext import (
 from bot.context import PlumeContext
 from bot.handover import Handover
 from bot.i18n import N_, translator
+from bot.privacy.service import pseudonym
 from handlers import teach
 from handlers.common import button, conversation, escape, keyboard, reply, requires
 from handlers.search import HANDOVER
@@ -48,7 +49,7 @@ async def pass_on(update: Update, context: PlumeContext) -> None:
         st = translator(member.language, context.services.settings.timezone)
         text = st(
             N_("❓ <b>Question from {name}</b> ({library}):\n\n{question}"),
-            name=escape(handover.patron_first_name or "?"),
+            name=handover.patron_pseudonym,  # staff views are pseudonymous
             library=escape(library.name) if library else st(N_("no library chosen")),
             question=escape(handover.text),
         )
@@ -64,6 +65,13 @@ async def pass_on(update: Update, context: PlumeContext) -> None:
                 ),
             )
             notified += 1
+            await context.services.privacy.audit(
+                "handover shown",
+                actor=pseudonym(member.id),
+                actor_id=member.id,
+                subjects=[handover.patron_pseudonym],
+                detail=f"question {handover.id}",
+            )
         except Forbidden:
             await context.services.users.mark_unreachable(member.telegram_id)
         except TelegramError as error:
@@ -101,6 +109,13 @@ async def questions(update: Update, context: PlumeContext) -> None:
         await reply(update, t("No question is waiting for an answer."))
         return
     await reply(update, t("<b>Questions waiting for an answer</b>"))
+    await context.services.privacy.audit(
+        "handover list",
+        actor=pseudonym(person.id),
+        actor_id=person.id,
+        subjects=sorted({h.patron_pseudonym for h in pending}),
+        detail=", ".join(f"question {h.id}" for h in pending)[:200],
+    )
     for handover in pending:
         await reply(
             update,
@@ -118,7 +133,7 @@ def question_text(context: PlumeContext, handover: Handover) -> str:
     t = context.t
     return t(
         "❓ {name}, {when}:\n{question}",
-        name=escape(handover.patron_first_name or "?"),
+        name=handover.patron_pseudonym,
         when=t.short_datetime(handover.created_at),
         question=escape(handover.text),
     )
@@ -135,7 +150,15 @@ async def start_answer(update: Update, context: PlumeContext) -> int:
         await query.answer(t("This question was already answered."), show_alert=True)
         return ConversationHandler.END
     await query.answer()
-    assert context.user_data is not None
+    staff = context.person
+    assert context.user_data is not None and staff is not None
+    await context.services.privacy.audit(
+        "handover answer",
+        actor=pseudonym(staff.id),
+        actor_id=staff.id,
+        subjects=[handover.patron_pseudonym],
+        detail=f"question {handover.id}",
+    )
     context.user_data["answering"] = handover.id
     await reply(
         update,

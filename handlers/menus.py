@@ -35,6 +35,9 @@ COMMANDS: list[MenuCommand] = [
     MenuCommand("nouvel_atelier", N_("Create a workshop"), "staff"),
     MenuCommand("ateliers_gestion", N_("Manage workshops: registrants, attendance"), "staff"),
     MenuCommand("avis", N_("Give us your opinion")),
+    MenuCommand("mes_donnees", N_("A copy of your data")),
+    MenuCommand("oublier", N_("Erase all your data")),
+    MenuCommand("confidentialite", N_("How Plume treats your data")),
     MenuCommand("stats", N_("Usage statistics"), "coordinator"),
     MenuCommand("avis_recus", N_("Latest comments from patrons"), "coordinator"),
     MenuCommand("sans_reponse", N_("Questions Plume could not answer"), "coordinator"),
@@ -42,6 +45,7 @@ COMMANDS: list[MenuCommand] = [
     MenuCommand("rapport", N_("Evaluation report (HTML)"), "coordinator"),
     MenuCommand("roles", N_("Staff and their roles"), "admin"),
     MenuCommand("role", N_("Grant or revoke a role"), "admin"),
+    MenuCommand("effacer", N_("Erase a person on request (pseudonym)"), "admin"),
 ]
 
 

@@ -9,6 +9,7 @@ from bot.context import PlumeContext
 from bot.i18n import Translator
 from handlers.common import ROLE_NAMES, button, escape, keyboard, reply, show
 from handlers.menus import commands_for
+from handlers.privacy import notice_keyboard, short_notice
 from handlers.subscriptions import ask_subscriptions
 from handlers.workshops import DEEP_LINK_PREFIX, show_workshop
 
@@ -42,7 +43,14 @@ async def start(update: Update, context: PlumeContext) -> None:
         "the network's libraries.",
         name=escape(person.first_name or t("there")),
     )
-    await reply(update, greeting)
+    if person.onboarded:
+        await reply(update, greeting)
+    else:  # a new patron: who processes their data, why, their rights, with the greeting
+        await reply(
+            update,
+            greeting + "\n\n" + short_notice(t, context.services.settings),
+            notice_keyboard(t),
+        )
     await ask_library(update, context)
 
 

@@ -174,7 +174,9 @@ class Registration(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workshop_id: Mapped[str] = mapped_column(ForeignKey("workshops.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: cleared when the person is erased or PLUME_REGISTRATION_DAYS after the workshop: the
+    #: registration (and its attendance) still counts, but names nobody
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="registered")  # /waiting/cancelled
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     attended: Mapped[bool | None] = mapped_column(Boolean, default=None)
@@ -350,6 +352,8 @@ class UsageEvent(Base):
             sqlite_where=sql_text(UNANSWERED_QUESTION),
             postgresql_where=sql_text(UNANSWERED_QUESTION),
         ),
+        # erasure finds a person's events (to clear their text) through their actor
+        Index("ix_usage_events_actor", "actor"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -379,5 +383,6 @@ class Meta(Base):
 
 from storage import answering as _answering  # noqa: E402,F401  (registers its tables)
 from storage import outbox as _outbox  # noqa: E402,F401  (registers its tables)
+from storage import privacy as _privacy  # noqa: E402,F401  (registers its tables)
 from storage import report as _report  # noqa: E402,F401  (registers its tables)
 from storage import webhook as _webhook  # noqa: E402,F401  (registers its tables)

@@ -40,7 +40,7 @@ async def test_a_blocked_patron_is_recorded_unreachable(standin, plume, database
     sorry = await bob.next_message()
     await bob.press(sorry, "bibliothécaire")
     await bob.next_message()
-    notice = await lea.wait_for("Question de Bob")
+    notice = await lea.wait_for("Question de U")
     bob.block_bot()
     await lea.press(notice, "Répondre")
     await lea.wait_for("Écrivez votre réponse")

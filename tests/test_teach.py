@@ -57,7 +57,7 @@ async def test_a_handed_over_question_becomes_a_phrasing_of_a_faq_entry_in_one_t
     assert sorry.text.startswith("Je n'ai pas trouvé de réponse sûre")
     await gus.press(sorry, "bibliothécaire")
     await gus.next_message()
-    notice = await lea.wait_for("Question de Gus")
+    notice = await lea.wait_for("Question de U")
     assert "📚 Apprendre à Plume" in notice.button_texts
     await lea.press(notice, "Apprendre à Plume")
     choice = await lea.next_message()
