@@ -16,10 +16,15 @@ EXIT_CONFIG = 2
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: str, secrets: tuple[str | None, ...] = ()) -> None:
+    """Logging to stderr; the bot token never appears in it, at any level."""
+    from bot.privacy.logs import install
+
+    logging.basicConfig(level=level, format=LOG_FORMAT, force=True)
+    install(LOG_FORMAT, secrets)
     if level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -191,6 +196,61 @@ async def cmd_export_faq(args: argparse.Namespace, settings: Settings) -> int:
         await engine.dispose()
 
 
+async def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.privacy.service import PrivacyService
+    from storage.db import create_engine, migrate, session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        lines = await PrivacyService(session_factory(engine)).audit_lines(args.limit)
+    finally:
+        await engine.dispose()
+    if not lines:
+        print("the audit log is empty")
+    for line in reversed(lines):
+        at = line.at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+        detail = f" ({line.detail})" if line.detail else ""
+        print(f"{at}  {line.actor or '?'}  {line.action}  {line.subject}{detail}")
+    return 0
+
+
+async def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.privacy.service import PrivacyService, pseudonym
+    from storage.db import create_engine, migrate, session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        privacy = PrivacyService(session_factory(engine))
+        found = await privacy.find(args.user)
+        if found is None:
+            print(
+                f"forget: nobody is {args.user!r} (a Telegram id or a pseudonym such as U17)",
+                file=sys.stderr,
+            )
+            return 1
+        user_id, _ = found
+        erasure = await privacy.erase([user_id], actor="cli", action="erase on request")
+    finally:
+        await engine.dispose()
+    rows = sum(erasure.rows.values())
+    print(f"{pseudonym(user_id)} erased ({rows} rows deleted or anonymised)")
+    return 0
+
+
+async def cmd_privacy_register(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.privacy.register import register_markdown
+
+    text = register_markdown(settings)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        await asyncio.to_thread(Path(args.output).write_text, text, encoding="utf-8")
+        print(f"written: {args.output}")
+    return 0
+
+
 async def cmd_locales(args: argparse.Namespace, settings: Settings) -> int:
     from bot.i18n import update_catalogs
 
@@ -265,6 +325,22 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("files", nargs="+", metavar="FILE", help="report files to import")
     usage.set_defaults(handler=cmd_import_usage)
 
+    audit = commands.add_parser("audit", help="list staff accesses to people's data")
+    audit.add_argument("--limit", type=int, default=200, help="the latest N lines (200)")
+    audit.set_defaults(handler=cmd_audit)
+
+    forget = commands.add_parser("forget", help="erase a person on request (irreversible)")
+    forget.add_argument(
+        "--user", required=True, metavar="ID", help="their Telegram id, or the pseudonym (U17)"
+    )
+    forget.set_defaults(handler=cmd_forget)
+
+    register = commands.add_parser(
+        "privacy-register", help="the processing-register entry (Markdown), from the settings"
+    )
+    register.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    register.set_defaults(handler=cmd_privacy_register)
+
     locales = commands.add_parser("locales", help="extract messages, update the catalogues")
     locales.set_defaults(handler=cmd_locales)
     return parser
@@ -277,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, (settings.telegram_bot_token,))
     command: Command = args.handler
     from storage.db import DatabaseUnreachable
 

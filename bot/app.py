@@ -251,10 +251,9 @@ class Plume:
         )
         try:
             await application.initialize()
-        except InvalidToken as error:
+        except InvalidToken:  # its message repeats the token: never printed nor logged
             raise ConfigError(
-                f"TELEGRAM_BOT_TOKEN: Telegram refused this token ({error.message}); "
-                "copy it again from @BotFather"
+                "TELEGRAM_BOT_TOKEN: Telegram refused this token; copy it again from @BotFather"
             ) from None
         await application.bulk_bot.initialize()
         await self._publish_menus()

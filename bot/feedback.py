@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 
 from bot.privacy.coverage import ERASED_TEXT
 from bot.privacy.masking import mask
+from bot.privacy.service import pseudonym
 from storage.db import SessionFactory
 from storage.models import FaqEntry, Feedback, Item, Resource, User, utcnow
 
@@ -51,8 +52,9 @@ class FeedbackEntry:
     library_id: str | None
     media_type: str | None
     created_at: dt.datetime
-    contact_name: str | None = None  # first name, only when the patron agreed
-    contact_telegram_id: int | None = None  # idem
+    #: the author's pseudonym (``U17``), only when they agreed to be contacted: staff write
+    #: to them through Plume, never by their Telegram id or name
+    contact: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,19 +260,19 @@ class FeedbackService:
             pages = max(1, -(-total // size))
             page = min(max(page, 0), pages - 1)
             rows = await session.execute(
-                select(Feedback, User.first_name, User.telegram_id)
+                select(Feedback, User.id)
                 .outerjoin(User, User.id == Feedback.user_id)
                 .where(*conditions)
                 .order_by(Feedback.created_at.desc(), Feedback.id.desc())
                 .offset(page * size)
                 .limit(size)
             )
-            entries = [_entry(row, name, tg) for row, name, tg in rows.all()]
+            entries = [_entry(row, user_id) for row, user_id in rows.all()]
         return FeedbackPage(entries, page, pages, total)
 
 
-def _entry(row: Feedback, first_name: str | None, telegram_id: int | None) -> FeedbackEntry:
-    contact = bool(row.contact_ok and telegram_id is not None)
+def _entry(row: Feedback, user_id: int | None) -> FeedbackEntry:
+    contact = bool(row.contact_ok and user_id is not None)
     return FeedbackEntry(
         id=row.id,
         kind=row.kind,
@@ -280,8 +282,7 @@ def _entry(row: Feedback, first_name: str | None, telegram_id: int | None) -> Fe
         library_id=row.library_id,
         media_type=row.media_type,
         created_at=row.created_at,
-        contact_name=(first_name or "") if contact else None,
-        contact_telegram_id=telegram_id if contact else None,
+        contact=pseudonym(user_id) if contact and user_id is not None else None,
     )
 
 

@@ -15,6 +15,7 @@ from bot.feedback import FeedbackService
 from bot.handover import HandoverService
 from bot.libraries import LibraryService
 from bot.outbox import OutboxStore
+from bot.privacy.contact import ContactService
 from bot.privacy.service import PrivacyService, RetentionPolicy
 from bot.reminders import ReminderQueue
 from bot.search import SearchService
@@ -49,6 +50,7 @@ class Services:
     stats: StatsService
     teaching: TeachingService
     privacy: PrivacyService
+    contact: ContactService
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -84,6 +86,7 @@ class Services:
                     registration_days=settings.registration_days,
                 ),
             ),
+            contact=ContactService(sessions),
         )
 
     async def close(self) -> None:

@@ -15,7 +15,16 @@ log = logging.getLogger("plume.errors")
 
 
 async def on_error(update: object, context: PlumeContext) -> None:
-    log.error("handler failed for update %s", update, exc_info=context.error)
+    # the update's id and kind only: never the person's name or what they wrote
+    if isinstance(update, Update):
+        kind = next((k for k in Update.ALL_TYPES if getattr(update, k, None)), "unknown")
+        log.error(
+            "handler failed for update %s (%s)", update.update_id, kind, exc_info=context.error
+        )
+    else:
+        log.error(
+            "handler failed outside an update (%s)", type(update).__name__, exc_info=context.error
+        )
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     settings = context.services.settings

@@ -24,6 +24,7 @@ from telegram.ext import (
 from bot.context import PlumeContext
 from bot.feedback import FeedbackEntry
 from bot.i18n import N_, Translator
+from bot.privacy.service import pseudonym
 from bot.report import (
     EXPORT_FIELDS,
     FORMATS,
@@ -46,6 +47,7 @@ from bot.report import (
 from bot.stats import Figures, Period, PeriodError, PeriodOrderError, media_keys
 from handlers import teach
 from handlers.common import button, conversation, escape, keyboard, reply, requires
+from handlers.privacy.contact import write_button
 from storage.models import MEDIA_TYPES
 
 STATS = "St:"
@@ -284,13 +286,8 @@ def _entry_text(t: Translator, entry: FeedbackEntry, libraries: dict[str, str]) 
         details.append(libraries.get(entry.library_id, entry.library_id))
     text = f"{_stars(entry)} <i>{escape(entry.comment)}</i>".strip()
     text += "\n<code>" + escape(" · ".join(details)) + "</code>"
-    if entry.contact_telegram_id is not None:
-        text += "\n" + t(
-            "✉ Agreed to be contacted: {link}",
-            link=f'<a href="tg://user?id={entry.contact_telegram_id}">'
-            + escape(entry.contact_name or t("patron"))
-            + "</a>",
-        )
+    if entry.contact is not None:  # by pseudonym; written to through Plume (a button)
+        text += "\n" + t("✉ Agreed to be contacted: {link}", link=escape(entry.contact))
     return text
 
 
@@ -343,7 +340,17 @@ async def _received_page(
         button(("• " if rating == n else "") + "★" * n, data(0, str(n))) for n in range(1, 6)
     ]
     ratings.append(button(t("All"), data(0, "-")))
-    markup = keyboard([nav, ratings[:3], ratings[3:]])
+    contacts = [e for e in listing.entries if e.contact is not None]
+    writes = [[write_button(t, e.id, e.contact or "")] for e in contacts]
+    markup = keyboard([*writes, nav, ratings[:3], ratings[3:]])
+    if contacts and context.person is not None:  # staff read remarks of identifiable people
+        await services.privacy.audit(
+            "remark with contact shown",
+            actor=pseudonym(context.person.id),
+            actor_id=context.person.id,
+            subjects=sorted({e.contact or "" for e in contacts}),
+            detail=", ".join(f"remark {e.id}" for e in contacts)[:200],
+        )
     text = head + "\n\n" + body
     query = update.callback_query
     if edit and query and query.message:

@@ -83,6 +83,7 @@ ROUTES: tuple[Route, ...] = (
     *_routes("handlers.teach", ("T:", [("=n|x",), ("=u|h|a", "id")])),
     *_routes("handlers.start", ("L:", _KEY), ("Lp:", _ID)),
     *_routes("handlers.privacy", ("PV:", [("=n|f|x",)]), ("PV:adm:", _ID)),
+    *_routes("handlers.privacy.contact", ("PC:", _ID), ("PR:", _ID)),
     *_routes("handlers.answering.libraries", ("Li:", _KEY), ("Ll:", _ID)),
     *_routes("handlers.settings", ("S:", [("word",), ("word", "word")])),
     *_routes("handlers.stats", ("St:", [("word",)]), ("Ar:", [("id", "-id", "word", "-id")])),

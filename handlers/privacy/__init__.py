@@ -22,6 +22,7 @@ from bot.i18n import Translator
 from bot.persistence import DatabasePersistence
 from bot.privacy.service import pseudonym
 from handlers.common import button, escape, keyboard, reply, requires, show
+from handlers.privacy import contact
 
 log = logging.getLogger(__name__)
 
@@ -300,4 +301,5 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         CallbackQueryHandler(forget_confirmed, pattern=f"^{FORGET_YES}$"),
         CallbackQueryHandler(forget_cancelled, pattern=f"^{FORGET_NO}$"),
         CallbackQueryHandler(erase_on_request_confirmed, pattern=f"^{ADMIN_ERASE}"),
+        *contact.handlers(),
     ]
