@@ -4,7 +4,11 @@ on request from the command line, the processing register, no token in the logs.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import sys
+
+from sqlalchemy import text
 
 from bot.privacy.coverage import POLICIES, NoPerson
 from bot.privacy.register import DATA_CATEGORIES
@@ -141,3 +145,23 @@ async def test_the_token_never_reaches_the_logs(tmp_path, standin):
     assert "TELEGRAM_BOT_TOKEN" in output and "getMe" in output  # it did log the call
     assert refused not in output and refused.split(":")[1] not in output
     assert TOKEN not in output
+
+
+async def test_a_failure_is_logged_by_update_id_and_kind_only(
+    standin, plume, database_url, caplog
+):
+    hortense = standin.user(8950, first_name="Hortense", language_code="fr")
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE libraries RENAME TO libraries_away"))
+        with caplog.at_level(logging.ERROR, logger="plume.errors"):
+            await hortense.send("/start")
+            await hortense.wait_for("Désolé, quelque chose s'est mal passé")
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE libraries_away RENAME TO libraries"))
+    finally:
+        await engine.dispose()
+    (record,) = [r for r in caplog.records if r.name == "plume.errors"]
+    assert re.fullmatch(r"handler failed for update \d+ \(message\)", record.getMessage())
+    assert "Hortense" not in record.getMessage() and "8950" not in record.getMessage()
