@@ -3,7 +3,8 @@
 :func:`build_report` gathers the :class:`~bot.stats.Figures` (this period and the previous
 one of the same length) in SQL, then renders them in a thread so a running bot stays
 responsive. Every format reads the same ``Figures``: the JSON is :func:`to_data`, the CSV
-flattens that same data, the HTML and the PDF (the HTML printed by WeasyPrint) show it.
+flattens that same data, the HTML and the PDF (the HTML printed by headless Chromium or
+WeasyPrint: :mod:`bot.reporting.pdf`) show it.
 The HTML document is self-contained: inline CSS, vector charts as inline SVG, a table for
 each chart, no script.
 """
@@ -24,7 +25,7 @@ from typing import Any, Final
 
 from bot.i18n import N_, Np_, Translator, translator
 from bot.reporting import formats
-from bot.reporting.pdf import html_to_pdf
+from bot.reporting.pdf import ChromiumPrinter, html_to_pdf, uses_chromium
 from bot.reporting.svg import bar_chart
 from bot.stats import (
     FEEDBACK_EXPORT_FIELDS,
@@ -216,10 +217,20 @@ async def build_report(
     """Aggregates in SQL, renders in a thread; ``fmt`` is one of :data:`FORMATS`."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    figures = await stats.figures(period, library_id, compare=True)
     t = translator(language, str(stats.tz))
     brand = branding or Branding()
-    content = await asyncio.to_thread(RENDERERS[fmt], figures, t, brand)
+    if fmt == "pdf" and uses_chromium(brand.pdf_engine):
+        # the browser starts while the figures are computed: its start-up was most of a PDF
+        printer = await ChromiumPrinter.launch()
+        try:
+            figures = await stats.figures(period, library_id, compare=True)
+            html = await asyncio.to_thread(render_html, figures, t, brand, for_print=True)
+            content = await printer.print(html.decode())
+        finally:
+            await printer.close()
+    else:
+        figures = await stats.figures(period, library_id, compare=True)
+        content = await asyncio.to_thread(RENDERERS[fmt], figures, t, brand)
     scope = f"-{library_id}" if library_id else ""
     kind = "survey" if fmt == "survey" else "report"
     ext = "csv" if fmt == "survey" else fmt

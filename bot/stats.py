@@ -453,11 +453,14 @@ class StatsService:
         self, period: Period, library_id: str | None = None, *, compare: bool = False
     ) -> Figures:
         """Everything the evaluation report shows (and the previous period's key figures)."""
-        figures = await self._figures(period, library_id, detail="full")
-        if compare:
-            figures.previous = await self._figures(
-                period.previous(), library_id, detail="comparison"
-            )
+        lanes = asyncio.Semaphore(PARALLEL_QUERIES)  # shared: both periods at once
+        if not compare:
+            return await self._figures(period, library_id, detail="full", lanes=lanes)
+        figures, previous = await asyncio.gather(
+            self._figures(period, library_id, detail="full", lanes=lanes),
+            self._figures(period.previous(), library_id, detail="comparison", lanes=lanes),
+        )
+        figures.previous = previous
         return figures
 
     async def unanswered(
@@ -469,13 +472,20 @@ class StatsService:
         """The key figures only (for /stats): no comments, workshops or clusters."""
         return await self._figures(period, library_id, detail="headline")
 
-    async def _figures(self, period: Period, library_id: str | None, *, detail: str) -> Figures:
+    async def _figures(
+        self,
+        period: Period,
+        library_id: str | None,
+        *,
+        detail: str,
+        lanes: asyncio.Semaphore | None = None,
+    ) -> Figures:
         """``detail``: ``full`` (the report), ``headline`` (/stats), or ``comparison`` (the
         previous period of a report: only what :func:`bot.report.key_figures` reads — the
         totals, active patrons, visits, workshops and platform figures)."""
         full = detail == "full"
         comparison = detail == "comparison"
-        q = _Query(self._engine, period, library_id)
+        q = _Query(self._engine, period, library_id, lanes)
 
         async def nothing() -> Any:
             return None
@@ -690,13 +700,19 @@ class _Query:
     connection keeps one core of the database busy (the PostgreSQL server's, or SQLite's
     thread of that connection)."""
 
-    def __init__(self, engine: AsyncEngine, period: Period, library_id: str | None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        period: Period,
+        library_id: str | None,
+        lanes: asyncio.Semaphore | None = None,
+    ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.period = period
         self.library_id = library_id
         self.begin, self.after = period.utc_bounds()
-        self._lanes = asyncio.Semaphore(PARALLEL_QUERIES)
+        self._lanes = lanes or asyncio.Semaphore(PARALLEL_QUERIES)
 
     async def _execute(self, statement: Any, params: dict[str, object]) -> list[Any]:
         async with self._lanes, self.engine.connect() as conn:
