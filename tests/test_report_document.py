@@ -233,6 +233,21 @@ def test_report_periods_on_the_command_line(tmp_path):
     assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF-")
 
 
+def test_pdf_printed_outside_a_report_with_chromium():
+    """html_to_pdf, blocking, from a thread without an event loop as from a coroutine."""
+    from bot.reporting.pdf import find_chromium, html_to_pdf
+
+    if find_chromium() is None:
+        pytest.skip("no Chromium: install Debian's chromium package (.ci/run does)")
+    page = "<!DOCTYPE html><html lang=fr><body><p>Réseau Test</p></body></html>"
+    assert html_to_pdf(page, "chromium").startswith(b"%PDF-")
+
+    async def inside_a_coroutine() -> bytes:
+        return html_to_pdf(page, "chromium")
+
+    assert asyncio.run(inside_a_coroutine()).startswith(b"%PDF-")
+
+
 def test_default_period_is_the_last_twelve_full_months():
     period = default_period(TZ, dt.date(2026, 3, 15))
     assert (period.start, period.end) == (dt.date(2025, 3, 1), dt.date(2026, 2, 28))

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -62,9 +63,14 @@ def uses_chromium(engine: str) -> bool:
 def html_to_pdf(html: str, engine: str = "auto") -> bytes:
     """``engine``: ``auto`` (Chromium if found, else WeasyPrint), ``chromium``, ``weasyprint``.
     Blocking: for a thread (in a coroutine, :meth:`ChromiumPrinter.launch` then ``print``)."""
-    if uses_chromium(engine):
+    if not uses_chromium(engine):
+        return weasyprint_pdf(html)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no event loop in this thread (a worker thread): ours
         return asyncio.run(_print_once(html))
-    return weasyprint_pdf(html)
+    with ThreadPoolExecutor(1) as pool:  # called from a coroutine: blocks it, but works
+        return pool.submit(asyncio.run, _print_once(html)).result()
 
 
 def weasyprint_pdf(html: str) -> bytes:
