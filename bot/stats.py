@@ -698,7 +698,9 @@ class _Query:
     """The queries of one report. Each runs on its own connection, up to
     :data:`PARALLEL_QUERIES` at a time: the figures are independent GROUP BYs, and one
     connection keeps one core of the database busy (the PostgreSQL server's, or SQLite's
-    thread of that connection)."""
+    thread of that connection). Each query sees the events committed when it starts: a
+    report made while patrons are active may count the last seconds' events in one table
+    and not in another, as PostgreSQL's statements (one snapshot each) always could."""
 
     def __init__(
         self,

@@ -14,13 +14,20 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bot.i18n import translator
 from bot.report import build_report, number, report_main
-from bot.stats import KIND_METRIC, Period, StatsService, is_patron_question
+from bot.stats import (
+    KIND_METRIC,
+    Period,
+    StatsService,
+    bucket_of,
+    buckets,
+    is_patron_question,
+)
 from bot.usage import BROADCAST_REACHED, BROADCAST_SENT, Event, UsageRecorder, add_events
 from handlers.stats import stats_text
 from storage.db import create_engine, session_factory
@@ -140,6 +147,10 @@ def expected(kept: list[Event]) -> dict[str, object]:
     by_library: dict[str, set[int]] = defaultdict(set)
     by_media: dict[str, set[int]] = defaultdict(set)
     days: set[tuple[dt.date, int]] = set()
+    library_days: dict[str, set[tuple[dt.date, int]]] = defaultdict(set)
+    per_bucket: dict[str, dict[dt.date, set[int]]] = {
+        grain: defaultdict(set) for grain in ("day", "week", "month")
+    }
     unanswered = 0
     for e in kept:
         day = e.occurred_at.astimezone(TZ).date()
@@ -158,12 +169,20 @@ def expected(kept: list[Event]) -> dict[str, object]:
             if e.media_type:
                 by_media[e.media_type].add(e.user_id)
             days.add((day, e.user_id))
+            library_days[e.library_id or ""].add((day, e.user_id))
+            for grain in per_bucket:
+                per_bucket[grain][bucket_of(day, grain)].add(e.user_id)
     totals["active"] = len(active)
     totals["visits"] = len(days)
     return {
         "totals": totals,
         "by_library": {k: len(v) for k, v in by_library.items()},
         "by_media": {k: len(v) for k, v in by_media.items()},
+        "visits_by_library": {k: len(v) for k, v in library_days.items()},
+        "active_series": {
+            grain: {bucket: len(v) for bucket, v in found.items()}
+            for grain, found in per_bucket.items()
+        },
         "unanswered": unanswered,
     }
 
@@ -182,6 +201,11 @@ async def check(url: str, persons, history, sent, tmp: Path) -> None:
         assert got_library == want["by_library"]
         got_media = {k: v["active"] for k, v in figures.by_media.items() if k and v["active"]}
         assert got_media == want["by_media"]
+        got_visits = {k: v["visits"] for k, v in figures.by_library.items() if v["visits"]}
+        assert got_visits == want["visits_by_library"]
+        for grain, points in figures.active_series.items():  # every bucket, empty ones too
+            assert [b for b, _ in points] == buckets(PERIOD, grain)
+            assert {b: n for b, n in points if n} == want["active_series"][grain], grain
         assert sum(g.count for g in figures.unanswered) == want["unanswered"]
         assert all(is_patron_question(g.text) for g in figures.unanswered)
 
@@ -256,6 +280,15 @@ async def check(url: str, persons, history, sent, tmp: Path) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(persons=people, history=events, sent=announcements)
+@example(  # the period's first and last days (mid-week, mid-month) and the days around them
+    persons=[("patron", "lib-amont"), ("patron", None)],
+    history=[
+        (kind, who, (days, 12, 0), "ebook", True, "livres audio ?")
+        for days in (31, 30, 29, 4, 3, 2)
+        for kind, who in (("question", 0), ("card_view", 1))
+    ],
+    sent=[],
+)
 def test_every_document_equals_a_recomputation_from_the_events(
     any_database_url, tmp_path, persons, history, sent
 ):
