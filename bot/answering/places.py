@@ -22,12 +22,13 @@ INFO_WORDS = frozenset(
         "horaire horaires heure heures ouvert ouverte ouverts ouvre ouvrent ouverture "
         "fermé ferme fermee fermeture ferment adresse adresses telephone tel tél numero "
         "joindre appeler email mail courriel contact coordonnees situee situe trouve "
-        "trouver jours quand hours opening open opens closed close address phone number "
-        "located where when time"
+        "trouver hours opening open opens closed close address phone number located where"
     ).split()
 )
-# "où" (folded "ou", also "or") asks where a library is only when a library is named.
-WHERE_WORDS = frozenset({"ou", "where"})
+# Words that ask for practical information only beside a library ("Setques, c'est où la
+# bibliothèque ?", "bibliothèque de Seninghem, quels jours ?"), not alone ("on est quel
+# jour", "livre ou film": "ou" is also "or").
+WHERE_WORDS = frozenset(stem(w) for w in "ou where quand when jours time".split())
 # Words that say the question is about a library (not the digital offer).
 LIBRARY_WORDS = frozenset(
     stem(w)
@@ -159,7 +160,7 @@ def place_question(text: str, names: LibraryNames) -> PlaceQuestion:
     asks_info = any(s in INFO_WORDS for s in stems)
     names_library = any(s in LIBRARY_WORDS for s in stems)
     if library_id is not None or names_library:
-        asks_info = asks_info or any(w in WHERE_WORDS for w in words)
+        asks_info = asks_info or any(s in WHERE_WORDS for s in stems)
     others = [
         w
         for position, (w, s) in enumerate(zip(words, stems, strict=True))
