@@ -298,8 +298,12 @@ async def run_one(run: Run, args: argparse.Namespace, workdir: Path) -> dict[str
             await wait_until(lambda: delivered() >= half, 3600, "half of the deliveries", 0.02)
             await bot.kill()
             killed_at = time.monotonic()
-            in_flight = await query(url, "select count(*) from deliveries where state='sending'")
-            recorded = await query(url, "select count(*) from deliveries where state='sent'")
+            in_flight = await query(
+                url, "select count(*) from outbox where kind='announcement' and state='sending'"
+            )
+            recorded = await query(
+                url, "select count(*) from outbox where kind='announcement' and state='sent'"
+            )
             figures["delivered_at_kill"] = delivered()
             figures["recorded_sent_at_kill"] = recorded
             figures["in_flight_at_kill"] = in_flight
@@ -326,9 +330,11 @@ async def run_one(run: Run, args: argparse.Namespace, workdir: Path) -> dict[str
             url, "select count(*) from users where reachable = false"
         )
         figures["blocked"] = len(blocked)
-        figures["db_sent"] = await query(url, "select count(*) from deliveries where state='sent'")
+        figures["db_sent"] = await query(
+            url, "select count(*) from outbox where kind='announcement' and state='sent'"
+        )
         figures["db_failed"] = await query(
-            url, "select count(*) from deliveries where state='failed'"
+            url, "select count(*) from outbox where kind='announcement' and state='failed'"
         )
         if run.paid and args.baseline:
             figures["bare_loop"] = await baseline(standin, run.recipients)

@@ -1,17 +1,13 @@
-"""Announcements: drafts, audiences, the delivery queue in the database and its states.
+"""Announcements: drafts, audiences, their messages in the outbox and their states.
 
 An announcement goes ``draft`` → ``scheduled`` (a date is set) → ``sending`` → ``done``, or
-``cancelled`` from any of the first three. Starting to send creates one ``deliveries`` row per
-recipient in a single ``INSERT ... SELECT`` from the audience query (recipients are never
-loaded in Python); the sender (:mod:`bot.broadcaster`) then streams them by id, claims them
-(``pending`` → ``sending``) just before sending and records ``sent``, ``failed`` (with the
-reason) or ``unreachable`` (the person blocked the bot or left Telegram: ``users.reachable``
-is cleared and they are skipped from then on).
-
-A delivery still ``sending`` when the bot starts was claimed by a bot that stopped without
-recording the result: the message may or may not have left. It is put back to ``pending``
-and sent again — a recipient is never lost, at the price of at most one duplicate per send
-that was in flight when the bot died.
+``cancelled`` from any of the first three. Starting to send puts one outbox row per recipient
+(campaign ``announcement:<id>``, see :mod:`bot.outbox`) in the same transaction, in one
+``INSERT ... SELECT`` per language from the audience query (recipients are never loaded in
+Python). The outbox engine sends them, retries transient failures for hours and records
+``sent``, ``unreachable`` (``users.reachable`` cleared, once, by the engine) or ``failed``
+(refused for a permanent reason). The announcement is ``done`` only once no row of its
+campaign is waiting; staff may then queue the failed ones again (:meth:`resend_failed`).
 
 Audiences (``announcements.audience``):
 
@@ -30,33 +26,37 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.i18n import Translator, translator
 from bot.importer import CATALOGUE_VERSION
+from bot.outbox import BULK, enqueue_audience, message_payload
+from bot.outbox.store import CANCELLED as OUTBOX_CANCELLED
+from bot.outbox.store import FAILED as OUTBOX_FAILED
+from bot.outbox.store import PENDING as OUTBOX_PENDING
+from bot.outbox.store import SENDING as OUTBOX_SENDING
 from bot.subscriptions import EVENTS, MEDIA_PREFIX, NEWS, media_topic
 from bot.usage import BROADCAST_REACHED, BROADCAST_SENT, Event, add_events
 from storage.db import SessionFactory, session_factory
 from storage.models import (
     MEDIA_TYPES,
     Announcement,
-    Delivery,
     Library,
     Meta,
     Registration,
     Subscription,
+    UsageEvent,
     User,
     Workshop,
     utcnow,
 )
+from storage.outbox import OutboxMessage
 
 DRAFT: Final = "draft"
 SCHEDULED: Final = "scheduled"
@@ -67,7 +67,6 @@ CANCELLED: Final = "cancelled"
 BROADCAST: Final = "broadcast"
 NEW_ITEMS: Final = "new_items"
 
-PENDING: Final = "pending"
 SENT: Final = "sent"
 FAILED: Final = "failed"
 UNREACHABLE: Final = "unreachable"
@@ -104,32 +103,64 @@ class AnnouncementView:
         return bool(self.topic)
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    delivery_id: int
-    user_id: int
-    chat_id: int
-    language: str
+#: (language, topic) → the reply markup of a recipient's copy (a dict), or None
+MarkupFor = Callable[[str, str], Mapping[str, Any] | None]
+
+
+def campaign_of(announcement_id: int) -> str:
+    """The outbox campaign of an announcement's messages."""
+    return f"announcement:{announcement_id}"
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
-    """Recipients to send to now; ``last_id`` is where the next claim starts (None: no more)."""
+class Progress:
+    """Where a broadcast stands, read from its outbox rows."""
 
-    recipients: list[Recipient]
-    last_id: int | None
-    #: deliveries settled as unreachable without sending (the person blocked us meanwhile)
-    skipped: int = 0
+    sent: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    waiting: int = 0  # pending or being sent
+    cancelled: int = 0
+
+    @classmethod
+    def of(cls, counts: Mapping[str, int]) -> Progress:
+        return cls(
+            sent=counts.get(SENT, 0),
+            failed=counts.get(OUTBOX_FAILED, 0),
+            unreachable=counts.get(UNREACHABLE, 0),
+            waiting=counts.get(OUTBOX_PENDING, 0) + counts.get(OUTBOX_SENDING, 0),
+            cancelled=counts.get(OUTBOX_CANCELLED, 0),
+        )
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.failed + self.unreachable + self.waiting + self.cancelled
+
+    @property
+    def settled(self) -> int:
+        return self.sent + self.failed + self.unreachable
+
+    @property
+    def finished(self) -> bool:
+        return self.waiting == 0
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
-    delivery_id: int
-    user_id: int
-    state: str  # sent / failed / unreachable
-    attempts: int
-    error: str | None
-    at: dt.datetime
+def recipient_payload(
+    view: AnnouncementView, reply_markup: Mapping[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """The Bot API method and parameters of one recipient's copy (HTML built by Telegram
+    from the staff member's own message, so always well formed)."""
+    extra: dict[str, Any] = {"allow_paid_broadcast": True} if view.paid else {}
+    file_id = view.attachment_file_id
+    if view.attachment_kind in ("photo", "document") and file_id:
+        payload: dict[str, Any] = {view.attachment_kind: file_id, **extra}
+        if view.text:
+            payload |= {"caption": view.text, "parse_mode": "HTML"}
+        if reply_markup is not None:
+            payload["reply_markup"] = dict(reply_markup)
+        method = "sendPhoto" if view.attachment_kind == "photo" else "sendDocument"
+        return method, payload
+    return "sendMessage", message_payload(view.text, reply_markup=reply_markup, **extra)
 
 
 def _view(row: Announcement) -> AnnouncementView:
@@ -324,12 +355,14 @@ class AnnouncementService:
     async def start_sending(
         self,
         announcement_id: int,
+        markup_for: MarkupFor,
         *,
         paid: bool | None = None,
         status_chat_id: int | None = None,
         from_states: Sequence[str] = (DRAFT, SCHEDULED),
     ) -> AnnouncementView | None:
-        """Turns a draft or a due scheduled announcement into deliveries, in one transaction.
+        """Turns a draft or a due scheduled announcement into outbox rows, in one
+        transaction (one per recipient; ``markup_for`` renders their copy's buttons).
 
         None when it is in another state (already sent, cancelled: a second press does
         nothing)."""
@@ -342,23 +375,31 @@ class AnnouncementService:
             row = await self._transition(session, announcement_id, from_states, values)
             if row is None:
                 return None
-            await self._insert_deliveries(session, row.id, row.audience)
-            return _view(row)
+            view = _view(row)
+            await self._enqueue_recipients(session, view, markup_for)
+            return view
 
-    async def _insert_deliveries(
-        self, session: AsyncSession, announcement_id: int, audience: str
-    ) -> None:
-        recipients = audience_query(audience).with_only_columns(
-            literal(announcement_id), User.id, literal(PENDING), literal(0)
+    async def _enqueue_recipients(
+        self, session: AsyncSession, view: AnnouncementView, markup_for: MarkupFor
+    ) -> int:
+        audience = audience_query(view.audience)
+        languages = await session.scalars(
+            audience.with_only_columns(User.language).distinct().order_by(User.language)
         )
-        dialect = session.bind.dialect.name
-        make = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = (
-            make(Delivery)
-            .from_select(["announcement_id", "user_id", "state", "attempts"], recipients)
-            .on_conflict_do_nothing()
-        )
-        await session.execute(statement)
+        queued = 0
+        for language in list(languages):
+            method, payload = recipient_payload(view, markup_for(language, view.topic))
+            queued += await enqueue_audience(
+                session,
+                audience.where(User.language == language),
+                kind="announcement",
+                campaign=campaign_of(view.id),
+                method=method,
+                payload=payload,
+                priority=BULK,
+                paid=view.paid,
+            )
+        return queued
 
     async def set_status_message(
         self, announcement_id: int, chat_id: int, message_id: int
@@ -370,13 +411,50 @@ class AnnouncementService:
         return await self._change(announcement_id, (DRAFT,), state=CANCELLED, finished_at=utcnow())
 
     async def cancel(self, announcement_id: int) -> AnnouncementView | None:
-        """Cancels a draft, a scheduled or a running announcement; None when already over."""
-        return await self._change(
-            announcement_id,
-            (DRAFT, SCHEDULED, SENDING),
-            state=CANCELLED,
-            finished_at=utcnow(),
-        )
+        """Cancels a draft, a scheduled or a running announcement (its messages not yet sent
+        are cancelled in the same transaction); None when already over."""
+        async with self._sessions.begin() as session:
+            row = await self._transition(
+                session,
+                announcement_id,
+                (DRAFT, SCHEDULED, SENDING),
+                {"state": CANCELLED, "finished_at": utcnow()},
+            )
+            if row is None:
+                return None
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.campaign == campaign_of(announcement_id),
+                    OutboxMessage.state == OUTBOX_PENDING,
+                )
+                .values(state=OUTBOX_CANCELLED)
+            )
+            return _view(row)
+
+    async def resend_failed(self, announcement_id: int) -> int:
+        """A sent announcement's failed messages are queued again (staff pressed "Resend");
+        it is ``sending`` until they are settled. 0 when there was nothing to resend."""
+        campaign = campaign_of(announcement_id)
+        async with self._sessions.begin() as session:
+            row = await self._transition(session, announcement_id, (DONE,), {"state": SENDING})
+            if row is None:
+                return 0
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.campaign == campaign, OutboxMessage.state == OUTBOX_FAILED)
+                .values(
+                    state=OUTBOX_PENDING,
+                    attempts=0,
+                    last_error=None,
+                    not_before=utcnow(),
+                    created_at=utcnow(),
+                )
+            )
+            resent = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            if not resent:  # nothing failed after all: it stays done
+                await self._transition(session, announcement_id, (SENDING,), {"state": DONE})
+            return resent
 
     async def in_states(self, states: Iterable[str]) -> list[AnnouncementView]:
         async with self._sessions() as session:
@@ -397,33 +475,52 @@ class AnnouncementService:
             return [_view(r) for r in rows]
 
     async def finish(self, announcement_id: int) -> AnnouncementView | None:
-        """Marks a fully sent announcement done (or closes a cancelled one) and records its
-        statistics. Returns None while deliveries are left (the sender stopped early)."""
+        """Marks a fully settled announcement done (or closes a cancelled one) and records
+        its statistics (the first time only). None while messages are waiting."""
+        campaign = campaign_of(announcement_id)
         left = (
-            select(Delivery.id)
+            select(OutboxMessage.id)
             .where(
-                Delivery.announcement_id == announcement_id,
-                Delivery.state.in_((PENDING, SENDING)),
+                OutboxMessage.campaign == campaign,
+                OutboxMessage.state.in_((OUTBOX_PENDING, OUTBOX_SENDING)),
             )
             .exists()
         )
         async with self._sessions.begin() as session:
-            done = await session.execute(  # writes first (see claim)
+            first = await session.scalar(
+                select(Announcement.finished_at.is_(None)).where(
+                    Announcement.id == announcement_id
+                )
+            )
+            done = await session.execute(
                 update(Announcement)
                 .where(
                     Announcement.id == announcement_id,
                     Announcement.state == SENDING,
                     ~left,
                 )
-                .values(state=DONE, finished_at=utcnow())
+                .values(state=DONE, finished_at=func.coalesce(Announcement.finished_at, utcnow()))
                 .execution_options(synchronize_session=False)
             )
             row = await session.get(Announcement, announcement_id, populate_existing=True)
             if row is None or row.state == SENDING:
                 return None
-            if done.rowcount or row.state == CANCELLED:  # type: ignore[attr-defined]
+            if done.rowcount and first:  # type: ignore[attr-defined]
+                await self._record_usage(session, row)
+            elif row.state == CANCELLED and not await self._usage_recorded(session, row.id):
                 await self._record_usage(session, row)
             return _view(row)
+
+    async def _usage_recorded(self, session: AsyncSession, announcement_id: int) -> bool:
+        found = await session.scalar(
+            select(func.count())
+            .select_from(UsageEvent)
+            .where(
+                UsageEvent.kind == BROADCAST_SENT,
+                UsageEvent.subject_id == str(announcement_id),
+            )
+        )
+        return bool(found)
 
     async def _record_usage(self, session: AsyncSession, row: Announcement) -> None:
         """One ``broadcast_sent`` event, and one ``broadcast_reached`` per patron reached,
@@ -432,122 +529,25 @@ class AnnouncementService:
             row.topic.removeprefix(MEDIA_PREFIX) if row.topic.startswith(MEDIA_PREFIX) else None
         )
         reached = await session.execute(
-            select(Delivery.user_id, User.library_id)
-            .join(User, User.id == Delivery.user_id)
-            .where(Delivery.announcement_id == row.id, Delivery.state == SENT)
-            .order_by(Delivery.user_id)
+            select(User.id, User.library_id)
+            .join(OutboxMessage, OutboxMessage.chat_id == User.telegram_id)
+            .where(OutboxMessage.campaign == campaign_of(row.id), OutboxMessage.state == SENT)
+            .order_by(User.id)
         )
         now = utcnow()
         events = [Event(BROADCAST_SENT, subject_id=row.id, media_type=media, occurred_at=now)]
         events += [
             Event(
                 BROADCAST_REACHED,
-                user_id=r.user_id,
-                library_id=r.library_id,
+                user_id=user_id,
+                library_id=library_id,
                 media_type=media,
                 subject_id=row.id,
                 occurred_at=now,
             )
-            for r in reached
+            for user_id, library_id in reached
         ]
         await add_events(session, self._tz, events)
-
-    # -- the delivery queue --------------------------------------------------------------
-
-    async def requeue_in_flight(self, announcement_id: int) -> int:
-        """Deliveries left ``sending`` by a bot that stopped: back to ``pending``."""
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(Delivery)
-                .where(Delivery.announcement_id == announcement_id, Delivery.state == SENDING)
-                .values(state=PENDING)
-            )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-    async def counts(self, announcement_id: int) -> dict[str, int]:
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(Delivery.state, func.count())
-                .where(Delivery.announcement_id == announcement_id)
-                .group_by(Delivery.state)
-            )
-            return {state: int(n) for state, n in rows}
-
-    async def claim(self, announcement_id: int, after_id: int, limit: int) -> Claim:
-        """The next ``limit`` pending deliveries after ``after_id``, now ``sending``.
-
-        The claim writes first (so, on SQLite, the transaction holds the write lock from its
-        first statement and never has to upgrade a read). Recipients found unreachable
-        since the queue was built are settled at once."""
-        async with self._sessions.begin() as session:
-            batch = (
-                select(Delivery.id)
-                .where(
-                    Delivery.announcement_id == announcement_id,
-                    Delivery.state == PENDING,
-                    Delivery.id > after_id,
-                )
-                .order_by(Delivery.id)
-                .limit(limit)
-                .scalar_subquery()
-            )
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(batch))
-                .values(state=SENDING)
-                .execution_options(synchronize_session=False)
-            )
-            rows = (
-                await session.execute(
-                    select(Delivery.id, User.id, User.telegram_id, User.language, User.reachable)
-                    .join(User, User.id == Delivery.user_id)
-                    .where(
-                        Delivery.announcement_id == announcement_id,
-                        Delivery.state == SENDING,
-                        Delivery.id > after_id,
-                    )
-                    .order_by(Delivery.id)
-                )
-            ).all()
-            if not rows:
-                return Claim([], None)
-            skipped = [r[0] for r in rows if not r[4]]
-            if skipped:
-                await session.execute(
-                    update(Delivery)
-                    .where(Delivery.id.in_(skipped))
-                    .values(state=UNREACHABLE, last_error="unreachable since an earlier send")
-                    .execution_options(synchronize_session=False)
-                )
-            recipients = [Recipient(r[0], r[1], r[2], r[3]) for r in rows if r[4]]
-            return Claim(recipients, rows[-1][0], len(skipped))
-
-    async def record_results(self, results: Sequence[Result]) -> None:
-        if not results:
-            return
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(Delivery),
-                [
-                    {
-                        "id": r.delivery_id,
-                        "state": r.state,
-                        "attempts": r.attempts,
-                        "last_error": (r.error or None) and r.error[:300],
-                        "sent_at": r.at if r.state == SENT else None,
-                    }
-                    for r in results
-                ],
-            )
-            gone = sorted({r.user_id for r in results if r.state == UNREACHABLE})
-            if gone:
-                await session.execute(
-                    update(User).where(User.id.in_(gone)).values(reachable=False)
-                )
-
-    async def release(self, announcement_id: int) -> int:
-        """After the sender stopped (every result recorded): unsent claims back to pending."""
-        return await self.requeue_in_flight(announcement_id)
 
     # -- names for the staff -------------------------------------------------------------
 

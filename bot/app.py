@@ -20,13 +20,14 @@ import os
 import secrets
 import signal
 import socket
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import text
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     ApplicationBuilder,
@@ -67,20 +68,39 @@ def instance_name() -> str:
 
 
 class _Metered:
-    """Counts every Bot API call of a bot in :class:`Metrics` (method, status)."""
+    """Counts every Bot API call of a bot in :class:`Metrics` (method, status); with
+    ``retry_for``, a call Telegram answers 5xx, or that cannot connect, is tried again for
+    that many seconds (never one that timed out: it may have arrived)."""
 
-    def __init__(self, *args: Any, metrics: Metrics, path: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, metrics: Metrics, path: str, retry_for: float = 0.0, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._plume_metrics = metrics
         self._plume_path = path
+        self._plume_retry_for = retry_for
 
     async def do_request(self, url: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        status: int | None = None
-        try:
-            status, payload = await super().do_request(url, *args, **kwargs)  # type: ignore[misc]
-            return status, payload
-        finally:
-            self._plume_metrics.record_call(self._plume_path, url.rsplit("/", 1)[-1], status)
+        deadline = time.monotonic() + self._plume_retry_for
+        pause = 0.5
+        method = url.rsplit("/", 1)[-1]
+        while True:
+            status: int | None = None
+            try:
+                status, payload = await super().do_request(url, *args, **kwargs)  # type: ignore[misc]
+            except TimedOut:
+                self._plume_metrics.record_call(self._plume_path, method, None)
+                raise
+            except NetworkError:
+                self._plume_metrics.record_call(self._plume_path, method, None)
+                if method == "getUpdates" or time.monotonic() + pause > deadline:
+                    raise
+            else:
+                self._plume_metrics.record_call(self._plume_path, method, status)
+                if status < 500 or method == "getUpdates" or time.monotonic() + pause > deadline:
+                    return status, payload
+            await asyncio.sleep(pause)
+            pause *= 2
 
 
 class MeteredHTTPXRequest(_Metered, HTTPXRequest):
@@ -179,7 +199,14 @@ def build_application(
         .base_file_url(f"{base}/file/bot")
         .context_types(ContextTypes(context=PlumeContext))
         .defaults(defaults)
-        .request(MeteredHTTPXRequest(metrics=metrics, path="reply", connection_pool_size=64))
+        .request(
+            MeteredHTTPXRequest(
+                metrics=metrics,
+                path="reply",
+                connection_pool_size=64,
+                retry_for=settings.reply_retry_seconds,
+            )
+        )
         .persistence(DatabasePersistence(services.sessions, services.engine.dialect.name))
     )
     if settings.reply_rate_limit:

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     #: false lifts PTB's 30/s limiter on direct replies: only to measure the bot's own
     #: capacity against the stand-in, never against Telegram
     reply_rate_limit: bool = Field(default=True, validation_alias="PLUME_REPLY_RATE_LIMIT")
+    #: a direct reply Telegram answers with a 5xx (or that cannot connect) is tried again
+    #: for this many seconds (0.5 s, 1 s, 2 s... apart); 0: never
+    reply_retry_seconds: float = Field(
+        default=8.0, ge=0, le=60, validation_alias="PLUME_REPLY_RETRY_SECONDS"
+    )
     #: polling mode only: where /healthz and /metrics are served (unset: not served)
     metrics_listen: str | None = Field(default=None, validation_alias="PLUME_METRICS_LISTEN")
 

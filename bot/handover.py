@@ -3,17 +3,44 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from sqlalchemy import or_, select, update
 
+from bot.i18n import translator
+from bot.outbox import UNREACHABLE, URGENT, Settled, enqueue
 from bot.privacy.masking import mask
 from bot.privacy.service import pseudonym
 from bot.users import Person
-from storage.db import SessionFactory
+from storage.db import AsyncSession, SessionFactory
 from storage.models import HandoverQuestion, User, utcnow
 
 MAX_TEXT = 3500
+#: the outbox kind of a librarian's answer; its ``ref`` is ``<staff telegram id>:<language>``
+ANSWER_KIND: Final = "handover_answer"
+
+
+def answer_ref(staff: Person) -> str:
+    return f"{staff.telegram_id}:{staff.language}"
+
+
+async def tell_staff_undelivered(session: AsyncSession, rows: Sequence[Settled]) -> None:
+    """Outbox settler of answers: the librarian learns the patron blocked Plume."""
+    for row in rows:
+        staff_id, _, language = (row.ref or "").partition(":")
+        if row.state != UNREACHABLE or not staff_id.lstrip("-").isdigit():
+            continue
+        t = translator(language or "fr")
+        await enqueue(
+            session,
+            kind="handover_undelivered",
+            chat_id=int(staff_id),
+            text=t("The patron has blocked Plume: the answer could not be delivered."),
+            dedupe_key=f"undelivered:{row.id}",
+            priority=URGENT,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,15 +9,16 @@ register (or are promoted from the waiting list) and re-planned when the worksho
 * ``kind="feedback"``: the rating request, ``offset_s`` seconds after the end
   (``PLUME_FEEDBACK_DELAY``).
 
-A row goes ``pending`` → ``sending`` (claimed with ``claimed_at`` right before the one Bot API
-call, after the pacing slot is granted) → ``sent`` or ``failed``; or ``dropped`` (unregistered,
-cancelled, superseded by a later reminder, workshop already begun). The sender (see
-``handlers.workshops``) only sends what it claimed, so two senders never send the same row.
+A row goes ``pending`` → ``sending`` when it falls due: claimed and put in the outbox
+(:mod:`bot.outbox`, key ``reminder:<id>``) in one transaction (:meth:`ReminderQueue.hand_over`),
+so two senders never queue the same row and a crash loses none. The outbox sends it (paced,
+retried for hours on transient failures) and its result comes back here
+(:meth:`ReminderQueue.settle_from_outbox`): ``sent`` or ``failed``. A row may also be
+``dropped`` (unregistered, cancelled, superseded by a later reminder, workshop already begun).
 
-A crash between the claim and ``sent`` leaves ``sending`` rows: nobody knows whether Telegram
-got the message. Plume treats them as possibly sent: :meth:`ReminderQueue.recover` turns them
-into ``unconfirmed`` and they are never sent again. A patron may thus miss one reminder in a
-crash (at most the few claimed in that instant), but never gets one twice.
+Rows left ``sending`` with no outbox row (claimed by a version of Plume that sent them
+itself, then crashed) may have been sent: :meth:`ReminderQueue.recover` turns them into
+``unconfirmed`` and they are never sent again.
 
 Nothing here imports telegram.
 """
@@ -26,15 +27,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import String, and_, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.outbox import REMINDER as OUTBOX_REMINDER
+from bot.outbox import SENT as OUTBOX_SENT
+from bot.outbox import Settled, enqueue
 from storage.db import AsyncSession, SessionFactory
 from storage.models import Library, Meta, Registration, Reminder, User, Workshop, utcnow
+from storage.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -210,10 +215,17 @@ class ReminderQueue:
     # -- at start, and when the catalogue changes -----------------------------------------
 
     async def recover(self, now: dt.datetime | None = None) -> int:
-        """Rows a crash left in ``sending`` become ``unconfirmed`` (possibly sent: not resent)."""
+        """Rows a crash left in ``sending`` without their outbox row become ``unconfirmed``
+        (possibly sent: not resent). Those in the outbox are the outbox's to send."""
+        queued = select(OutboxMessage.id).where(
+            OutboxMessage.dedupe_key == literal("reminder:") + func.cast(Reminder.id, String)
+        )
         async with self._sessions.begin() as session:
             result = await session.execute(
-                update(Reminder).where(Reminder.state == SENDING).values(state=UNCONFIRMED)
+                update(Reminder)
+                .where(Reminder.state == SENDING, ~queued.exists())
+                .values(state=UNCONFIRMED)
+                .execution_options(synchronize_session=False)
             )
             count = int(result.rowcount)  # type: ignore[attr-defined]
         if count:
@@ -431,6 +443,47 @@ class ReminderQueue:
                 .values(state=SENDING, claimed_at=now or utcnow())
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def hand_over(
+        self,
+        reminder_id: int,
+        telegram_id: int,
+        text: str,
+        reply_markup: Mapping[str, Any] | None,
+    ) -> bool:
+        """``pending`` → ``sending`` and its message in the outbox, in one transaction; False
+        when someone else claimed or dropped it first (nothing queued then)."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(Reminder)
+                .where(Reminder.id == reminder_id, Reminder.state == PENDING)
+                .values(state=SENDING, claimed_at=utcnow())
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return False
+            await enqueue(
+                session,
+                kind="reminder",
+                chat_id=telegram_id,
+                text=text,
+                reply_markup=reply_markup,
+                ref=str(reminder_id),
+                dedupe_key=f"reminder:{reminder_id}",
+                priority=OUTBOX_REMINDER,
+            )
+            return True
+
+    async def settle_from_outbox(self, session: AsyncSession, rows: Sequence[Settled]) -> None:
+        """The outbox's verdicts on reminder rows (in the transaction that records them)."""
+        for row in rows:
+            if row.ref is None or not row.ref.isdigit():
+                continue
+            state = SENT if row.state == OUTBOX_SENT else FAILED
+            await session.execute(
+                update(Reminder)
+                .where(Reminder.id == int(row.ref), Reminder.state == SENDING)
+                .values(state=state, sent_at=row.at if state == SENT else None)
+            )
 
     async def settle(
         self, reminder_id: int, state: str, sent_at: dt.datetime | None = None

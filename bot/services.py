@@ -12,7 +12,7 @@ from bot.answering.semantic import load_encoder
 from bot.answers import AnswerService
 from bot.config import Settings
 from bot.feedback import FeedbackService
-from bot.handover import HandoverService
+from bot.handover import ANSWER_KIND, HandoverService, tell_staff_undelivered
 from bot.libraries import LibraryService
 from bot.outbox import OutboxStore
 from bot.privacy.contact import ContactService
@@ -59,6 +59,9 @@ class Services:
         usage = UsageRecorder(sessions, settings.tz)
         search = SearchService(sessions, index_dir=settings.search_index_path)
         reminders = ReminderQueue(sessions, settings.reminder_offsets, settings.feedback_delay)
+        outbox = OutboxStore(sessions)
+        outbox.on_settled("reminder", reminders.settle_from_outbox)
+        outbox.on_settled(ANSWER_KIND, tell_staff_undelivered)
         return cls(
             settings=settings,
             engine=engine,
@@ -66,7 +69,7 @@ class Services:
             users=UserService(sessions, settings.admins),
             libraries=LibraryService(sessions),
             throttle=Throttle(),
-            outbox=OutboxStore(sessions),
+            outbox=outbox,
             usage=usage,
             feedback=FeedbackService(sessions),
             search=search,

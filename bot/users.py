@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -52,6 +54,16 @@ def _person(user: User) -> Person:
 
 class RoleError(ValueError):
     """A role change that is not allowed (unknown role, unknown user, last admin...)."""
+
+
+def unreachable(telegram_ids: Iterable[int]) -> Any:
+    """The one statement that records people Telegram says we cannot reach (blocked Plume,
+    deactivated): run by the outbox for its sends and by the replies' error handler."""
+    return (
+        update(User)
+        .where(User.telegram_id.in_(sorted(set(telegram_ids))), User.reachable.is_(True))
+        .values(reachable=False)
+    )
 
 
 class UserService:
@@ -141,7 +153,8 @@ class UserService:
         return updated
 
     async def mark_unreachable(self, telegram_id: int) -> None:
-        await self._update(telegram_id, reachable=False)
+        async with self._sessions.begin() as session:
+            await session.execute(unreachable([telegram_id]))
 
     async def set_role(self, actor: Person, telegram_id: int, role: str) -> Person:
         """An administrator grants or revokes (``patron``) a role."""

@@ -9,6 +9,7 @@ scheduled or running announcement).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import logging
@@ -34,14 +35,16 @@ from bot.announcements import (
     SCHEDULED,
     SENDING,
     AnnouncementView,
+    recipient_payload,
 )
 from bot.context import PlumeContext
 from bot.i18n import Translator, translator
+from bot.outbox import enqueue
 from bot.services import Services
 from bot.shared.when import WhenError, describe, parse_moment
 from bot.subscriptions import TOPIC_NAMES, media_topic
 from bot.users import Person
-from handlers.broadcast_engine import CARD, desk, send_announcement, stop_keyboard
+from handlers.broadcast_engine import CARD, desk, send_announcement, stop_keyboard, stop_markup
 from handlers.common import button, conversation, escape, keyboard, reply, requires, show
 from storage.models import MEDIA_TYPES, utcnow
 
@@ -278,7 +281,7 @@ async def card_action(update: Update, context: PlumeContext) -> int | None:
     t = context.t
     service = context.services.announcements
     parsed = _parse_card(query.data)
-    if parsed is None or parsed[0] not in ("go", "pd", "no", "x"):
+    if parsed is None or parsed[0] not in ("go", "pd", "no", "x", "rf"):
         await query.answer(t("This button is no longer valid."), show_alert=True)
         return None
     action, announcement_id = parsed
@@ -296,7 +299,11 @@ async def card_action(update: Update, context: PlumeContext) -> int | None:
             await query.answer(t("Nobody is in this audience yet."), show_alert=True)
             return None
         started = await service.start_sending(
-            announcement_id, paid=action == "pd", status_chat_id=chat.id, from_states=(DRAFT,)
+            announcement_id,
+            stop_markup(context.services.settings.default_locale),
+            paid=action == "pd",
+            status_chat_id=chat.id,
+            from_states=(DRAFT,),
         )
         if started is None:
             await query.answer(
@@ -321,6 +328,18 @@ async def card_action(update: Update, context: PlumeContext) -> int | None:
         await show(update, t("🗑 Announcement #{id} discarded.", id=announcement_id))
         _remember(context, None)
         return END
+    if action == "rf":
+        resent = await service.resend_failed(announcement_id)
+        if not resent:
+            await query.answer(t("Nothing left to resend."), show_alert=True)
+            return None
+        await query.answer(
+            t.tn("Resending to {n} recipient.", "Resending to {n} recipients.", resent, n=resent)
+        )
+        with contextlib.suppress(TelegramError):
+            await query.edit_message_reply_markup(None)
+        desk(context.application).start(announcement_id)
+        return None
     # "x": cancel a scheduled or running announcement
     view = await desk(context.application).cancel(announcement_id)
     if view is None:
@@ -517,7 +536,9 @@ def _unarm(application: Application, announcement_id: int) -> None:  # type: ign
 
 async def _start_due(application: Application, announcement_id: int) -> None:  # type: ignore[type-arg]
     services = application.services  # type: ignore[attr-defined]
-    view = await services.announcements.start_sending(announcement_id, from_states=(SCHEDULED,))
+    view = await services.announcements.start_sending(
+        announcement_id, stop_markup(services.settings.default_locale), from_states=(SCHEDULED,)
+    )
     if view is not None:
         desk(application).start(announcement_id)
 
@@ -529,33 +550,47 @@ async def fire_scheduled(context: CallbackContext[Any, Any, Any, Any]) -> None:
 
 
 async def notify_staff(application: Application, view: AnnouncementView) -> int:  # type: ignore[type-arg]
-    """Shows a new-title draft to every staff member, with the card to act on it."""
+    """Shows a new-title draft to every staff member, with the card to act on it (three
+    outbox rows each, keyed: a second call shows nothing twice)."""
     services = application.services  # type: ignore[attr-defined]
     shown = 0
     for person in await services.users.privileged():
         if not person.reachable:
             continue
         t = translator(person.language, services.settings.timezone)
-        try:
-            await application.bot.send_message(
-                person.telegram_id,
-                t(
+        stop = stop_keyboard(t, view.topic)
+        method, payload = recipient_payload(view, stop.to_dict() if stop else None)
+        key = f"draft:{view.id}:{person.telegram_id}"
+        async with services.sessions.begin() as session:
+            await enqueue(
+                session,
+                kind="draft_notice",
+                chat_id=person.telegram_id,
+                text=t(
                     "🆕 New titles were imported. Here is a draft announcement for their "
                     "subscribers: edit it if you wish, then send it. Nothing is sent without "
                     "your approval."
                 ),
+                dedupe_key=f"{key}:intro",
             )
-            await send_announcement(
-                application.bot, person.telegram_id, view, stop_keyboard(t, view.topic)
+            await enqueue(
+                session,
+                kind="draft_notice",
+                chat_id=person.telegram_id,
+                method=method,
+                payload=payload,
+                dedupe_key=f"{key}:copy",
             )
-            await application.bot.send_message(
-                person.telegram_id,
-                await card_text(services, view, t),
-                reply_markup=card_keyboard(t, person, view.id),
+            await enqueue(
+                session,
+                kind="draft_notice",
+                chat_id=person.telegram_id,
+                text=await card_text(services, view, t),
+                reply_markup=card_keyboard(t, person, view.id).to_dict(),
+                dedupe_key=f"{key}:card",
             )
-            shown += 1
-        except TelegramError as error:
-            log.info("draft %s not shown to %s: %s", view.id, person.telegram_id, error)
+        shown += 1
+    services.outbox.wake()
     return shown
 
 

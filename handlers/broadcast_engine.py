@@ -1,42 +1,36 @@
-"""Running broadcasts inside the bot: rendering, pacing, the staff's status message.
+"""Broadcasts seen from the staff's side: the status message and the final report.
 
-:class:`BroadcastDesk` owns the running :class:`~bot.broadcaster.Broadcaster` of each
-announcement being sent (one at a time per announcement). Every message goes through
-:func:`handlers.delivery.deliver` with ``services.throttle`` on the bulk bot, so broadcasts,
-reminders and the status edits share one pace. The staff member's status message is edited
-every ``STATUS_EVERY`` seconds (edits count against Telegram's limits too) and ends with the
-final report.
+An announcement's messages are outbox rows (:mod:`bot.outbox`, campaign
+``announcement:<id>``), queued when it starts and sent by the outbox engine, paced with every
+other send. :class:`BroadcastDesk` watches each announcement being sent: every
+``STATUS_EVERY`` seconds it reads the campaign's counts, edits the staff member's status
+message (an outbox row too, edited in place), and once no message is waiting marks the
+announcement done and queues the report, with a button to resend to the failed ones. Any
+instance may watch: the edits and the report are keyed, so they go out once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
-import warnings
-from typing import Final
+from typing import Any, Final
 
 from telegram import Bot, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
-from bot.announcements import CANCELLED, SENDING, AnnouncementView
-from bot.broadcaster import Broadcaster, Progress
+from bot.announcements import CANCELLED, SENDING, AnnouncementView, Progress, campaign_of
 from bot.context import PlumeApplication
 from bot.i18n import Translator, translator
+from bot.outbox import URGENT, enqueue, message_payload
 from handlers.common import button, escape, keyboard
-from handlers.delivery import Delivered, deliver
 
 log = logging.getLogger(__name__)
 
 UNSUBSCRIBE: Final = "Un:"
 CARD: Final = "An:"
-#: concurrent sends: enough to keep the pace whatever the round trip (≈ rate × latency)
-WINDOW: Final = 16
-PAID_WINDOW: Final = 96
 STATUS_EVERY: float = 3.0  # seconds between two edits of the status message
-STOP_TIMEOUT: Final = 5.0
+RATE_WINDOW: Final = 20.0
 
 
 def stop_keyboard(t: Translator, topic: str) -> InlineKeyboardMarkup | None:
@@ -45,29 +39,35 @@ def stop_keyboard(t: Translator, topic: str) -> InlineKeyboardMarkup | None:
     return keyboard([[button(t("🔕 Stop these announcements"), f"{UNSUBSCRIBE}{topic}")]])
 
 
+def stop_markup(default_locale: str) -> Any:
+    """(language, topic) → the recipient's Stop button as a dict (for the outbox rows)."""
+
+    def markup_for(language: str, topic: str) -> dict[str, Any] | None:
+        markup = stop_keyboard(translator(language or default_locale), topic)
+        return markup.to_dict() if markup is not None else None
+
+    return markup_for
+
+
 async def send_announcement(
     bot: Bot,
     chat_id: int,
     announcement: AnnouncementView,
     markup: InlineKeyboardMarkup | None,
-    *,
-    paid: bool = False,
 ) -> Message:
-    """The announcement exactly as recipients get it (also the staff's preview).
-
-    The text is HTML built by Telegram from the staff member's own message
-    (``text_html``), so it is always well formed."""
-    extra = {"allow_paid_broadcast": True} if paid else {}
+    """The announcement exactly as recipients get it: the staff's preview, a direct answer
+    (recipients' copies are outbox rows with the same parameters,
+    :func:`bot.announcements.recipient_payload`)."""
     file_id = announcement.attachment_file_id
     if announcement.attachment_kind == "photo" and file_id:
         return await bot.send_photo(
-            chat_id, file_id, caption=announcement.text or None, reply_markup=markup, **extra
+            chat_id, file_id, caption=announcement.text or None, reply_markup=markup
         )
     if announcement.attachment_kind == "document" and file_id:
         return await bot.send_document(
-            chat_id, file_id, caption=announcement.text or None, reply_markup=markup, **extra
+            chat_id, file_id, caption=announcement.text or None, reply_markup=markup
         )
-    return await bot.send_message(chat_id, announcement.text, reply_markup=markup, **extra)
+    return await bot.send_message(chat_id, announcement.text, reply_markup=markup)
 
 
 def format_duration(t: Translator, seconds: float) -> str:
@@ -80,17 +80,17 @@ def format_duration(t: Translator, seconds: float) -> str:
 
 
 def status_text(
-    t: Translator, announcement_id: int, progress: Progress, state: str, elapsed: float
+    t: Translator,
+    announcement_id: int,
+    progress: Progress,
+    state: str,
+    elapsed: float,
+    seconds_left: float | None = None,
 ) -> str:
     if state == CANCELLED:
         head = t("🛑 <b>Announcement #{id}</b>: cancelled.", id=announcement_id)
     elif progress.finished:
         head = t("✅ <b>Announcement #{id}</b>: sent.", id=announcement_id)
-    elif progress.stopped:
-        head = t(
-            "⏸ <b>Announcement #{id}</b>: paused (the bot is restarting; it will resume).",
-            id=announcement_id,
-        )
     else:
         head = t("📣 <b>Announcement #{id}</b>: sending…", id=announcement_id)
     lines = [
@@ -103,19 +103,24 @@ def status_text(
         ),
     ]
     if progress.finished or state == CANCELLED:
-        if state == CANCELLED and progress.left:
-            lines.append(t("Not sent: {left}", left=progress.left))
+        if state == CANCELLED and progress.cancelled:
+            lines.append(t("Not sent: {left}", left=progress.cancelled))
         lines.append(t("Duration: {duration}", duration=format_duration(t, elapsed)))
     else:
-        left = t("Left: {left} of {total}", left=progress.left, total=progress.total)
-        remaining = progress.seconds_left
-        if remaining is not None:
-            left += " · " + t("about {duration} to go", duration=format_duration(t, remaining))
+        left = t("Left: {left} of {total}", left=progress.waiting, total=progress.total)
+        if seconds_left is not None:
+            left += " · " + t("about {duration} to go", duration=format_duration(t, seconds_left))
         lines.append(left)
     return "\n".join(lines)
 
 
-def report_text(t: Translator, announcement_id: int, progress: Progress, elapsed: float) -> str:
+def report_text(
+    t: Translator,
+    announcement_id: int,
+    progress: Progress,
+    elapsed: float,
+    errors: list[tuple[str, int]],
+) -> str:
     lines = [
         t(
             "Announcement #{id} is sent: {sent} people reached in {duration}.",
@@ -135,18 +140,26 @@ def report_text(t: Translator, announcement_id: int, progress: Progress, elapsed
         )
     if progress.failed:
         lines.append(t("Failed: {n}. Reasons:", n=progress.failed))
-        worst = sorted(progress.errors.items(), key=lambda item: -item[1])[:5]
-        lines += [f"• {escape(reason)} ({count})" for reason, count in worst]
+        lines += [f"• {escape(reason)} ({count})" for reason, count in errors]
     return "\n".join(lines)
 
 
+def resend_keyboard(t: Translator, announcement_id: int, failed: int) -> InlineKeyboardMarkup:
+    label = t.tn(
+        "🔁 Resend to the {n} failed recipient",
+        "🔁 Resend to the {n} failed recipients",
+        failed,
+        n=failed,
+    )
+    return keyboard([[button(label, f"{CARD}rf:{announcement_id}")]])
+
+
 class BroadcastDesk:
-    """The broadcasts running in this bot."""
+    """The broadcasts this instance watches (their messages are the outbox's)."""
 
     def __init__(self, application: PlumeApplication) -> None:
         self.application = application
         self._tasks: dict[int, asyncio.Task[None]] = {}
-        self._broadcasters: dict[int, Broadcaster] = {}
 
     @property
     def services(self):  # type: ignore[no-untyped-def]
@@ -156,108 +169,105 @@ class BroadcastDesk:
         return announcement_id in self._tasks
 
     def start(self, announcement_id: int) -> bool:
-        """Starts sending (the announcement must be ``sending`` in the database)."""
+        """Watches an announcement being sent (``sending`` in the database)."""
         if announcement_id in self._tasks:
             return False
+        self.services.outbox.wake()
         task = asyncio.create_task(self._run(announcement_id))
         self._tasks[announcement_id] = task
-
-        def forget(_: asyncio.Task[None]) -> None:
-            self._tasks.pop(announcement_id, None)
-            self._broadcasters.pop(announcement_id, None)
-
-        task.add_done_callback(forget)
+        task.add_done_callback(lambda _: self._tasks.pop(announcement_id, None))
         return True
 
     async def cancel(self, announcement_id: int) -> AnnouncementView | None:
-        cancelled = await self.services.announcements.cancel(announcement_id)
-        broadcaster = self._broadcasters.get(announcement_id)
-        if broadcaster is not None:
-            broadcaster.stop()
-        return cancelled
+        """Cancels it; the messages not yet sent are cancelled in the same transaction."""
+        return await self.services.announcements.cancel(announcement_id)  # type: ignore[no-any-return]
 
-    async def stop_all(self, timeout: float = STOP_TIMEOUT) -> None:  # noqa: ASYNC109
-        """At shutdown: sends under way finish and are recorded; the rest resumes later."""
-        for broadcaster in self._broadcasters.values():
-            broadcaster.stop()
+    async def stop_all(self) -> None:
+        """At shutdown: the watchers stop (they hold nothing; the outbox keeps the work)."""
         tasks = list(self._tasks.values())
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=timeout)
-        for task in pending:
+        for task in tasks:
             task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self, announcement_id: int) -> None:
-        try:
-            await self._send_all(announcement_id)
-        except Exception:
-            log.exception("announcement %s: the broadcast stopped on an error", announcement_id)
+        while True:
+            try:
+                await self._watch(announcement_id)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database away: watch again in a moment
+                log.warning("announcement %s: watching again after %s", announcement_id, error)
+                await asyncio.sleep(STATUS_EVERY)
 
-    async def _send_all(self, announcement_id: int) -> None:
+    async def _watch(self, announcement_id: int) -> None:
         services = self.services
-        announcement = await services.announcements.get(announcement_id)
+        announcements, outbox = services.announcements, services.outbox
+        campaign = campaign_of(announcement_id)
+        announcement = await announcements.get(announcement_id)
         if announcement is None or announcement.state != SENDING:
             return
-        bot = self.application.bulk_bot
-        throttle = services.throttle
-        paid = announcement.paid
-        markups: dict[str, InlineKeyboardMarkup | None] = {}
-
-        def markup_for(language: str) -> InlineKeyboardMarkup | None:
-            if language not in markups:
-                markups[language] = stop_keyboard(
-                    translator(language or services.settings.default_locale), announcement.topic
-                )
-            return markups[language]
-
-        async def send(recipient) -> Delivered:  # type: ignore[no-untyped-def]
-            markup = markup_for(recipient.language)
-            return await deliver(
-                throttle,
-                recipient.chat_id,
-                lambda: send_announcement(bot, recipient.chat_id, announcement, markup, paid=paid),
-                paid=paid,
-            )
-
-        broadcaster = Broadcaster(
-            services.announcements,
-            announcement_id,
-            send,
-            window=PAID_WINDOW if paid else WINDOW,
-        )
-        self._broadcasters[announcement_id] = broadcaster
         status = _Status(self, announcement)
         await status.open()
-        began = time.monotonic()
-        progress = await broadcaster.run(
-            lambda p: status.show(p, SENDING, time.monotonic() - began), STATUS_EVERY
-        )
-        elapsed = time.monotonic() - began
-        if progress.finished:
-            await services.announcements.finish(announcement_id)
-            await status.show(progress, SENDING, elapsed, final=True)
-            await status.report(report_text(status.t, announcement_id, progress, elapsed))
-            log.info(
-                "announcement %s sent: %d sent, %d failed, %d unreachable in %.1f s",
-                announcement_id,
-                progress.sent,
-                progress.failed,
-                progress.unreachable,
-                elapsed,
+        marks: list[tuple[float, int]] = []
+        while True:
+            progress = Progress.of(await outbox.counts(campaign))
+            now = time.monotonic()
+            marks.append((now, progress.settled))
+            while len(marks) > 2 and marks[0][0] < now - RATE_WINDOW:
+                marks.pop(0)
+            current = await announcements.get(announcement_id)
+            state = current.state if current is not None else CANCELLED
+            if state not in (SENDING, CANCELLED):  # done: another instance closed it
+                return
+            if state == CANCELLED and progress.waiting:
+                # a send under way when it was cancelled may have come back to the queue
+                await outbox.cancel_campaign(campaign)
+            if progress.finished:
+                await self._close(status, announcement_id, state)
+                return
+            (t0, n0), (t1, n1) = marks[0], marks[-1]
+            rate = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+            left = progress.waiting / rate if rate > 0 else None
+            elapsed = await outbox.span(campaign)
+            await status.show(
+                status_text(status.t, announcement_id, progress, state, elapsed, left)
             )
+            await asyncio.sleep(STATUS_EVERY)
+
+    async def _close(self, status: _Status, announcement_id: int, state: str) -> None:
+        services = self.services
+        announcements, outbox = services.announcements, services.outbox
+        campaign = campaign_of(announcement_id)
+        closed = await announcements.finish(announcement_id)
+        if closed is None:
+            return  # a message was queued again meanwhile: keep watching next time
+        progress = Progress.of(await outbox.counts(campaign))
+        elapsed = await outbox.span(campaign)
+        text = status_text(status.t, announcement_id, progress, closed.state, elapsed)
+        await status.show(text, final=True)
+        if closed.state == CANCELLED:
             return
-        current = await services.announcements.get(announcement_id)
-        if current is not None and current.state == CANCELLED:
-            await services.announcements.finish(announcement_id)
-            await status.show(progress, CANCELLED, elapsed, final=True)
-        else:
-            await status.show(progress, SENDING, elapsed, final=True)
+        errors = await outbox.errors(campaign)
+        await status.report(
+            report_text(status.t, announcement_id, progress, elapsed, errors),
+            resend_keyboard(status.t, announcement_id, progress.failed)
+            if progress.failed
+            else None,
+            key=f"{campaign}:report:{progress.sent}:{progress.failed}:{progress.unreachable}",
+        )
+        log.info(
+            "announcement %s sent: %d sent, %d failed, %d unreachable in %.1f s",
+            announcement_id,
+            progress.sent,
+            progress.failed,
+            progress.unreachable,
+            elapsed,
+        )
 
 
 class _Status:
-    """The staff member's status message of one broadcast (edited in place)."""
+    """The staff member's status message of one broadcast (an outbox row edited in place)."""
 
     def __init__(self, desk: BroadcastDesk, announcement: AnnouncementView) -> None:
         self.desk = desk
@@ -266,8 +276,11 @@ class _Status:
         self.message_id = announcement.status_message_id
         self.t = translator(desk.services.settings.default_locale)
         self._last_text = ""
+        self._key = f"{campaign_of(announcement.id)}:status"
 
     async def open(self) -> None:
+        """The staff member's language; a new status message when none exists (a scheduled
+        announcement: its card was long ago)."""
         services = self.desk.services
         author = (
             await services.users.get_by_id(self.announcement.author_id)
@@ -279,74 +292,70 @@ class _Status:
             if self.chat_id is None:
                 self.chat_id = author.telegram_id
         if self.chat_id is not None and self.message_id is None:
-            try:
-                message = await self.desk.application.bot.send_message(
-                    self.chat_id,
-                    self.t("📣 <b>Announcement #{id}</b>: sending…", id=self.announcement.id),
-                    reply_markup=self._cancel_markup(),
-                )
-            except TelegramError as error:
-                log.warning("status message of announcement %s: %s", self.announcement.id, error)
-                return
-            self.message_id = message.message_id
-            await services.announcements.set_status_message(
-                self.announcement.id, self.chat_id, message.message_id
+            await services.outbox.notify(
+                "status",
+                self.chat_id,
+                self.t("📣 <b>Announcement #{id}</b>: sending…", id=self.announcement.id),
+                reply_markup=self._cancel_markup().to_dict(),
+                dedupe_key=f"{self._key}:open",
+                priority=URGENT,
             )
 
     def _cancel_markup(self) -> InlineKeyboardMarkup:
         data = f"{CARD}x:{self.announcement.id}"
         return keyboard([[button(self.t("✖ Cancel the sending"), data)]])
 
-    async def show(
-        self, progress: Progress, state: str, elapsed: float, *, final: bool = False
-    ) -> None:
-        if self.chat_id is None or self.message_id is None:
+    async def _find_message(self) -> None:
+        if self.message_id is not None or self.chat_id is None:
             return
-        text = status_text(self.t, self.announcement.id, progress, state, elapsed)
-        if text == self._last_text:
+        services = self.desk.services
+        current = await services.announcements.get(self.announcement.id)
+        if current is not None and current.status_message_id is not None:
+            self.message_id = current.status_message_id
             return
-        markup = None if final else self._cancel_markup()
-        throttle = self.desk.services.throttle
-        for _ in range(3 if final else 1):
-            # the edit takes its slot from the broadcast's own budget
-            slot = await throttle.acquire(self.chat_id)
-            try:
-                await self.desk.application.bulk_bot.edit_message_text(
-                    text, chat_id=self.chat_id, message_id=self.message_id, reply_markup=markup
+        sent = await services.outbox.sent_message(f"{self._key}:open")
+        if sent is not None:
+            self.message_id = sent
+            await services.announcements.set_status_message(
+                self.announcement.id, self.chat_id, sent
+            )
+
+    async def show(self, text: str, *, final: bool = False) -> None:
+        await self._find_message()
+        if self.chat_id is None or self.message_id is None or text == self._last_text:
+            return
+        markup = None if final else self._cancel_markup().to_dict()
+        services = self.desk.services
+        for _ in range(40 if final else 1):
+            async with services.sessions.begin() as session:
+                queued = await enqueue(
+                    session,
+                    kind="status",
+                    chat_id=self.chat_id,
+                    method="editMessageText",
+                    payload=message_payload(text, reply_markup=markup, message_id=self.message_id),
+                    dedupe_key=self._key,
+                    replace=True,
+                    priority=URGENT,
                 )
+            services.outbox.wake()
+            if queued:
                 self._last_text = text
                 return
-            except RetryAfter as error:
-                # during a paid broadcast, this ordinary edit is refused while the paid
-                # sends fill the window: skip it rather than pause the whole broadcast
-                if not self.announcement.paid:
-                    throttle.hold(_seconds(error))
-                if final:
-                    await asyncio.sleep(_seconds(error))
-            except TelegramError as error:
-                if not isinstance(error, TimedOut):  # refused: Telegram did not count it
-                    throttle.refund(slot)
-                unchanged = isinstance(error, BadRequest) and "not modified" in str(error).lower()
-                if not unchanged:
-                    log.info("status of announcement %s: %s", self.announcement.id, error)
-                return
+            await asyncio.sleep(0.25)  # the previous edit is under way
 
-    async def report(self, text: str) -> None:
+    async def report(self, text: str, markup: InlineKeyboardMarkup | None, *, key: str) -> None:
         """The final report, a new message (so the staff member is notified)."""
         if self.chat_id is None:
             return
-        chat_id = self.chat_id
-        bot = self.desk.application.bulk_bot
-        await deliver(
-            self.desk.services.throttle, chat_id, lambda: bot.send_message(chat_id, text)
+        await self.desk.services.outbox.notify(
+            "report",
+            self.chat_id,
+            text,
+            reply_markup=markup.to_dict() if markup is not None else None,
+            dedupe_key=key,
+            priority=URGENT,
         )
-
-
-def _seconds(error: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = error.retry_after
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
 def desk(application: Application) -> BroadcastDesk:  # type: ignore[type-arg]

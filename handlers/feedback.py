@@ -21,7 +21,6 @@ import time
 from typing import Any
 
 from telegram import ForceReply, Update
-from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -36,6 +35,7 @@ from telegram.ext import (
 from bot.context import PlumeContext
 from bot.feedback import FREE, SURVEY, FeedbackError, subject_media_type
 from bot.i18n import translator
+from bot.outbox import BULK
 from handlers.common import button, escape, keyboard, reply, show
 
 log = logging.getLogger(__name__)
@@ -311,21 +311,18 @@ async def survey_round(context: CallbackContext) -> None:  # type: ignore[type-a
             continue
         feedback_id = await feedback.add(person.id, SURVEY, library_id=person.library_id)
         t = translator(person.language, services.settings.timezone)
-        try:
-            await context.bot.send_message(
-                person.telegram_id,
-                t(
-                    "A quick question, {name}: would you recommend the digital library to "
-                    "someone close to you? From 0 (not at all) to 10 (certainly).",
-                    name=escape(person.first_name or t("there")),
-                ),
-                reply_markup=survey_keyboard(t, feedback_id),
-            )
-        except Forbidden:
-            await services.users.mark_unreachable(person.telegram_id)
-        except TelegramError as error:
-            log.warning("survey not sent to user %s: %s", person.id, error)
-            await feedback.discard(feedback_id)  # tried again at the next round
+        await services.outbox.notify(
+            "survey",
+            person.telegram_id,
+            t(
+                "A quick question, {name}: would you recommend the digital library to "
+                "someone close to you? From 0 (not at all) to 10 (certainly).",
+                name=escape(person.first_name or t("there")),
+            ),
+            reply_markup=survey_keyboard(t, feedback_id).to_dict(),
+            dedupe_key=f"survey:{feedback_id}",
+            priority=BULK,
+        )
 
 
 async def on_start(application: Application) -> None:  # type: ignore[type-arg]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -16,7 +15,7 @@ from telegram.ext import (
 )
 
 from bot.context import PlumeContext
-from bot.handover import Handover
+from bot.handover import ANSWER_KIND, Handover, answer_ref
 from bot.i18n import N_, translator
 from bot.privacy.service import pseudonym
 from handlers import teach
@@ -53,29 +52,25 @@ async def pass_on(update: Update, context: PlumeContext) -> None:
             library=escape(library.name) if library else st(N_("no library chosen")),
             question=escape(handover.text),
         )
-        try:
-            await context.bot.send_message(
-                member.telegram_id,
-                text,
-                reply_markup=keyboard(
-                    [
-                        [button(st(N_("✍️ Answer")), f"{ANSWER}{handover.id}")],
-                        [teach.handover_button(st, handover.id)],
-                    ]
-                ),
-            )
-            notified += 1
-            await context.services.privacy.audit(
-                "handover shown",
-                actor=pseudonym(member.id),
-                actor_id=member.id,
-                subjects=[handover.patron_pseudonym],
-                detail=f"question {handover.id}",
-            )
-        except Forbidden:
-            await context.services.users.mark_unreachable(member.telegram_id)
-        except TelegramError as error:
-            log.warning("question %s not shown to %s: %s", handover.id, member.telegram_id, error)
+        await context.services.outbox.notify(
+            "handover",
+            member.telegram_id,
+            text,
+            reply_markup=keyboard(
+                [
+                    [button(st(N_("✍️ Answer")), f"{ANSWER}{handover.id}")],
+                    [teach.handover_button(st, handover.id)],
+                ]
+            ).to_dict(),
+        )
+        notified += 1
+        await context.services.privacy.audit(
+            "handover shown",
+            actor=pseudonym(member.id),
+            actor_id=member.id,
+            subjects=[handover.patron_pseudonym],
+            detail=f"question {handover.id}",
+        )
     if notified:
         await reply(
             update,
@@ -190,12 +185,13 @@ async def send_answer(update: Update, context: PlumeContext) -> int:
         question=escape(handover.text[:300]),
         answer=message.text_html,
     )
-    try:
-        await context.bot.send_message(handover.patron_telegram_id, text)
-    except Forbidden:
-        await context.services.users.mark_unreachable(handover.patron_telegram_id)
+    patron = await context.services.users.get(handover.patron_telegram_id)
+    if patron is not None and not patron.reachable:
         await reply(update, t("The patron has blocked Plume: the answer could not be delivered."))
         return ConversationHandler.END
+    await context.services.outbox.notify(
+        ANSWER_KIND, handover.patron_telegram_id, text, ref=answer_ref(staff)
+    )
     await reply(update, t("Answer sent."))
     return ConversationHandler.END
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from telegram import InlineKeyboardMarkup, InputFile, Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     BaseHandler,
@@ -46,8 +46,6 @@ from bot.workshops import (
     ics_calendar,
 )
 from handlers.common import button, conversation, escape, keyboard, reply, show
-from handlers.delivery import Outcome as Delivery
-from handlers.delivery import deliver
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -370,14 +368,12 @@ async def tell_promoted(
         )
         enrollment = Enrollment(REGISTERED, None)
         text += "\n\n" + card_text(t, view, enrollment, now)
-        try:
-            await application.bot.send_message(
-                recipient.telegram_id, text, reply_markup=card_keyboard(t, view, enrollment, now)
-            )
-        except Forbidden:
-            await services.users.mark_unreachable(recipient.telegram_id)
-        except TelegramError as error:
-            log.warning("promotion of %s not told: %s", recipient.telegram_id, error)
+        await services.outbox.notify(
+            "promotion",
+            recipient.telegram_id,
+            text,
+            reply_markup=card_keyboard(t, view, enrollment, now).to_dict(),
+        )
         await services.usage.record(
             REGISTRATION,
             user_id=recipient.user_id,
@@ -504,6 +500,7 @@ class ReminderSender:
     TICK: Final = 0.2
     LINGER: Final = 3.0  # a row due this soon is awaited in the job rather than re-armed
     IDLE_POLL: Final = dt.timedelta(seconds=60)  # also picks up imports and other processes
+    RETRY: Final = dt.timedelta(seconds=2)  # after a failure (the database did not answer)
 
     def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
         self.application = application
@@ -566,12 +563,15 @@ class ReminderSender:
                 self._catalogue = version
                 await self.queue.resync()
             await self.drain()
+            upcoming = await self.queue.next_due() if self.live else None
+        except Exception as error:  # the database away: look again soon, lose nothing
+            log.warning("reminders: %s; trying again in %.0f s", error, self.RETRY.total_seconds())
+            upcoming = utcnow() + self.RETRY
         finally:
             self._running = False
             self._idle.set()
         if not self.live:
             return
-        upcoming = await self.queue.next_due()
         limit = utcnow() + self.IDLE_POLL
         self.arm(min(upcoming, limit) if upcoming else limit)
 
@@ -617,60 +617,36 @@ class ReminderSender:
             self._inflight.discard(message.reminder_id)
 
     async def _deliver(self, message: DueMessage) -> None:
+        """Claims the row and puts its message in the outbox (one transaction)."""
+        if not self.live:
+            return
         t = translator(message.language, self.services.settings.timezone)
         text, markup = reminder_text(t, message)
-        bot = self.application.bulk_bot  # type: ignore[attr-defined]
-        claimed = False
-
-        async def send() -> Any:
-            nonlocal claimed
-            if not claimed:
-                if not self.live or not await self.queue.claim(message.reminder_id):
-                    raise _NotClaimed
-                claimed = True
-            return await bot.send_message(message.telegram_id, text, reply_markup=markup)
-
-        try:
-            result = await deliver(self.throttle, message.telegram_id, send)
-        except _NotClaimed:
-            return
-        if result.outcome is Delivery.SENT:
-            await self.queue.settle(message.reminder_id, "sent", utcnow())
+        if await self.queue.hand_over(
+            message.reminder_id, message.telegram_id, text, markup.to_dict()
+        ):
             self.sent += 1
-            return
-        await self.queue.settle(message.reminder_id, "failed")
-        if result.outcome is Delivery.UNREACHABLE:
-            await self.services.users.mark_unreachable(message.telegram_id)
-        else:
-            log.warning("reminder %s not sent: %s", message.reminder_id, result.error)
+            self.services.outbox.wake()
 
 
 async def announce(
     application: Application,  # type: ignore[type-arg]
     recipients: Sequence[Recipient],
     render: Callable[[Translator], tuple[str, InlineKeyboardMarkup | None]],
+    *,
+    kind: str = "workshop_notice",
 ) -> int:
-    """Tells many patrons something about a workshop (paced); how many were reached."""
+    """Tells many patrons something about a workshop: one outbox row each, in one
+    transaction (paced and retried by the outbox); how many were queued."""
     services = application.services  # type: ignore[attr-defined]
-    bot = application.bulk_bot  # type: ignore[attr-defined]
-    reached = 0
-
-    async def one(recipient: Recipient) -> None:
-        nonlocal reached
+    messages = []
+    for recipient in recipients:
+        if not recipient.reachable:
+            continue
         t = translator(recipient.language, services.settings.timezone)
         text, markup = render(t)
-        result = await deliver(
-            services.throttle,
-            recipient.telegram_id,
-            lambda: bot.send_message(recipient.telegram_id, text, reply_markup=markup),
-        )
-        if result.outcome is Delivery.SENT:
-            reached += 1
-        elif result.outcome is Delivery.UNREACHABLE:
-            await services.users.mark_unreachable(recipient.telegram_id)
-
-    await asyncio.gather(*(one(r) for r in recipients if r.reachable))
-    return reached
+        messages.append((recipient.telegram_id, text, markup.to_dict() if markup else None))
+    return await services.outbox.notify_many(kind, messages)  # type: ignore[no-any-return]
 
 
 def sender(application: Application) -> ReminderSender:  # type: ignore[type-arg]

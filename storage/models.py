@@ -242,22 +242,6 @@ class Announcement(Base):
     staff_notified_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
-class Delivery(Base):
-    __tablename__ = "deliveries"
-    __table_args__ = (
-        UniqueConstraint("announcement_id", "user_id"),
-        Index("ix_deliveries_announcement_state", "announcement_id", "state"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    state: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(String(300), default=None)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
-
-
 class HandoverQuestion(Base):
     """A patron's question passed to the librarians."""
 

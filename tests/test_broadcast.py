@@ -15,7 +15,8 @@ import handlers.broadcast_engine as broadcast_engine
 from bot.announcements import draft_new_titles
 from bot.importer import Importer
 from storage.db import create_engine
-from storage.models import Announcement, Delivery, Subscription, User, utcnow
+from storage.models import Announcement, Subscription, User, utcnow
+from storage.outbox import OutboxMessage
 from tests.kit import ADMIN_ID, NETWORK, import_network
 from tests.standin.standin_helpers import tiny_png
 
@@ -219,7 +220,12 @@ async def test_resumes_after_a_crash_without_resending(standin, plume, start_plu
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.05)
     sent = await scalar(
-        database_url, select(func.count()).select_from(Delivery).where(Delivery.state == "sent")
+        database_url,
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.campaign == f"announcement:{draft.id}", OutboxMessage.state == "sent"
+        ),
     )
     assert sent == 20
 
@@ -231,14 +237,15 @@ async def services_start(database_url, announcement_id):
     engine = create_engine(database_url)
     try:
         service = AnnouncementService(session_factory(engine))
-        await service.start_sending(announcement_id)
+        await service.start_sending(announcement_id, lambda language, topic: None)
         async with engine.begin() as conn:
-            rows = (await conn.scalars(select(Delivery.id).order_by(Delivery.id))).all()
-            await conn.execute(
-                update(Delivery).where(Delivery.id.in_(rows[:8])).values(state="sent")
-            )
-            await conn.execute(
-                update(Delivery).where(Delivery.id.in_(rows[8:10])).values(state="sending")
+            O = OutboxMessage  # noqa: E741
+            rows = (await conn.scalars(select(O.id).order_by(O.id))).all()
+            await conn.execute(update(O).where(O.id.in_(rows[:8])).values(state="sent"))
+            await conn.execute(  # claimed by an instance that died
+                update(O)
+                .where(O.id.in_(rows[8:10]))
+                .values(state="sending", claimed_by="dead:1:x", claimed_until=utcnow())
             )
     finally:
         await engine.dispose()

@@ -1,25 +1,28 @@
-"""The delivery queue and the sending engine, without Telegram, on SQLite and PostgreSQL."""
+"""An announcement's queue in the outbox, without Telegram, on SQLite and PostgreSQL: built in
+the database, cancelled with it, done only once nothing waits, failed ones resent."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from dataclasses import dataclass
+import json
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 
-from bot.announcements import AnnouncementService
-from bot.broadcaster import Broadcaster
+from bot.announcements import AnnouncementService, campaign_of
+from bot.outbox import OutboxStore
 from storage.db import create_engine, session_factory
-from storage.models import Delivery, Library, Registration, Subscription, User, Workshop
+from storage.models import Library, Registration, Subscription, User, Workshop
+from storage.outbox import OutboxMessage
 
 
-@dataclass(frozen=True)
-class Sent:
-    outcome: str
-    error: str | None = None
-    attempts: int = 1
+def no_markup(language, topic):
+    return None
+
+
+def stop_button(language, topic):
+    label = "Stop" if language == "en" else "Arrêter"
+    return {"inline_keyboard": [[{"text": label, "callback_data": f"Un:{topic}"}]]}
 
 
 async def add_people(sessions, count, topics=("news",), *, first_id=500_000, library=None):
@@ -75,90 +78,75 @@ async def test_audiences_are_built_in_the_database(sessions):
     assert await service.count("library:lib-a") == 3
     assert await service.count("workshop:ws-1") == 1
     draft = await service.create_draft(author_id=None, text="Hello", audience="media:ebook")
-    started = await service.start_sending(draft.id)
+    started = await service.start_sending(draft.id, no_markup)
     assert started is not None and started.state == "sending"
-    assert await service.counts(draft.id) == {"pending": 4}
-    assert await service.start_sending(draft.id) is None  # a second press does nothing
-    assert await service.counts(draft.id) == {"pending": 4}
+    outbox = OutboxStore(sessions)
+    assert await outbox.counts(campaign_of(draft.id)) == {"pending": 4}
+    assert await service.start_sending(draft.id, no_markup) is None  # a second press: nothing
+    assert await outbox.counts(campaign_of(draft.id)) == {"pending": 4}
 
 
-async def test_engine_sends_each_once_and_resumes_after_a_stop(sessions):
+async def test_each_recipient_gets_the_buttons_of_their_language(sessions):
     service = AnnouncementService(sessions)
-    people = await add_people(sessions, 120)
-    draft = await service.create_draft(author_id=None, text="Hi")
-    await service.start_sending(draft.id)
-    seen: list[int] = []
-    blocked = {500_003, 500_050}
-    forty = asyncio.Event()
+    people = await add_people(sessions, 4)
+    async with sessions.begin() as session:
+        await session.execute(update(User).where(User.id == people[0]).values(language="en"))
+    draft = await service.create_draft(author_id=None, text="<b>Hi</b>")
+    await service.start_sending(draft.id, stop_button)
+    rows = await OutboxStore(sessions).rows(campaign=campaign_of(draft.id))
+    labels = sorted(
+        json.loads(r.payload)["reply_markup"]["inline_keyboard"][0][0]["text"] for r in rows
+    )
+    assert labels == ["Arrêter", "Arrêter", "Arrêter", "Stop"]
+    assert {json.loads(r.payload)["text"] for r in rows} == {"<b>Hi</b>"}
+    assert {r.method for r in rows} == {"sendMessage"} and len({r.chat_id for r in rows}) == 4
 
-    async def send(recipient):
-        await asyncio.sleep(0.002)
-        seen.append(recipient.chat_id)
-        if len(seen) >= 40:
-            forty.set()
-        if recipient.chat_id in blocked:
-            return Sent("unreachable", "Forbidden: bot was blocked by the user")
-        if recipient.chat_id == 500_007:
-            return Sent("failed", "Bad Request: message is too long", 1)
-        return Sent("sent")
 
-    first = Broadcaster(service, draft.id, send, window=8, flush_every=0.01)
-    task = asyncio.create_task(first.run())
-    await forty.wait()
-    first.stop()
-    progress = await task
-    assert progress.stopped and not progress.finished
-    counts = await service.counts(draft.id)
-    assert "sending" not in counts  # unsent claims went back to pending
-    assert counts["pending"] == 120 - len(seen)
-
-    # a crash: some claimed deliveries were left "sending"
+async def set_states(sessions, campaign, states):
     async with sessions.begin() as session:
         ids = (
             await session.scalars(
-                select(Delivery.id).where(Delivery.state == "pending").order_by(Delivery.id)
+                select(OutboxMessage.id)
+                .where(OutboxMessage.campaign == campaign)
+                .order_by(OutboxMessage.id)
             )
-        ).all()[:3]
-        await session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(state="sending"))
-    second = Broadcaster(service, draft.id, send, window=8, flush_every=0.01)
-    progress = await second.run()
-    assert progress.finished and progress.requeued == 3
-    assert (progress.sent, progress.unreachable, progress.failed) == (117, 2, 1)
-    assert sorted(seen) == sorted(500_000 + i for i in range(120))  # each exactly once
+        ).all()
+        for row_id, state in zip(ids, states, strict=False):
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id)
+                .values(state=state, last_error="HTTP 500" if state == "failed" else None)
+            )
+
+
+async def test_done_only_when_nothing_waits_and_failed_ones_can_be_resent(sessions):
+    service, outbox = AnnouncementService(sessions), OutboxStore(sessions)
+    await add_people(sessions, 5)
+    draft = await service.create_draft(author_id=None, text="Hi")
+    await service.start_sending(draft.id, no_markup)
+    campaign = campaign_of(draft.id)
+    await set_states(sessions, campaign, ["sent", "sent", "failed", "unreachable"])
+    assert await service.finish(draft.id) is None  # one still pending
+    await set_states(sessions, campaign, ["sent", "sent", "failed", "unreachable", "failed"])
     done = await service.finish(draft.id)
     assert done is not None and done.state == "done"
-    async with sessions() as session:
-        unreachable = await session.scalar(
-            select(func.count()).select_from(User).where(User.reachable.is_(False))
-        )
-        failed = await session.scalar(select(Delivery).where(Delivery.state == "failed"))
-    assert unreachable == 2
-    assert failed.last_error == "Bad Request: message is too long"
-    assert len(people) == 120
+    assert await service.resend_failed(draft.id) == 2
+    assert (await service.get(draft.id)).state == "sending"
+    assert await outbox.counts(campaign) == {"sent": 2, "pending": 2, "unreachable": 1}
+    assert await service.resend_failed(draft.id) == 0  # not done: nothing to resend
+    await set_states(sessions, campaign, ["sent"] * 5)
+    assert (await service.finish(draft.id)).state == "done"
+    assert await service.resend_failed(draft.id) == 0  # nothing failed: it stays done
+    assert (await service.get(draft.id)).state == "done"
 
 
-async def test_cancelled_announcements_stop_and_keep_what_is_left(sessions):
-    service = AnnouncementService(sessions)
+async def test_cancelled_announcements_cancel_what_is_left(sessions):
+    service, outbox = AnnouncementService(sessions), OutboxStore(sessions)
     await add_people(sessions, 50)
     draft = await service.create_draft(author_id=None, text="Hi")
-    await service.start_sending(draft.id)
-    sent = 0
-    ten = asyncio.Event()
-
-    async def send(recipient):
-        nonlocal sent
-        sent += 1
-        if sent >= 10:
-            ten.set()
-        await asyncio.sleep(0.005)
-        return Sent("sent")
-
-    engine = Broadcaster(service, draft.id, send, window=2, flush_every=0.01)
-    task = asyncio.create_task(engine.run())
-    await ten.wait()
+    await service.start_sending(draft.id, no_markup)
+    campaign = campaign_of(draft.id)
+    await set_states(sessions, campaign, ["sent"] * 10 + ["sending"])
     assert (await service.cancel(draft.id)).state == "cancelled"
-    engine.stop()
-    progress = await task
-    assert progress.stopped and progress.left > 0
-    assert progress.sent == sent
+    assert await outbox.counts(campaign) == {"sent": 10, "sending": 1, "cancelled": 39}
     assert await service.cancel(draft.id) is None  # already over

@@ -54,15 +54,25 @@ async def test_a_blocked_patron_is_recorded_unreachable(standin, plume, database
     assert await reachable(database_url, 4003) is True
 
 
-async def test_server_errors_and_dropped_connections_do_not_lose_the_bot(standin, plume):
+async def test_a_reply_refused_by_a_short_server_outage_is_sent_once_it_is_over(standin, plume):
     cy = standin.user(4004, first_name="Cy", language_code="fr")
+    for fault in ("server_error_rate", "drop_rate"):
+        setattr(standin.faults, fault, 1.0)
+        await cy.send("/help")
+        await cy.assert_no_message(1.0)  # Telegram answers 502 / drops the connection
+        setattr(standin.faults, fault, 0.0)
+        assert "Ce que je sais faire" in (await cy.next_message(timeout=10)).text
+    assert standin.count_status(502, "sendMessage") >= 2
+    await cy.assert_no_message(0.5)  # each answer once
+
+
+async def test_a_longer_outage_does_not_lose_the_bot(standin, start_plume):
+    await start_plume(reply_retry_seconds=1.0)
+    cy = standin.user(4005, first_name="Cy", language_code="fr")
     standin.faults.server_error_rate = 1.0
     await cy.send("/help")
-    await cy.assert_no_message(1.0)  # the reply failed with 502; the bot logged it
+    await cy.assert_no_message(3.0)  # retried for a second, then given up
     standin.faults.server_error_rate = 0.0
-    standin.faults.drop_rate = 1.0
-    await cy.send("/help")
     await cy.assert_no_message(1.0)
-    standin.faults.drop_rate = 0.0
     await cy.send("/help")
     assert "Ce que je sais faire" in (await cy.next_message(timeout=10)).text

@@ -84,3 +84,14 @@ async def test_paid_and_ordinary_lanes_are_apart() -> None:
     began = time.monotonic()
     await asyncio.gather(*(throttle.acquire(chat, paid=True) for chat in range(10, 30)))
     assert time.monotonic() - began < 0.5
+
+
+async def test_throttle_paces_overall_and_per_chat():
+    throttle = Throttle(per_second=100.0, private_interval=0.2)
+    began = time.monotonic()
+    await asyncio.gather(*(throttle.acquire(chat) for chat in range(1, 51)))
+    overall = time.monotonic() - began
+    assert 0.38 <= overall < 1.0  # 50 slots at 100 per second, bursts ≤ 125 per second
+    began = time.monotonic()
+    await asyncio.gather(*(throttle.acquire(7) for _ in range(4)))
+    assert time.monotonic() - began >= 0.55  # same chat: 0.2 s apart (first one at once)

@@ -120,6 +120,8 @@ class OutboxEngine:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._senders: set[asyncio.Task[None]] = set()
+        #: the latest send task of each chat: a chat's rows leave in the order claimed
+        self._chat_tail: dict[int, asyncio.Task[None]] = {}
         self._paused_until = 0.0
         self._transient_streak = 0
         self._outage_pause = 1.0
@@ -289,9 +291,10 @@ class OutboxEngine:
                 if row.chat_id in blocked:
                     self._settle(row, UNREACHABLE, error="unreachable since an earlier send")
                     continue
-                task = asyncio.create_task(self._send(lane, row))
+                task = asyncio.create_task(self._send(lane, row, self._chat_tail.get(row.chat_id)))
+                self._chat_tail[row.chat_id] = task
                 self._senders.add(task)
-                task.add_done_callback(self._senders.discard)
+                task.add_done_callback(self._forget_sender)
 
     async def _idle(self, seconds: float) -> None:
         self._wake.clear()
@@ -300,8 +303,19 @@ class OutboxEngine:
 
     # -- sending one row -----------------------------------------------------------------
 
-    async def _send(self, lane: _Lane, row: Outgoing) -> None:
+    def _forget_sender(self, task: asyncio.Task[None]) -> None:
+        self._senders.discard(task)
+        for chat_id, tail in list(self._chat_tail.items()):
+            if tail is task:
+                del self._chat_tail[chat_id]
+                break
+
+    async def _send(
+        self, lane: _Lane, row: Outgoing, after: asyncio.Task[None] | None = None
+    ) -> None:
         try:
+            if after is not None and not after.done():
+                await asyncio.wait([after])  # the chat's earlier row first
             await self._send_one(lane, row)
         except asyncio.CancelledError:
             if row.id in lane.inflight:

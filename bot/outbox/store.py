@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bot.users import unreachable
 from storage.db import AsyncSession, SessionFactory
 from storage.models import User, utcnow
 from storage.outbox import OutboxLease, OutboxMessage
@@ -239,6 +240,56 @@ class OutboxStore:
     def sessions(self) -> SessionFactory:
         return self._sessions
 
+    async def notify(
+        self,
+        kind: str,
+        chat_id: int,
+        text: str,
+        *,
+        reply_markup: Mapping[str, Any] | None = None,
+        priority: int = NOTICE,
+        **options: Any,
+    ) -> bool:
+        """One message to one person, in a transaction of its own, then the engine woken:
+        what a handler calls instead of ``bot.send_message`` for anything but the direct
+        answer to the update (options: those of :func:`enqueue`)."""
+        async with self._sessions.begin() as session:
+            added = await enqueue(
+                session,
+                kind=kind,
+                chat_id=chat_id,
+                text=text,
+                reply_markup=reply_markup,
+                priority=priority,
+                **options,
+            )
+        self.wake()
+        return added
+
+    async def notify_many(
+        self,
+        kind: str,
+        messages: Iterable[tuple[int, str, Mapping[str, Any] | None]],
+        *,
+        priority: int = NOTICE,
+        campaign: str | None = None,
+    ) -> int:
+        """Many ``(chat_id, text, reply_markup)`` in one transaction; how many were queued."""
+        queued = 0
+        async with self._sessions.begin() as session:
+            for chat_id, text, markup in messages:
+                queued += await enqueue(
+                    session,
+                    kind=kind,
+                    chat_id=chat_id,
+                    text=text,
+                    reply_markup=markup,
+                    priority=priority,
+                    campaign=campaign,
+                )
+        self.wake()
+        return queued
+
     def on_settled(self, kind: str, settler: Settler) -> None:
         """``settler`` runs in the transaction that records results of rows of ``kind``."""
         self._settlers.setdefault(kind, []).append(settler)
@@ -411,13 +462,9 @@ class OutboxStore:
                     .values(attempts=O.attempts - 1)
                     .execution_options(synchronize_session=False)
                 )
-            gone = sorted({r.chat_id for r in results if r.state == UNREACHABLE})
+            gone = {r.chat_id for r in results if r.state == UNREACHABLE}
             if gone:
-                await session.execute(
-                    update(User)
-                    .where(User.telegram_id.in_(gone), User.reachable.is_(True))
-                    .values(reachable=False)
-                )
+                await session.execute(unreachable(gone))
             by_kind: dict[str, list[Settled]] = {}
             for result in results:
                 if result.state != PENDING:
@@ -434,6 +481,31 @@ class OutboxStore:
                 select(O.state, func.count()).where(O.campaign == campaign).group_by(O.state)
             )
             return {state: int(n) for state, n in rows}
+
+    async def span(self, campaign: str) -> float:
+        """Seconds from the campaign's first row to its last send (0 before any send)."""
+        async with self._sessions() as session:
+            first, last = (
+                await session.execute(
+                    select(func.min(O.created_at), func.max(O.sent_at)).where(
+                        O.campaign == campaign
+                    )
+                )
+            ).one()
+        if first is None or last is None:
+            return 0.0
+        if first.tzinfo is None:
+            first = first.replace(tzinfo=dt.UTC)
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=dt.UTC)
+        return max(0.0, (last - first).total_seconds())
+
+    async def sent_message(self, dedupe_key: str) -> int | None:
+        """The message id Telegram gave the row of ``dedupe_key`` (None until sent)."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(O.message_id).where(O.dedupe_key == dedupe_key, O.state == SENT)
+            )
 
     async def errors(self, campaign: str, limit: int = 5) -> list[tuple[str, int]]:
         """The commonest reasons of the campaign's failed rows."""
