@@ -34,7 +34,6 @@ from telegram.ext import (
     BaseUpdateProcessor,
     ContextTypes,
     Defaults,
-    ExtBot,
 )
 from telegram.request import HTTPXRequest
 
@@ -45,7 +44,6 @@ from bot.outbox import BotApiTransport, EngineSettings, OutboxEngine
 from bot.outbox.transport import Transport
 from bot.persistence import DatabasePersistence, load_conversations_for
 from bot.services import Services
-from bot.telegram_http import AiohttpRequest
 from bot.webhook.gate import Admission, UpdateGate
 from bot.webhook.listener import Listener
 from bot.webhook.metrics import Metrics
@@ -54,7 +52,6 @@ from handlers.menus import publish_default_menus, publish_menu_for
 from storage.db import migrate
 
 log = logging.getLogger("plume")
-BULK_CONNECTIONS = 128
 #: updates handled at once by one instance
 CONCURRENT_UPDATES = 16
 #: on SIGTERM, how long updates already taken may take to finish (the whole stop < 10 s)
@@ -104,10 +101,6 @@ class _Metered:
 
 
 class MeteredHTTPXRequest(_Metered, HTTPXRequest):
-    pass
-
-
-class MeteredAiohttpRequest(_Metered, AiohttpRequest):
     pass
 
 
@@ -166,10 +159,8 @@ def build_application(
     """The PTB Application exactly as ``python -m bot run`` uses it.
 
     Replies go through the Application's bot (PTB's AIORateLimiter smooths bursts and waits
-    out 429s); bulk sends (announcements, reminders) go through ``bulk_bot``, which has no
-    limiter of its own: :func:`handlers.delivery.deliver` paces it with ``services.throttle``.
-    ``bulk_bot`` talks HTTP through aiohttp (:mod:`bot.telegram_http`), lighter per request
-    than httpx at paid-broadcast rates.
+    out 429s; a 5xx is retried for ``PLUME_REPLY_RETRY_SECONDS``). Everything else Plume
+    sends is an outbox row, sent by the engine of :func:`build_outbox` over aiohttp.
     """
     settings = services.settings
     metrics = metrics or Metrics()
@@ -179,20 +170,11 @@ def build_application(
         link_preview_options=LinkPreviewOptions(is_disabled=True),
         tzinfo=settings.tz,
     )
-    bulk_bot = ExtBot(
-        token=require_token(settings),
-        base_url=f"{base}/bot",
-        base_file_url=f"{base}/file/bot",
-        defaults=defaults,
-        request=MeteredAiohttpRequest(
-            metrics=metrics, path="bulk", connection_pool_size=BULK_CONNECTIONS, read_timeout=15
-        ),
-    )
     builder = (
         ApplicationBuilder()
         .application_class(
             PlumeApplication,
-            {"services": services, "on_role_change": publish_menu_for, "bulk_bot": bulk_bot},
+            {"services": services, "on_role_change": publish_menu_for},
         )
         .token(require_token(settings))
         .base_url(f"{base}/bot")
@@ -282,7 +264,6 @@ class Plume:
             raise ConfigError(
                 "TELEGRAM_BOT_TOKEN: Telegram refused this token; copy it again from @BotFather"
             ) from None
-        await application.bulk_bot.initialize()
         await self._publish_menus()
         await application.start()
         self.outbox = build_outbox(services, self.metrics)
@@ -383,7 +364,6 @@ class Plume:
             if application.running:
                 await application.stop()
             await application.shutdown()
-            await application.bulk_bot.shutdown()
             self.application = None
         if listener is not None:
             await listener.stop()

@@ -25,13 +25,10 @@ class PlumeApplication(Application):  # type: ignore[type-arg]
         *,
         services: Services,
         on_role_change: Callable[[Bot, Person], Awaitable[None]],
-        bulk_bot: Bot,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.services = services
-        #: a bot without PTB's rate limiter, for paced bulk sends (handlers.delivery)
-        self.bulk_bot = bulk_bot
         #: refreshes a person's command menu (wired by bot.app)
         self.on_role_change = on_role_change
         #: the engine draining the outbox (set by bot.app once the bot runs)

@@ -5,7 +5,7 @@ list), ``u`` unregister, ``x`` "I won't come" under a reminder, ``i`` the .ics f
 cards (``W:m:<first>``), ``f`` a rating (``W:f:<id>:<1-5>``), ``s`` skip the comment.
 
 The reminders are sent by :class:`ReminderSender`: one JobQueue job, armed at the next due
-time read from the database, that sends what is due (paced by ``handlers.delivery``) and
+time read from the database, that hands what is due to the outbox (:mod:`bot.outbox`) and
 re-arms itself. See :mod:`bot.reminders` for the states and the crash rule.
 """
 
