@@ -29,7 +29,6 @@ from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TimedOut
 from telegram.ext import (
-    AIORateLimiter,
     ApplicationBuilder,
     BaseUpdateProcessor,
     ContextTypes,
@@ -41,21 +40,28 @@ import handlers
 from bot.config import ConfigError, Settings, parse_listen, require_token
 from bot.context import PlumeApplication, PlumeContext
 from bot.outbox import BotApiTransport, EngineSettings, OutboxEngine
+from bot.outbox.budget import SharedBudget
 from bot.outbox.transport import Transport
 from bot.persistence import DatabasePersistence, load_conversations_for
 from bot.services import Services
+from bot.telegram_http import ReplyLimiter
 from bot.webhook.gate import Admission, UpdateGate
 from bot.webhook.listener import Listener
 from bot.webhook.metrics import Metrics
 from bot.webhook.outbox_metrics import MeteredTransport, outbox_depth_refresher
+from handlers.errors import apologise_unavailable
 from handlers.menus import publish_default_menus, publish_menu_for
 from storage.db import migrate
 
 log = logging.getLogger("plume")
 #: updates handled at once by one instance
 CONCURRENT_UPDATES = 16
-#: on SIGTERM, how long updates already taken may take to finish (the whole stop < 10 s)
-DRAIN_SECONDS = 6.0
+#: on SIGTERM, how long updates already taken may take to finish
+DRAIN_SECONDS = 5.0
+#: meanwhile the outbox lets its sends under way finish this long (then gives them back)
+OUTBOX_STOP_SECONDS = 3.0
+#: the whole stop, from the signal to the last connection closed (promised: under 10 s)
+STOP_SECONDS = 8.0
 ALLOWED_UPDATES = list(Update.ALL_TYPES)
 
 
@@ -123,7 +129,12 @@ async def pass_through_gate(
                 application.persistence.drop_prefetched(user.id)
         await application.update_persistence()
 
-    return await gate.handle(update.update_id, chat_id, run)
+    admission = await gate.handle(update.update_id, chat_id, run)
+    if admission is Admission.FAILED:  # the database is away: handled once it is back
+        await apologise_unavailable(
+            application.bot, update, application.services.settings.default_locale
+        )
+    return admission
 
 
 class GatedUpdateProcessor(BaseUpdateProcessor):
@@ -138,7 +149,17 @@ class GatedUpdateProcessor(BaseUpdateProcessor):
         if not isinstance(update, Update) or self.application is None:
             await coroutine
             return
-        admission = await pass_through_gate(self.application, self.gate, update, lambda: coroutine)
+        # polling: getUpdates will not give it again, so an update the gate could not
+        # record (the database away) is tried again here until it can
+        pause = 1.0
+        while True:
+            admission = await pass_through_gate(
+                self.application, self.gate, update, lambda: coroutine
+            )
+            if admission is not Admission.FAILED or not self.application.running:
+                break
+            await asyncio.sleep(pause)
+            pause = min(10.0, pause * 2)
         if admission is not Admission.HANDLED:
             coroutine.close()
 
@@ -155,6 +176,7 @@ def build_application(
     metrics: Metrics | None = None,
     gate: UpdateGate | None = None,
     polling: bool = True,
+    on_reply_sent: Callable[[], None] | None = None,
 ) -> PlumeApplication:
     """The PTB Application exactly as ``python -m bot run`` uses it.
 
@@ -192,7 +214,9 @@ def build_application(
         .persistence(DatabasePersistence(services.sessions, services.engine.dialect.name))
     )
     if settings.reply_rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        builder = builder.rate_limiter(
+            ReplyLimiter(services.throttle, max_retries=3, on_sent=on_reply_sent)
+        )
     processor = GatedUpdateProcessor(gate, CONCURRENT_UPDATES) if gate is not None else None
     builder = builder.concurrent_updates(processor or CONCURRENT_UPDATES)
     if not polling:
@@ -239,6 +263,7 @@ class Plume:
         self.instance = instance_name()
         self.gate: UpdateGate | None = None
         self.listener: Listener | None = None
+        self.budget: SharedBudget | None = None
 
     @property
     def webhook_mode(self) -> bool:
@@ -255,8 +280,18 @@ class Plume:
             metrics=self.metrics,
             concurrency=CONCURRENT_UPDATES,
         )
+        budget = self.budget = SharedBudget(
+            services.engine,
+            services.throttle,
+            self.instance,
+            lambda: self.outbox is not None and self.outbox.holding,
+        )
         application = self.application = build_application(
-            services, metrics=self.metrics, gate=gate, polling=not self.webhook_mode
+            services,
+            metrics=self.metrics,
+            gate=gate,
+            polling=not self.webhook_mode,
+            on_reply_sent=budget.note,
         )
         try:
             await application.initialize()
@@ -270,6 +305,7 @@ class Plume:
         self.metrics.refreshers.append(outbox_depth_refresher(services.sessions))
         application.outbox = self.outbox
         await self.outbox.start()
+        await budget.start()
         await handlers.start_features(application)
         if self.webhook_mode:
             await self._start_webhook()
@@ -345,26 +381,40 @@ class Plume:
             await publish_menu_for(bot, person)
 
     async def stop(self) -> None:
-        """Stops taking updates (the webhook answers 503, /healthz says draining), lets the
-        updates already taken finish (``DRAIN_SECONDS`` at most), then winds down."""
+        """Stops taking updates (the webhook answers 503, /healthz says draining) and, at the
+        same time, the outbox (its sends under way finish or go back to the queue, the lease
+        is given up); lets the updates already taken finish (``DRAIN_SECONDS`` at most), then
+        winds down, everything within ``STOP_SECONDS``."""
+        deadline = time.monotonic() + STOP_SECONDS
+
+        def left(reserve: float = 0.0) -> float:
+            return max(0.1, deadline - time.monotonic() - reserve)
+
         application, services, listener = self.application, self.services, self.listener
+        outbox, self.outbox = self.outbox, None
+        stopping_outbox = (
+            asyncio.create_task(outbox.stop(OUTBOX_STOP_SECONDS)) if outbox is not None else None
+        )
         if listener is not None:
             listener.start_draining()
-            if not await listener.wait_idle(DRAIN_SECONDS):
+            if not await listener.wait_idle(min(DRAIN_SECONDS, left(2.5))):
                 log.warning("stopping with updates still being handled")
         if application is not None:
             if application.updater and application.updater.running:
                 await application.updater.stop()
             if application.running:
-                await handlers.stop_features(application)
-            if self.outbox is not None:
-                await self.outbox.stop()
-                await self.outbox.transport.close()  # type: ignore[attr-defined]
-                self.outbox = None
+                await _within(handlers.stop_features(application), left(2.0), "features")
+        if stopping_outbox is not None and outbox is not None:
+            await _within(asyncio.shield(stopping_outbox), left(1.5), "outbox")
+            await outbox.transport.close()  # type: ignore[attr-defined]
+        if application is not None:
             if application.running:
-                await application.stop()
-            await application.shutdown()
+                await _within(application.stop(), left(1.0), "application")
+            await _within(application.shutdown(), left(0.8), "shutdown")
             self.application = None
+        if self.budget is not None:
+            await self.budget.stop()
+            self.budget = None
         if listener is not None:
             await listener.stop()
             self.listener = None
@@ -372,8 +422,16 @@ class Plume:
             await self.gate.close()
             self.gate = None
         if services is not None:
-            await services.close()
+            await services.close(settle_within=left(0.5))
             self.services = None
+
+
+async def _within(step: Awaitable[Any], seconds: float, what: str) -> None:
+    """One step of the stop, given at most ``seconds`` (the whole stop must fit in 10 s)."""
+    try:
+        await asyncio.wait_for(step, seconds)
+    except TimeoutError:
+        log.warning("stopping: %s did not finish within %.1f s; going on", what, seconds)
 
 
 async def run_until_stopped(plume: Plume) -> None:

@@ -92,9 +92,9 @@ class Services:
             contact=ContactService(sessions),
         )
 
-    async def close(self) -> None:
+    async def close(self, settle_within: float = 5.0) -> None:
         try:  # questions answered just before the stop: their logs are being written
-            await asyncio.wait_for(self.answers.settled(), timeout=5)
+            await asyncio.wait_for(self.answers.settled(), timeout=settle_within)
         except TimeoutError:
             pass
         await self.answers.responder.close()

@@ -28,13 +28,19 @@ The contract is ``HTTPXRequest``'s:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import warnings
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
-from telegram.error import NetworkError, TimedOut
+from telegram._utils.types import JSONDict, ODVInput
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import BaseRateLimiter
 from telegram.request import BaseRequest, RequestData
+
+from bot.throttle import Throttle
 
 POOL_TIMEOUT_MESSAGE = (
     "Pool timeout: All connections in the connection pool are occupied. Request was *not* "
@@ -177,3 +183,73 @@ def _body(request_data: RequestData) -> aiohttp.FormData | dict[str, Any]:
     for name, (filename, content, mime_type) in request_data.multipart_data.items():
         form.add_field(name, content, filename=filename, content_type=mime_type)
     return form
+
+
+#: Bot API methods Telegram counts against its message limits (not chat actions, not
+#: answerCallbackQuery)
+COUNTED_PREFIXES = ("send", "copyMessage", "forwardMessage", "editMessage")
+
+
+def counted(endpoint: str) -> bool:
+    return endpoint.startswith(COUNTED_PREFIXES) and endpoint != "sendChatAction"
+
+
+class ReplyLimiter(BaseRateLimiter[None]):
+    """The direct replies' limiter: each counted call takes an *urgent* slot of the one
+    :class:`~bot.throttle.Throttle` the outbox also uses, so a patron's answer goes before
+    the broadcast's next message, and the broadcast yields exactly the slots the replies
+    take. A 429 holds every sender for ``retry_after`` and the reply is tried again
+    (``max_retries`` times). ``on_sent`` learns of each slot taken (the budget shared with
+    the other instances, :class:`bot.outbox.budget.SharedBudget`)."""
+
+    def __init__(
+        self,
+        throttle: Throttle,
+        *,
+        max_retries: int = 3,
+        on_sent: Callable[[], None] | None = None,
+    ) -> None:
+        self._throttle = throttle
+        self._max_retries = max_retries
+        self._on_sent = on_sent
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        if not counted(endpoint):
+            return await callback(*args, **kwargs)
+        raw = data.get("chat_id")
+        chat_id = (
+            int(raw) if isinstance(raw, int | str) and str(raw).lstrip("-").isdigit() else None
+        )
+        attempt = 0
+        while True:
+            slot = await self._throttle.acquire(chat_id, urgent=True)
+            if self._on_sent is not None:
+                self._on_sent()
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as error:
+                with warnings.catch_warnings():  # PTB 22 warns that the type will change
+                    warnings.simplefilter("ignore")
+                    wait = error.retry_after
+                seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
+                self._throttle.hold(seconds)
+                attempt += 1
+                if attempt > self._max_retries:
+                    raise
+            except (Forbidden, BadRequest):
+                self._throttle.refund(slot)  # refused: Telegram did not count it
+                raise

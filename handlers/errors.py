@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.context import PlumeContext
@@ -48,3 +48,31 @@ async def on_error(update: object, context: PlumeContext) -> None:
             await context.services.users.mark_unreachable(user.id)
     except TelegramError as error:
         log.warning("could not apologise in chat %s: %s", update.effective_chat.id, error)
+
+
+#: updates already apologised for (a delivery retried during an outage: once is enough)
+_APOLOGISED: dict[int, None] = {}
+_APOLOGISED_KEPT = 10_000
+
+
+async def apologise_unavailable(bot: Bot, update: Update, default_locale: str) -> None:
+    """The database does not answer: the person who wrote is told, once per update, that
+    the answer will come (the update is handled once the database is back)."""
+    chat = update.effective_chat
+    if chat is None or chat.type != "private" or update.update_id in _APOLOGISED:
+        return
+    _APOLOGISED[update.update_id] = None
+    while len(_APOLOGISED) > _APOLOGISED_KEPT:
+        del _APOLOGISED[next(iter(_APOLOGISED))]
+    user = update.effective_user
+    t = translator(pick_locale(user.language_code if user else None, default_locale))
+    try:
+        await bot.send_message(
+            chat.id,
+            t(
+                "Sorry, I am having a technical problem right now. I have your message: "
+                "I will answer it as soon as it is fixed."
+            ),
+        )
+    except TelegramError as error:
+        log.info("could not apologise in chat %s: %s", chat.id, error)

@@ -118,7 +118,8 @@ async def start_plume(standin: BotAPIStandin, database_url: str) -> AsyncIterato
     async def start(mode: str = "polling", **overrides: object) -> Plume:
         if mode != "polling":
             overrides = {**webhook_overrides(standin, mode), **overrides}
-        plume = Plume(test_settings(standin, database_url, **overrides))
+        url = str(overrides.pop("database_url", database_url))  # e.g. through a proxy
+        plume = Plume(test_settings(standin, url, **overrides))
         await plume.start(poll_timeout=1)
         running.append(plume)
         return plume

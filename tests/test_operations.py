@@ -12,7 +12,11 @@ import time
 from pathlib import Path
 
 import aiohttp
+from sqlalchemy import func, select
 
+from bot.outbox import OutboxStore
+from storage.db import create_engine, session_factory
+from storage.outbox import OutboxMessage
 from tests.kit import TOKEN, WEBHOOK_SECRET, free_port, import_network
 
 ROOT = str(Path(__file__).resolve().parent.parent)
@@ -30,6 +34,36 @@ async def wait_healthy(url: str, seconds: float = 60.0) -> dict:
                 pass
             await asyncio.sleep(0.2)
     raise AssertionError(f"{url} not healthy within {seconds}s")
+
+
+async def queue_messages(database_url: str, chat_ids, text: str) -> None:
+    """Rows in the outbox, as a feature of another instance would put them."""
+    engine = create_engine(database_url)
+    try:
+        await OutboxStore(session_factory(engine)).notify_many(
+            "test", [(chat_id, text, None) for chat_id in chat_ids]
+        )
+    finally:
+        await engine.dispose()
+
+
+async def received_at_least(patrons, count: int, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while sum(len(p.bot_messages) for p in patrons) < count:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+
+async def outbox_states(database_url: str) -> dict[str, int]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+            )
+            return {state: n for state, n in rows}
+    finally:
+        await engine.dispose()
 
 
 async def test_sigterm_stops_taking_updates_and_exits_within_10_s(standin, database_url, tmp_path):
@@ -63,6 +97,9 @@ async def test_sigterm_stops_taking_updates_and_exits_within_10_s(standin, datab
         await alice.send("/whoami")
         await alice.wait_for("identifiant", timeout=30)
         assert standin.calls_for("getUpdates") == []
+        patrons = [standin.user(8500 + n) for n in range(300)]  # 10 s of sends at 30/s
+        await queue_messages(database_url, [p.id for p in patrons], "Rappel")
+        await received_at_least(patrons, 30)
         await alice.send("/whoami")  # under way when the signal comes, or just after
         began = time.monotonic()
         process.send_signal(signal.SIGTERM)
@@ -79,6 +116,12 @@ async def test_sigterm_stops_taking_updates_and_exits_within_10_s(standin, datab
     # stand-in (503 or refused: Telegram keeps it for the next instance) — never lost
     answered = len([m for m in alice.messages if "identifiant" in m.text])
     assert answered == 2 or standin.pending_updates == 1, (answered, standin.pending_updates)
+    # the outbox finished or gave back its claimed sends, and wrote down every one it made
+    states = await outbox_states(database_url)
+    received = [len(p.bot_messages) for p in patrons]
+    assert set(states) <= {"sent", "pending"}, states
+    assert max(received) == 1 and sum(received) == states["sent"], (states, sum(received))
+    assert states.get("pending", 0) > 0  # it did stop half-way
 
 
 async def test_rolling_restart_under_traffic_loses_and_doubles_nothing(
@@ -97,8 +140,11 @@ async def test_rolling_restart_under_traffic_loses_and_doubles_nothing(
             if index == 0 and step == 1:
                 halfway.set()
 
+    patrons = [standin.user(8600 + n) for n in range(150)]  # 5 s of outbox sends
     traffic = asyncio.gather(*(talk(person, i) for i, person in enumerate(people)))
     await halfway.wait()
+    await queue_messages(database_url, [p.id for p in patrons], "Atelier annulé")
+    await received_at_least(patrons, 20)
     await start_plume(mode="balanced")  # the new version first...
     await old.stop()  # ...then the old one stops (SIGTERM does this)
     await asyncio.wait_for(traffic, 120)
@@ -107,6 +153,11 @@ async def test_rolling_restart_under_traffic_loses_and_doubles_nothing(
         answers = [m for m in person.messages if m.from_bot and "identifiant" in m.text]
         assert len(answers) == rounds, (person, len(answers))
     assert standin.pending_updates == 0
+    deadline = time.monotonic() + 30
+    while (await outbox_states(database_url)).get("sent", 0) < len(patrons):
+        assert time.monotonic() < deadline, await outbox_states(database_url)
+        await asyncio.sleep(0.1)
+    assert [len(p.bot_messages) for p in patrons] == [1] * len(patrons)  # 0 lost, 0 doubled
 
 
 async def test_sandbox_runs_the_webhook_path_when_asked(tmp_path):

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.webhook.metrics import Metrics
@@ -137,7 +138,7 @@ class UpdateGate:
                         await self._release(update_id)
                     self._metrics.updates.labels("failed").inc()
                     raise
-        except (OSError, TimeoutError) as error:  # no connection for the lock at all
+        except (OSError, TimeoutError, SQLAlchemyError) as error:  # the database away
             log.error("update %s: database unreachable (%s)", update_id, error)
             self._metrics.updates.labels("failed").inc()
             return Admission.FAILED
