@@ -463,11 +463,346 @@ async def rolling(bench: Bench) -> None:
     bench.instances = []
 
 
-#: name → scenario; other branches add theirs here (e.g. broadcast-kill, outage)
+# -- the outbox under load: a broadcast, replies during it, a kill, an outage -----------------
+
+
+async def add_audience(bench: Bench, count: int, *, first: int = 30_000_000) -> list[int]:
+    """``count`` patrons subscribed to the news, inserted in one statement each way."""
+    await execute(
+        bench.database_url,
+        "INSERT INTO users (telegram_id, first_name, language, onboarded, reachable, role, "
+        "created_at, last_seen_at) "
+        f"SELECT {first} + n, 'B' || n, 'fr', true, true, 'patron', now(), now() "
+        f"FROM generate_series(0, {count - 1}) AS n ON CONFLICT DO NOTHING",
+    )
+    await execute(
+        bench.database_url,
+        "INSERT INTO subscriptions (user_id, topic, created_at) SELECT id, 'news', now() "
+        f"FROM users WHERE telegram_id BETWEEN {first} AND {first + count - 1} "
+        "ON CONFLICT DO NOTHING",
+    )
+    return list(range(first, first + count))
+
+
+async def start_broadcast(bench: Bench, text: str) -> int:
+    """An announcement to the news subscribers, started as the staff's button does
+    (``AnnouncementService.start_sending``: its outbox rows in one transaction)."""
+    from bot.announcements import AnnouncementService
+    from handlers.broadcast_engine import stop_markup
+    from storage.db import create_engine, session_factory
+
+    engine = create_engine(bench.database_url)
+    try:
+        service = AnnouncementService(session_factory(engine))
+        draft = await service.create_draft(author_id=None, text=text, audience="all")
+        await service.start_sending(draft.id, stop_markup("fr"))
+        return draft.id
+    finally:
+        await engine.dispose()
+
+
+def sends_to(bench: Bench, first: int, last: int) -> list[object]:
+    return [
+        c
+        for c in bench.standin.calls.calls_for("sendMessage", status=200)  # type: ignore[attr-defined]
+        if isinstance(c.chat_id, int) and first <= c.chat_id <= last
+    ]
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most sends in any sliding 1-second window."""
+    times = sorted(times)
+    best, start = 0, 0
+    for end, at in enumerate(times):
+        while times[start] <= at - 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await condition():
+            return True
+        await asyncio.sleep(0.25)
+    return False
+
+
+async def lease_holder(bench: Bench) -> Instance | None:
+    from sqlalchemy import text
+
+    from storage.db import create_engine
+
+    engine = create_engine(bench.database_url)
+    try:
+        async with engine.connect() as conn:
+            holder = await conn.scalar(text("SELECT holder FROM outbox_leases WHERE name='drain'"))
+    finally:
+        await engine.dispose()
+    pid = int(str(holder).split(":")[1]) if holder else None
+    return next((i for i in bench.instances if i.process and i.process.pid == pid), None)
+
+
+async def broadcast_kill(bench: Bench) -> None:
+    """A broadcast through 2 instances, Telegram-like limits on; the one draining the
+    outbox is SIGKILLed at half."""
+    args = bench.args
+    total = args.recipients
+    await bench.reset()
+    bench.standin.faults.rate_limits = True  # type: ignore[attr-defined]
+    chats = await add_audience(bench, total)
+    await bench.start(2)
+    bench.say(
+        f"\n== broadcast to {total} through 2 instances, the draining one SIGKILLed at half; "
+        f"{load_line()} =="
+    )
+    began = time.monotonic()
+    await start_broadcast(bench, "Grande nouvelle : la médiathèque ouvre le dimanche !")
+    first, last = chats[0], chats[-1]
+    await wait_for(lambda: _at_least(bench, first, last, total // 2), 3600)
+    victim = await lease_holder(bench)
+    in_flight = await scalar(
+        bench.database_url, "SELECT count(*) FROM outbox WHERE state = 'sending'"
+    )
+    killed_at = time.monotonic()
+    if victim is not None and victim.process is not None:
+        victim.process.kill()
+        await victim.process.wait()
+        bench.standin.balancer.remove(victim.listen_url)  # type: ignore[attr-defined]
+        bench.instances.remove(victim)
+    at_kill = len(sends_to(bench, first, last))
+    done = await wait_for(lambda: _at_least(bench, first, last, total, distinct=True), 3600)
+    took = time.monotonic() - began
+    resumed = [c.at for c in sends_to(bench, first, last) if c.at > killed_at]  # type: ignore[attr-defined]
+    sends = sends_to(bench, first, last)
+    per_chat: dict[int, int] = {}
+    for call in sends:
+        per_chat[call.chat_id] = per_chat.get(call.chat_id, 0) + 1  # type: ignore[attr-defined]
+    lost = total - len(per_chat)
+    duplicates = sum(n - 1 for n in per_chat.values())
+    refused = bench.standin.count_status(429, "sendMessage")  # type: ignore[attr-defined]
+    ideal = total / 30
+    window = busiest_second([c.at for c in sends])  # type: ignore[attr-defined]
+    bench.say(f"finished: {done}; {len(sends)} sends for {total} recipients in {took:.1f} s")
+    bench.say(
+        f"lost {lost} (target 0); duplicates {duplicates} (in flight at the kill: {in_flight})"
+    )
+    bench.say(f"busiest 1-s window: {window} sends (limit 30); 429s: {refused}")
+    bench.say(
+        f"time {took:.1f} s vs the 30/s ideal {ideal:.1f} s (baseline): "
+        f"{100 * ideal / took:.0f} % of it (target ≥ 90 %); sends before the kill {at_kill}, "
+        f"first send after it {resumed[0] - killed_at if resumed else float('nan'):.1f} s later"
+    )
+    for instance in bench.instances:
+        await instance.stop()
+    bench.instances = []
+
+
+async def _at_least(
+    bench: Bench, first: int, last: int, count: int, *, distinct: bool = False
+) -> bool:
+    sends = sends_to(bench, first, last)
+    return len({c.chat_id for c in sends} if distinct else sends) >= count  # type: ignore[attr-defined]
+
+
+async def replies_in_broadcast(bench: Bench) -> None:
+    """Telegram-like limits on, 2 instances: a broadcast alone (the baseline), then with
+    patrons asking ``--asking`` questions a second: their wait, the broadcast's rate, 429s."""
+    args = bench.args
+    total = args.recipients
+    await bench.reset()
+    bench.standin.faults.rate_limits = True  # type: ignore[attr-defined]
+    chats = await add_audience(bench, total)
+    await bench.start(2)
+    bench.say(
+        f"\n== replies during a broadcast to {total}, 2 instances, Telegram-like limits; "
+        f"{load_line()} =="
+    )
+    await start_broadcast(bench, "Les horaires d'été commencent lundi.")
+    first, last = chats[0], chats[-1]
+    await wait_for(lambda: _at_least(bench, first, last, 60), 600)
+    quiet_began = time.monotonic()
+    quiet_sent = len(sends_to(bench, first, last))
+    await asyncio.sleep(args.phase)
+    alone = (len(sends_to(bench, first, last)) - quiet_sent) / (time.monotonic() - quiet_began)
+    patrons = bench.patrons(args.patrons)
+    latencies: list[float] = []
+    missing = 0
+
+    async def ask(person, question: str) -> None:  # type: ignore[no-untyped-def]
+        nonlocal missing
+        from bot.standin import StandinTimeout
+
+        began = time.monotonic()
+        await person.send(question)
+        try:
+            await person.next_message(timeout=30)
+        except StandinTimeout:
+            missing += 1
+            return
+        latencies.append(time.monotonic() - began)
+
+    busy_began = time.monotonic()
+    busy_sent = len(sends_to(bench, first, last))
+    asked: list[asyncio.Task[None]] = []
+    questions = question_of(bench)
+    n = 0
+    while time.monotonic() - busy_began < args.phase:
+        person = patrons[n % len(patrons)]
+        asked.append(asyncio.create_task(ask(person, questions(n, 0))))
+        n += 1
+        await asyncio.sleep(1 / args.asking)
+    busy_seconds = time.monotonic() - busy_began
+    during = (len(sends_to(bench, first, last)) - busy_sent) / busy_seconds
+    await asyncio.gather(*asked)
+    standin = bench.standin
+    all_sends = len(standin.calls.calls_for("sendMessage"))  # type: ignore[attr-defined]
+    refused = standin.count_status(429)  # type: ignore[attr-defined]
+    replies_per_second = len(latencies) / busy_seconds
+    bench.say(
+        f"broadcast alone: {alone:.1f} msg/s (baseline); with {args.asking:g} questions/s: "
+        f"{during:.1f} msg/s + {replies_per_second:.1f} answers/s = "
+        f"{during + replies_per_second:.1f}/s (yield: {alone - during:.1f} msg/s for "
+        f"{replies_per_second:.1f} answers/s)"
+    )
+    bench.say(
+        f"answers: {len(latencies)} ({missing} missing), wait p50 "
+        f"{percentile(latencies, 50) * 1000:.0f} ms, "
+        f"p95 {percentile(latencies, 95) * 1000:.0f} ms (target ≤ 1000 ms)"
+    )
+    bench.say(
+        f"429s: {refused} of {all_sends} sends = {100 * refused / max(1, all_sends):.2f} % "
+        f"(target < 0.5 %)"
+    )
+    for instance in bench.instances:
+        await instance.stop()
+    bench.instances = []
+    await execute(bench.database_url, "UPDATE outbox SET state='cancelled' WHERE state='pending'")
+
+
+async def outage(bench: Bench) -> None:
+    """2 instances reach PostgreSQL through a TCP proxy; it is cut for ``--outage`` seconds
+    during a broadcast and before reminders fall due."""
+    from sqlalchemy.engine import make_url
+
+    from bot.standin.proxy import CuttableProxy
+
+    args = bench.args
+    total = min(args.recipients, 3000)
+    await bench.reset()
+    chats = await add_audience(bench, total)
+    url = make_url(bench.database_url)
+    proxy = CuttableProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    direct = bench.database_url
+    bench.database_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(
+        hide_password=False
+    )
+    try:
+        await bench.start(2)
+    finally:
+        bench.database_url = direct
+    bench.say(
+        f"\n== a {args.outage:.0f} s PostgreSQL outage during a broadcast to {total} and "
+        f"before {args.reminded} reminders fall due; {load_line()} =="
+    )
+    reminded = await plan_reminders(bench, args.reminded, due_in=args.outage / 2 + 15)
+    await start_broadcast(bench, "Fermeture exceptionnelle samedi.")
+    first, last = chats[0], chats[-1]
+    await wait_for(lambda: _at_least(bench, first, last, 150), 600)
+    cut_at = time.monotonic()
+    await proxy.cut()
+    sent_at_cut = len(sends_to(bench, first, last))
+    await asyncio.sleep(args.outage)
+    proxy.restore()
+    restored = time.monotonic()
+    during = len(sends_to(bench, first, last)) - sent_at_cut
+    finished = await wait_for(lambda: _at_least(bench, first, last, total, distinct=True), 900)
+    after = [c.at for c in sends_to(bench, first, last) if c.at > restored]  # type: ignore[attr-defined]
+    reminders_done = await wait_for(lambda: _reminded(bench, reminded), 300)
+    per_chat: dict[int, int] = {}
+    for call in sends_to(bench, first, last):
+        per_chat[call.chat_id] = per_chat.get(call.chat_id, 0) + 1  # type: ignore[attr-defined]
+    counts = [len(bench.standin.user(tid).bot_messages) for tid in reminded]  # type: ignore[attr-defined]
+    bench.say(
+        f"broadcast: finished {finished}, lost {total - len(per_chat)}, duplicates "
+        f"{sum(n - 1 for n in per_chat.values())}; {during} sends while the database was away "
+        f"(in flight at the cut, or already claimed)"
+    )
+    bench.say(
+        f"reminders (due during the outage): {sum(1 for n in counts if n == 1)} of "
+        f"{len(reminded)} sent once, {sum(1 for n in counts if n == 0)} lost, "
+        f"{sum(max(0, n - 1) for n in counts)} doubled; all done: {reminders_done}"
+    )
+    bench.say(
+        f"time to resume: first send {after[0] - restored if after else float('nan'):.1f} s "
+        f"after the database came back (outage {restored - cut_at:.0f} s; baseline: the "
+        f"broadcast's normal gap between two sends, {1 / 30:.2f} s)"
+    )
+    for instance in bench.instances:
+        await instance.stop()
+    bench.instances = []
+    await proxy.stop()
+
+
+async def plan_reminders(bench: Bench, count: int, *, due_in: float) -> list[int]:
+    """A workshop whose ``count`` registrants get their reminder in ``due_in`` seconds."""
+    import datetime as dt
+
+    from bot.config import load_settings
+    from bot.services import Services
+    from bot.workshops import Draft
+
+    offset = 600.0
+    settings = load_settings(
+        telegram_bot_token=TOKEN,
+        database_url=bench.database_url,
+        reminder_offsets=(dt.timedelta(seconds=offset),),
+    )
+    services = Services.create(settings)
+    try:
+        starts = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset + due_in)
+        library = await scalar(bench.database_url, "SELECT count(*) FROM libraries")
+        assert library, "the demo network has libraries"
+        from sqlalchemy import text
+
+        async with services.sessions() as session:
+            library_id = await session.scalar(text("SELECT id FROM libraries ORDER BY id"))
+        view = await services.workshops.create(
+            Draft(
+                title="Atelier liseuse",
+                library_id=str(library_id),
+                starts_at=starts,
+                duration_min=60,
+                capacity=count + 10,
+                description="",
+                media_type="ebook",
+                media_set=True,
+            )
+        )
+        ids = [40_000_000 + n for n in range(count)]
+        for tid in ids:
+            person, _ = await services.users.touch(tid, f"R{tid}", "fr")
+            await services.workshops.register(view.id, person.id)
+    finally:
+        await services.close()
+    # the instances learn of the new rows at their next look (the idle poll: 60 s)
+    return ids
+
+
+async def _reminded(bench: Bench, ids: list[int]) -> bool:
+    return all(bench.standin.user(tid).bot_messages for tid in ids)  # type: ignore[attr-defined]
+
+
+#: name → scenario; other branches add theirs here
 SCENARIOS: dict[str, Callable[[Bench], Awaitable[None]]] = {
     "throughput": throughput,
     "capacity": capacity,
     "rolling": rolling,
+    "broadcast-kill": broadcast_kill,
+    "replies-in-broadcast": replies_in_broadcast,
+    "outage": outage,
 }
 
 
@@ -525,6 +860,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--rolling-after", type=float, default=3.0, help="seconds between replacements"
     )
     parser.add_argument("--answer-timeout", type=float, default=60.0, help="seconds per answer")
+    parser.add_argument("--recipients", type=int, default=10_000, help="broadcast audience")
+    parser.add_argument("--asking", type=float, default=2.0, help="questions/s in a broadcast")
+    parser.add_argument("--phase", type=float, default=20.0, help="seconds of each phase")
+    parser.add_argument("--outage", type=float, default=60.0, help="database outage, seconds")
+    parser.add_argument("--reminded", type=int, default=80, help="reminders due in the outage")
     parser.add_argument("--keep-logs", action="store_true", help="print the instances' logs")
     return parser.parse_args(argv)
 

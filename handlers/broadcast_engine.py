@@ -220,12 +220,15 @@ class BroadcastDesk:
             state = current.state if current is not None else CANCELLED
             if state not in (SENDING, CANCELLED):  # done: another instance closed it
                 return
-            if state == CANCELLED and progress.waiting:
-                # a send under way when it was cancelled may have come back to the queue
-                await outbox.cancel_campaign(campaign)
             if progress.finished:
                 await self._close(status, announcement_id, state)
                 return
+            if state == CANCELLED:
+                # the sends claimed before the cancel settle (cancelled by the engine, or sent
+                # if already under way; one that failed may have come back to the queue)
+                await outbox.cancel_campaign(campaign)
+                await asyncio.sleep(0.25)
+                continue
             (t0, n0), (t1, n1) = marks[0], marks[-1]
             rate = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
             left = progress.waiting / rate if rate > 0 else None

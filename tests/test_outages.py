@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.outbox import BULK
+from bot.standin.proxy import CuttableProxy
 from bot.workshops import Draft
 from tests.kit import import_network
-from tests.proxy import CuttableProxy
 
 SECOND = dt.timedelta(seconds=1)
 

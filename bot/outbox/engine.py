@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.outbox.store import (
+    CANCELLED,
     FAILED,
     PENDING,
     SENT,
@@ -126,6 +127,8 @@ class OutboxEngine:
         self._transient_streak = 0
         self._outage_pause = 1.0
         self._fatal: dict[str, str] = {}  # campaign → the refusal
+        #: campaigns of rows in flight that were cancelled meanwhile (their rows not sent)
+        self._cancelled: set[str] = set()
         self.on_campaign_fatal = on_campaign_fatal
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -278,6 +281,10 @@ class OutboxEngine:
                     ttl=dt.timedelta(seconds=s.claim_ttl),
                 )
                 blocked = await self.store.unreachable_among(r.chat_id for r in batch)
+                self._cancelled = await self.store.cancelled_among(
+                    {r.campaign for ln in self._lanes for r in ln.inflight.values() if r.campaign}
+                    | {r.campaign for r in batch if r.campaign}
+                )
                 self._note_database(True)
             except Exception as error:
                 self._note_database(False, error)
@@ -329,6 +336,9 @@ class OutboxEngine:
         s = self.settings
         rate_limited = 0
         while True:
+            if row.campaign and row.campaign in self._cancelled:
+                self._settle(row, CANCELLED)
+                return
             if self._stopping or (row.campaign and row.campaign in self._fatal):
                 if row.campaign and row.campaign in self._fatal:
                     self._settle(row, FAILED, error=self._fatal[row.campaign])
@@ -340,7 +350,9 @@ class OutboxEngine:
                 await asyncio.sleep(pause)
                 continue
             slot = await self.budget.acquire(row.chat_id, paid=lane.paid)
-            if self._stopping or (row.campaign and row.campaign in self._fatal):
+            if self._stopping or (
+                row.campaign and (row.campaign in self._fatal or row.campaign in self._cancelled)
+            ):
                 self.budget.refund(slot, paid=lane.paid)
                 continue  # settled at the top of the loop
             answer = await self.transport.call(row.method, row.chat_id, row.payload)

@@ -447,6 +447,17 @@ class OutboxStore:
             )
             return set(rows)
 
+    async def cancelled_among(self, campaigns: Iterable[str]) -> set[str]:
+        """The campaigns among ``campaigns`` that were cancelled (a row of theirs is)."""
+        names = sorted(set(campaigns))
+        if not names:
+            return set()
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(O.campaign).where(O.campaign.in_(names), O.state == CANCELLED).distinct()
+            )
+            return {name for name in rows if name}
+
     async def record(self, results: Sequence[Settled]) -> None:
         """Writes what became of claimed rows, in one transaction: the rows, the people found
         unreachable (``users.reachable`` cleared once, here), and each kind's settlers."""
