@@ -153,9 +153,14 @@ class GatedUpdateProcessor(BaseUpdateProcessor):
         # record (the database away) is tried again here until it can
         pause = 1.0
         while True:
-            admission = await pass_through_gate(
-                self.application, self.gate, update, lambda: coroutine
-            )
+            try:
+                admission = await pass_through_gate(
+                    self.application, self.gate, update, lambda: coroutine
+                )
+            except Exception:
+                log.exception("update %s could not be handled", update.update_id)
+                coroutine.close()
+                return
             if admission is not Admission.FAILED or not self.application.running:
                 break
             await asyncio.sleep(pause)

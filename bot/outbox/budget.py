@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.throttle import Throttle
+from storage.db import create_engine
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ CHANNEL: Final = "plume_sends"
 
 
 class SharedBudget:
+    """Two connections of its own (never the pool the handlers need): one listening, one
+    publishing."""
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -39,7 +43,8 @@ class SharedBudget:
         *,
         every: float = 0.05,
     ) -> None:
-        self._engine = engine
+        self._main = engine
+        self._engine: AsyncEngine = engine
         self._throttle = throttle
         self._instance = instance
         self._holding = holding
@@ -51,7 +56,7 @@ class SharedBudget:
 
     @property
     def shared(self) -> bool:
-        return self._engine.dialect.name == "postgresql"
+        return self._main.dialect.name == "postgresql"
 
     def note(self) -> None:
         """This instance made one counted send (a reply)."""
@@ -61,6 +66,9 @@ class SharedBudget:
     async def start(self) -> None:
         if not self.shared or self._tasks:
             return
+        self._engine = create_engine(
+            self._main.url.render_as_string(hide_password=False), pool_size=2, max_overflow=0
+        )
         self._tasks = [
             asyncio.create_task(self._publish(), name="budget-publish"),
             asyncio.create_task(self._listen(), name="budget-listen"),
@@ -70,6 +78,9 @@ class SharedBudget:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks and self._engine is not self._main:
+            await self._engine.dispose()
+        self._engine = self._main
         self._tasks = []
 
     async def _publish(self) -> None:
