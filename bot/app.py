@@ -44,7 +44,7 @@ from bot.outbox.budget import SharedBudget
 from bot.outbox.transport import Transport
 from bot.persistence import DatabasePersistence, load_conversations_for
 from bot.services import Services
-from bot.telegram_http import ReplyLimiter
+from bot.telegram_http import AiohttpRequest, ReplyLimiter
 from bot.webhook.gate import Admission, UpdateGate
 from bot.webhook.listener import Listener
 from bot.webhook.metrics import Metrics
@@ -107,6 +107,10 @@ class _Metered:
 
 
 class MeteredHTTPXRequest(_Metered, HTTPXRequest):
+    pass
+
+
+class MeteredAiohttpRequest(_Metered, AiohttpRequest):
     pass
 
 
@@ -209,7 +213,7 @@ def build_application(
         .context_types(ContextTypes(context=PlumeContext))
         .defaults(defaults)
         .request(
-            MeteredHTTPXRequest(
+            MeteredAiohttpRequest(
                 metrics=metrics,
                 path="reply",
                 connection_pool_size=64,
