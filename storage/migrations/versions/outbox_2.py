@@ -1,7 +1,7 @@
 """announcements send through the outbox: the deliveries table goes
 
 Revision ID: outbox_2
-Revises: report_2
+Revises: privacy_1
 
 Each delivery becomes an outbox row of campaign ``announcement:<id>`` (sent, failed and
 unreachable ones keep their state, so the statistics and the reports stay right; pending
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "outbox_2"
-down_revision: str | None = "report_2"
+down_revision: str | None = "privacy_1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
