@@ -55,6 +55,8 @@ class Handover:
     created_at: dt.datetime
     #: what staff see of the patron (never their name or Telegram id)
     patron_pseudonym: str = ""
+    #: users.id of the patron (outbox rows about them carry it, for erasure)
+    patron_id: int = 0
 
 
 class HandoverService:
@@ -151,4 +153,5 @@ def _handover(question: HandoverQuestion, patron: User) -> Handover:
         patron_first_name=patron.first_name,
         created_at=question.created_at,
         patron_pseudonym=pseudonym(patron.id),
+        patron_id=patron.id,
     )

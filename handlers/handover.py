@@ -17,6 +17,7 @@ from telegram.ext import (
 from bot.context import PlumeContext
 from bot.handover import ANSWER_KIND, Handover, answer_ref
 from bot.i18n import N_, translator
+from bot.privacy.coverage import PERSON_REF
 from bot.privacy.service import pseudonym
 from handlers import teach
 from handlers.common import button, conversation, escape, keyboard, reply, requires
@@ -62,6 +63,7 @@ async def pass_on(update: Update, context: PlumeContext) -> None:
                     [teach.handover_button(st, handover.id)],
                 ]
             ).to_dict(),
+            ref=f"{PERSON_REF}{handover.patron_id}",  # about the patron: erased with them
         )
         notified += 1
         await context.services.privacy.audit(

@@ -353,9 +353,6 @@ POLICIES: Final[dict[str, Policy]] = {
     "subscriptions": ByColumns(
         "the announcements the person chose", Link("user_id", Key.USER, Action.DELETE)
     ),
-    "deliveries": ByColumns(
-        "announcements being sent to the person", Link("user_id", Key.USER, Action.DELETE)
-    ),
     "announcements": ByColumns(
         "announcements written by staff (the author is cleared, the text is the library's)",
         Link("author_id", Key.USER, Action.DETACH),

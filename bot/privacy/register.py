@@ -21,7 +21,6 @@ DATA_CATEGORIES: Final[dict[str, str]] = {
     "person_state": "brouillons et saisies en cours (formulaires, remarques)",
     "conversation_states": "étape en cours d'un formulaire",
     "subscriptions": "annonces choisies (types de médias, événements, actualités)",
-    "deliveries": "annonces en cours d'envoi à la personne",
     "announcements": "auteur (agent) d'une annonce",
     "handover_questions": "questions transmises aux bibliothécaires (coordonnées masquées) "
     "et leurs réponses",
