@@ -10,7 +10,10 @@ it, with ``PLUME_REMINDER_OFFSETS=90s`` (``--offset``). ``--registrations`` regi
 the reminders fall due evenly over ``--window`` seconds (20 patrons per workshop: bursts of 20
 at once).
 Registrations are written straight to the database before Plume starts; Plume plans their
-reminders at start (as for an import) and sends them when due.
+reminders at start (as for an import) and sends them when due. The database may already hold
+data (a network, patrons, an earlier run): the bench adds its rows beside it, under ids above
+every existing one (and a random prefix checked for absence), counts only them, and removes
+exactly them at the end, even on failure.
 
 In the middle (``--kill-at`` of the window) the bot is killed with SIGKILL, stays down
 ``--down`` seconds and is started again. Reported: the lateness of each reminder (arrival at
@@ -29,18 +32,22 @@ import asyncio
 import datetime as dt
 import os
 import random
+import secrets
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import delete, func, insert, select, text  # noqa: E402
+from sqlalchemy import delete, func, insert, select  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncConnection  # noqa: E402
 
 from bot.standin import BotAPIStandin  # noqa: E402
 from storage.db import create_engine, migrate  # noqa: E402
@@ -74,24 +81,67 @@ def theoretical_lateness(
     return lateness
 
 
-async def prepare(url: str, args: argparse.Namespace, t0: dt.datetime) -> dict:
-    """The network, patrons, workshops and registrations; returns what is expected."""
+@dataclass
+class Created:
+    """What one run adds to the database, under ids no other row has: removed at the end."""
+
+    prefix: str  # of the libraries' and workshops' ids, absent from the database beforehand
+    first_user: int  # users first_user .. first_user + patrons - 1
+    first_chat: int  # their telegram ids, first_chat .. first_chat + patrons - 1
+    patrons: int
+    expected: dict[tuple[int, str], dt.datetime] = field(default_factory=dict)
+
+    @property
+    def user_ids(self) -> range:
+        return range(self.first_user, self.first_user + self.patrons)
+
+    @property
+    def chats(self) -> range:
+        return range(self.first_chat, self.first_chat + self.patrons)
+
+    def ours(self, column: Any) -> Any:
+        return column.like(f"{self.prefix}%")
+
+
+async def free_ids(conn: AsyncConnection, patrons: int) -> Created:
+    """Ids above every existing one, and a random id prefix checked for absence.
+
+    The database may already hold a network, patrons and an earlier run's leftovers (if it
+    was interrupted before cleaning up): nothing here can collide with them.
+    """
+    max_user = (await conn.execute(select(func.max(User.id)))).scalar_one() or 0
+    max_chat = (await conn.execute(select(func.max(User.telegram_id)))).scalar_one() or 0
+    while True:
+        prefix = f"bench-rem-{secrets.token_hex(4)}-"
+        taken = await conn.execute(
+            select(func.count()).select_from(Library).where(Library.id.like(f"{prefix}%"))
+        )
+        workshops = await conn.execute(
+            select(func.count()).select_from(Workshop).where(Workshop.id.like(f"{prefix}%"))
+        )
+        if taken.scalar_one() == 0 and workshops.scalar_one() == 0:
+            break
+    return Created(prefix, max_user + 1, max(max_chat + 1, 100_000), patrons)
+
+
+async def prepare(url: str, args: argparse.Namespace, t0: dt.datetime) -> Created:
+    """The network, patrons, workshops and registrations, beside whatever the database holds."""
     engine = create_engine(url)
     try:
-        if engine.dialect.name == "postgresql":
-            async with engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
         await migrate(engine)
         rng = random.Random(args.seed)
         offset = dt.timedelta(seconds=args.offset)
         async with engine.begin() as conn:
-            for table in (Reminder, Registration, Workshop, User, Library):
-                await conn.execute(delete(table))
+            created = await free_ids(conn, args.patrons)
+            prefix = created.prefix
             await conn.execute(
                 insert(Library),
                 [
-                    {"id": f"lib-{n}", "name": f"Bibliothèque {n}", "address": f"{n} rue Haute"}
+                    {
+                        "id": f"{prefix}lib-{n}",
+                        "name": f"Bibliothèque {n}",
+                        "address": f"{n} rue Haute",
+                    }
                     for n in range(10)
                 ],
             )
@@ -99,12 +149,14 @@ async def prepare(url: str, args: argparse.Namespace, t0: dt.datetime) -> dict:
                 insert(User),
                 [
                     {
-                        "id": n + 1,
-                        "telegram_id": 100_000 + n,
+                        "id": user,
+                        "telegram_id": chat,
                         "first_name": f"P{n}",
                         "language": "fr" if rng.random() < 0.8 else "en",
                     }
-                    for n in range(args.patrons)
+                    for n, (user, chat) in enumerate(
+                        zip(created.user_ids, created.chats, strict=True)
+                    )
                 ],
             )
             starts = []
@@ -115,8 +167,8 @@ async def prepare(url: str, args: argparse.Namespace, t0: dt.datetime) -> dict:
                 insert(Workshop),
                 [
                     {
-                        "id": f"ws-bench-{n}",
-                        "library_id": f"lib-{n % 10}",
+                        "id": f"{prefix}ws-{n}",
+                        "library_id": f"{prefix}lib-{n % 10}",
                         "title": f"Atelier n°{n}",
                         "starts_at": starts[n],
                         "duration_min": 60,
@@ -127,14 +179,18 @@ async def prepare(url: str, args: argparse.Namespace, t0: dt.datetime) -> dict:
                     for n in range(args.workshops)
                 ],
             )
-            rows, expected = [], {}
+            rows = []
             per_workshop = args.registrations // args.workshops
             extra = args.registrations - per_workshop * args.workshops
             for n in range(args.workshops):
                 count = per_workshop + (1 if n < extra else 0)
-                for user in rng.sample(range(1, args.patrons + 1), count):
-                    rows.append({"workshop_id": f"ws-bench-{n}", "user_id": user})
-                    expected[(100_000 + user - 1, f"Atelier n°{n}")] = starts[n] - offset
+                for index in rng.sample(range(args.patrons), count):
+                    rows.append(
+                        {"workshop_id": f"{prefix}ws-{n}", "user_id": created.first_user + index}
+                    )
+                    created.expected[(created.first_chat + index, f"Atelier n°{n}")] = (
+                        starts[n] - offset
+                    )
             for start in range(0, len(rows), 2000):
                 await conn.execute(
                     insert(Registration),
@@ -143,18 +199,39 @@ async def prepare(url: str, args: argparse.Namespace, t0: dt.datetime) -> dict:
                         for r in rows[start : start + 2000]
                     ],
                 )
-        return expected
+        return created
     finally:
         await engine.dispose()
 
 
-async def row_states(url: str) -> dict[str, int]:
+async def clean_up(url: str, created: Created) -> None:
+    """Removes exactly what the run added (the bot only adds reminder rows for it)."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            ours = select(Registration.id).where(created.ours(Registration.workshop_id))
+            await conn.execute(delete(Reminder).where(Reminder.registration_id.in_(ours)))
+            await conn.execute(delete(Registration).where(created.ours(Registration.workshop_id)))
+            await conn.execute(delete(Workshop).where(created.ours(Workshop.id)))
+            await conn.execute(
+                delete(User).where(
+                    User.id.between(created.first_user, created.user_ids[-1]),
+                    User.telegram_id.between(created.first_chat, created.chats[-1]),
+                )
+            )
+            await conn.execute(delete(Library).where(created.ours(Library.id)))
+    finally:
+        await engine.dispose()
+
+
+async def row_states(url: str, created: Created) -> dict[str, int]:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
             result = await conn.execute(
                 select(Reminder.state, func.count(Reminder.id))
-                .where(Reminder.kind == "reminder")
+                .join(Registration, Registration.id == Reminder.registration_id)
+                .where(Reminder.kind == "reminder", created.ours(Registration.workshop_id))
                 .group_by(Reminder.state)
             )
             return {state: count for state, count in result.all()}
@@ -164,7 +241,7 @@ async def row_states(url: str) -> dict[str, int]:
 
 def start_bot(
     url: str, standin: BotAPIStandin, workdir: Path, log_path: Path, offset: int
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -184,11 +261,13 @@ def start_bot(
     )
 
 
-def delivered(standin: BotAPIStandin) -> list:
+def delivered(standin: BotAPIStandin, chats: range | None = None) -> list[Any]:
+    """Reminders the Bot API accepted: to the run's patrons, or (``None``) to anyone."""
     return [
         call
         for call in standin.calls_for("sendMessage", status=200)
         if str(call.params.get("text", "")).startswith(REMINDER_MARK)
+        and (chats is None or (call.chat_id is not None and int(call.chat_id) in chats))
     ]
 
 
@@ -199,10 +278,17 @@ async def run(args: argparse.Namespace) -> int:
     standin = BotAPIStandin(token=TOKEN, bot_username="plume_bench_bot")
     standin.faults.rate_limits = True
     await standin.start()
+    created: Created | None = None
+    bot: subprocess.Popen[bytes] | None = None
     try:
         t0 = dt.datetime.now(dt.UTC)
         print(f"preparing {args.registrations} registrations, {args.workshops} workshops …")
-        expected = await prepare(url, args, t0)
+        created = await prepare(url, args, t0)
+        expected, chats = created.expected, created.chats
+        print(
+            f"ids: users from {created.first_user}, telegram ids from {created.first_chat}, "
+            f"libraries and workshops {created.prefix}…"
+        )
         wall0, mono0 = dt.datetime.now(dt.UTC), time.monotonic()
 
         def mono(moment: dt.datetime) -> float:
@@ -222,15 +308,15 @@ async def run(args: argparse.Namespace) -> int:
         )
         bot = start_bot(url, standin, workdir, log_path, args.offset)
         await asyncio.sleep(max(0.0, mono(kill_at) - time.monotonic()))
-        before_kill = len(delivered(standin))
+        before_kill = len(delivered(standin, chats))
         bot.send_signal(signal.SIGKILL)
         bot.wait()
-        states_at_kill = await row_states(url)
+        states_at_kill = await row_states(url, created)
         print(f"killed: {before_kill} delivered so far; rows then: {states_at_kill}")
         await asyncio.sleep(args.down)
         bot = start_bot(url, standin, workdir, log_path, args.offset)
         deadline = mono(last_due) + args.grace
-        while len(delivered(standin)) < len(expected):
+        while len(delivered(standin, chats)) < len(expected):
             if time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
@@ -240,12 +326,18 @@ async def run(args: argparse.Namespace) -> int:
             bot.wait(timeout=20)
         except subprocess.TimeoutExpired:
             bot.kill()
-        final_states = await row_states(url)
+            bot.wait()
+        final_states = await row_states(url, created)
     finally:
+        if bot is not None and bot.poll() is None:
+            bot.kill()
+            bot.wait()
         await standin.stop()
+        if created is not None:
+            await clean_up(url, created)
 
     arrivals: dict[tuple[int, str], list[float]] = {}
-    for call in delivered(standin):
+    for call in delivered(standin, chats):
         title = str(call.params["text"]).split("«")[-1].split("»")[0].strip()
         if "“" in str(call.params["text"]):
             title = str(call.params["text"]).split("“")[1].split("”")[0]
@@ -266,6 +358,8 @@ async def run(args: argparse.Namespace) -> int:
     print(f"unexpected              {len(unexpected):>8}")
     print(f"429 answers             {refused:>8}")
     print(f"rows by state           {final_states}")
+    others = len(delivered(standin)) - sum(len(times) for times in arrivals.values())
+    print(f"to others (data there)  {others:>8}")
     print()
     print("lateness (s)        p50      p95      p99      max   mean   ≤60 s")
     for name, values in (("Plume", lateness), ("theoretical min", ideal)):
