@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import math
 import os
 import random
 import secrets
@@ -52,6 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection  # noqa: E402
 from bot.standin import BotAPIStandin  # noqa: E402
 from storage.db import create_engine, migrate  # noqa: E402
 from storage.models import Library, Registration, Reminder, User, Workshop  # noqa: E402
+from storage.outbox import OutboxMessage  # noqa: E402
 
 TOKEN = "424242:PLUME-BENCH"
 PER_WORKSHOP_CAP = 40
@@ -205,11 +207,28 @@ async def prepare(url: str, args: argparse.Namespace, t0: dt.datetime) -> Create
 
 
 async def clean_up(url: str, created: Created) -> None:
-    """Removes exactly what the run added (the bot only adds reminder rows for it)."""
+    """Removes exactly what the run added, with the rows the bot added for it.
+
+    The bot adds reminder rows and their outbox rows (``dedupe_key`` ``reminder:<id>``). Left
+    behind, the outbox rows would swallow the next run's reminders on SQLite, which gives a
+    deleted row's id again: a second enqueue with the same key adds nothing.
+    """
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
             ours = select(Registration.id).where(created.ours(Registration.workshop_id))
+            reminders = (
+                (await conn.execute(select(Reminder.id).where(Reminder.registration_id.in_(ours))))
+                .scalars()
+                .all()
+            )
+            keys = [f"reminder:{reminder}" for reminder in reminders]
+            for start in range(0, len(keys), 1000):
+                await conn.execute(
+                    delete(OutboxMessage).where(
+                        OutboxMessage.dedupe_key.in_(keys[start : start + 1000])
+                    )
+                )
             await conn.execute(delete(Reminder).where(Reminder.registration_id.in_(ours)))
             await conn.execute(delete(Registration).where(created.ours(Registration.workshop_id)))
             await conn.execute(delete(Workshop).where(created.ours(Workshop.id)))
@@ -366,12 +385,12 @@ async def run(args: argparse.Namespace) -> int:
         within = sum(1 for v in values if v <= 60) / max(1, len(values))
         print(
             f"{name:<15} {percentile(values, 50):8.2f} {percentile(values, 95):8.2f} "
-            f"{percentile(values, 99):8.2f} {max(values):8.2f} "
-            f"{statistics.fmean(values):6.2f} {within:7.2%}"
+            f"{percentile(values, 99):8.2f} {max(values, default=math.nan):8.2f} "
+            f"{statistics.fmean(values) if values else math.nan:6.2f} {within:7.2%}"
         )
     p95, ideal_p95 = percentile(lateness, 95), percentile(ideal, 95)
     p95_ratio = p95 / ideal_p95 if ideal_p95 else float("inf")
-    max_ratio = max(lateness) / max(ideal) if max(ideal) else float("inf")
+    max_ratio = max(lateness, default=math.nan) / max(ideal) if max(ideal) else float("inf")
     print(
         f"ratio Plume / theoretical minimum: p95 {p95_ratio:.1f}×, max {max_ratio:.1f}× "
         f"(the minimum has no crash; Plume was down {args.down:g} s plus its restart)"
