@@ -24,7 +24,9 @@ counts the messages it accepts in sliding windows; so does :class:`Throttle`:
 * ``urgent`` senders (the direct replies to patrons) go before everybody else: the first
   urgent sender in its queue takes the next slot, the outbox's senders wait for it. The
   outbox thus yields exactly the slots the replies use.
-* :meth:`Throttle.book` counts sends made elsewhere (another instance's replies) in the window.
+* :meth:`Throttle.book` counts sends made elsewhere (another instance's replies) in the window;
+  while such sends come, ordinary slots leave ``RESERVE`` places in each window for them (they
+  reach Telegram some tens of milliseconds before their booking arrives).
 
 Replies and the outbox take their slots from the one ``services.throttle``, so they share
 one budget (see :mod:`bot.outbox` for the budget across instances).
@@ -45,13 +47,17 @@ PAID_WINDOW_SECONDS = 1.05
 PRIVATE_CHAT_INTERVAL = 1.0
 GROUP_CHAT_INTERVAL = 3.0  # 20 per minute
 BURST_FACTOR = 1.25  # slots may come this much faster than the average pace
+#: while other instances answer, each window keeps room for this many of their sends...
+RESERVE = 2
+#: ...until they have sent nothing for this long
+RESERVE_SECONDS = 5.0
 _PRUNE_ABOVE = 10_000
 
 
 class _Lane:
     """Slots of one kind (ordinary or paid sends): spaced, and capped per sliding window."""
 
-    __slots__ = ("cap", "gap", "next", "slots", "urgent", "waiters", "window")
+    __slots__ = ("booked", "cap", "gap", "next", "slots", "urgent", "waiters", "window")
 
     def __init__(self, per_second: float, window: float) -> None:
         self.cap = max(1, int(per_second))
@@ -62,16 +68,28 @@ class _Lane:
         #: the first sender of each queue (urgent, ordinary) waiting for the clock
         self.waiters: set[asyncio.Future[None]] = set()
         self.urgent = 0  # urgent senders queuing: the ordinary ones let them pass
+        #: when other instances' sends were booked (they may come again any moment)
+        self.booked: deque[float] = deque()
 
-    def ready_at(self, now: float) -> float:
-        """When the next slot may be granted (``<= now``: at once)."""
+    def ready_at(self, now: float, *, urgent: bool = True) -> float:
+        """When the next slot may be granted (``<= now``: at once). While other instances
+        are answering (sends booked in the last ``RESERVE_SECONDS``), ordinary slots leave
+        room in each window for ``RESERVE`` of their sends, which reach Telegram before
+        this instance hears of them (their booking then fills that room)."""
         slots = self.slots
         horizon = now - self.window
         while slots and slots[0] <= horizon:
             slots.popleft()
+        booked = self.booked
+        while booked and booked[0] <= now - RESERVE_SECONDS:
+            booked.popleft()
+        cap = self.cap
+        if booked and not urgent:
+            in_window = sum(1 for at in booked if at > horizon)
+            cap = max(1, cap - max(0, RESERVE - in_window))
         ready = self.next
-        if len(slots) >= self.cap:
-            ready = max(ready, slots[-self.cap] + self.window)
+        if len(slots) >= cap:
+            ready = max(ready, slots[-cap] + self.window)
         return ready
 
     def take(self, now: float) -> float:
@@ -150,7 +168,7 @@ class Throttle:
                         now = time.monotonic()
                         if chat_id is not None and self._chat_next.get(chat_id, 0.0) > now:
                             break  # another send to this chat went first: queue again
-                        ready = max(self._hold_until, lane.ready_at(now))
+                        ready = max(self._hold_until, lane.ready_at(now, urgent=urgent))
                         if ready <= now and (urgent or not lane.urgent):
                             if chat_id is not None and interval:
                                 self._chat_next[chat_id] = now + interval
@@ -182,6 +200,7 @@ class Throttle:
         now = time.monotonic()
         for _ in range(count):
             lane.slots.append(now)
+            lane.booked.append(now)
 
     def hold(self, seconds: float) -> None:
         """Nobody sends for ``seconds`` (Telegram's ``retry_after``)."""

@@ -95,3 +95,21 @@ async def test_throttle_paces_overall_and_per_chat():
     began = time.monotonic()
     await asyncio.gather(*(throttle.acquire(7) for _ in range(4)))
     assert time.monotonic() - began >= 0.55  # same chat: 0.2 s apart (first one at once)
+
+
+async def test_other_instances_sends_leave_room_for_more_of_theirs() -> None:
+    """While another instance answers (its sends booked here), ordinary slots keep places in
+    each window for its next sends, which reach Telegram before their booking does."""
+    throttle = Throttle(per_second=10, private_interval=0.0, window=0.5)
+    throttle.book(1)  # one answer sent by another instance
+    began = time.monotonic()
+    await asyncio.gather(*(throttle.acquire(chat) for chat in range(1, 9)))
+    took = time.monotonic() - began
+    # 10 a window, 1 booked and room kept for 1 more of theirs: 8 of ours fit at once
+    assert took < 0.5, took
+    began = time.monotonic()
+    await throttle.acquire(99)  # one more ordinary: the reserve holds it to the next window
+    assert time.monotonic() - began > 0.1
+    began = time.monotonic()
+    await throttle.acquire(100, urgent=True)  # an answer of ours may use the reserve
+    assert time.monotonic() - began < 0.1
