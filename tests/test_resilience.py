@@ -20,6 +20,10 @@ async def reachable(database_url: str, telegram_id: int) -> bool:
 
 async def test_replies_wait_out_429(standin, plume):
     standin.faults.rate_limits = True
+    # one message every 3 s in a chat: three answers in a row must meet the limit, however
+    # long each takes to compute on a loaded machine
+    standin.faults.private_chat_rate = (1, 3.0)
+    standin.faults.reset_limits()
     ana = standin.user(4001, first_name="Ana", language_code="fr")
     for question in ("mdp oublié", "c'est gratuit ?", "kindle"):
         await ana.send(question)
