@@ -58,6 +58,7 @@ class Services:
         sessions = session_factory(engine)
         usage = UsageRecorder(sessions, settings.tz)
         search = SearchService(sessions, index_dir=settings.search_index_path)
+        users = UserService(sessions, settings.admins)
         reminders = ReminderQueue(sessions, settings.reminder_offsets, settings.feedback_delay)
         outbox = OutboxStore(sessions)
         outbox.on_settled("reminder", reminders.settle_from_outbox)
@@ -66,7 +67,7 @@ class Services:
             settings=settings,
             engine=engine,
             sessions=sessions,
-            users=UserService(sessions, settings.admins),
+            users=users,
             libraries=LibraryService(sessions),
             throttle=Throttle(),
             outbox=outbox,
@@ -74,7 +75,7 @@ class Services:
             feedback=FeedbackService(sessions),
             search=search,
             answers=AnswerService(sessions, search, usage, load_encoder()),
-            handover=HandoverService(sessions),
+            handover=HandoverService(sessions, users),
             reminders=reminders,
             workshops=WorkshopService(sessions, reminders, settings.tz),
             announcements=AnnouncementService(sessions, settings.tz),

@@ -1,10 +1,12 @@
-"""Questions passed to the librarians (H: buttons), /questions, and the staff's replies."""
+"""Questions passed to the librarians (H: buttons), /questions, and the threads that follow:
+a librarian takes a question (Q:), writes; the patron answers (Qp:); the librarian closes
+the thread (Qc:). Nobody sees anybody's Telegram id: only first names and libraries."""
 
 from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -15,8 +17,8 @@ from telegram.ext import (
 )
 
 from bot.context import PlumeContext
-from bot.handover import ANSWER_KIND, Handover, answer_ref
-from bot.i18n import N_, translator
+from bot.handover import ANSWER_KIND, Handover, Taking, answer_ref
+from bot.i18n import N_, Translator, translator
 from bot.privacy.coverage import PERSON_REF
 from bot.privacy.service import pseudonym
 from handlers import teach
@@ -25,9 +27,62 @@ from handlers.search import HANDOVER
 
 log = logging.getLogger(__name__)
 
-ANSWER = "Q:"  # Q:<question id>  a librarian answers
+ANSWER = "Q:"  # Q:<question id>  a librarian takes the question and writes
+PATRON_REPLY = "Qp:"  # Qp:<question id>  the patron answers the librarian
+CLOSE = "Qc:"  # Qc:<question id>  the librarian closes the thread
 WRITING = 1
 REPLY_TIMEOUT = 15 * 60
+
+
+def _translator(context: PlumeContext, language: str | None) -> Translator:
+    settings = context.services.settings
+    return translator(language or settings.default_locale, settings.timezone)
+
+
+async def _send(
+    context: PlumeContext,
+    telegram_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    kind: str = "handover",
+    ref: str | None = None,
+) -> bool:
+    """A message to another person, through the outbox (it retries, records the
+    unreachable); False when that person is known to have blocked Plume."""
+    person = await context.services.users.get(telegram_id)
+    if person is not None and not person.reachable:
+        return False
+    await context.services.outbox.notify(
+        kind, telegram_id, text, reply_markup=markup.to_dict() if markup else None, ref=ref
+    )
+    return True
+
+
+def _staff_buttons(t: Translator, handover: Handover) -> InlineKeyboardMarkup:
+    return keyboard(
+        [
+            [button(t(N_("✍️ Answer")), f"{ANSWER}{handover.id}")],
+            [teach.handover_button(t, handover.id)],
+        ]
+    )
+
+
+def _thread_buttons(t: Translator, handover: Handover) -> InlineKeyboardMarkup:
+    return keyboard(
+        [
+            [button(t(N_("✍️ Answer")), f"{ANSWER}{handover.id}")],
+            [button(t(N_("✅ Close the conversation")), f"{CLOSE}{handover.id}")],
+        ]
+    )
+
+
+def _answering_library(t: Translator, handover: Handover, *, html: bool = True) -> str:
+    """The library of the librarian who took the question (HTML-escaped, unless for an
+    alert, which is plain text)."""
+    if not handover.taker_library:
+        return t(N_("network team"))
+    return escape(handover.taker_library) if html else handover.taker_library
 
 
 async def pass_on(update: Update, context: PlumeContext) -> None:
@@ -37,42 +92,49 @@ async def pass_on(update: Update, context: PlumeContext) -> None:
     assert query and query.data and person
     t = context.t
     raw = query.data.removeprefix(HANDOVER)
-    handover = await context.services.handover.submit(person, int(raw)) if raw.isdigit() else None
-    if handover is None:
+    submitted = await context.services.handover.submit(person, int(raw)) if raw.isdigit() else None
+    if submitted is None:
         await query.answer(t("This question was already passed on."), show_alert=True)
         return
     await query.answer()
-    staff = await context.services.users.staff_for(handover.library_id)
+    handover = submitted.handover
     library = await context.services.libraries.get(handover.library_id)
     notified = 0
-    for member in staff:
-        st = translator(member.language, context.services.settings.timezone)
-        text = st(
-            N_("❓ <b>Question from {name}</b> ({library}):\n\n{question}"),
-            name=handover.patron_pseudonym,  # staff views are pseudonymous
-            library=escape(library.name) if library else st(N_("no library chosen")),
-            question=escape(handover.text),
-        )
-        await context.services.outbox.notify(
-            "handover",
+    for member in submitted.staff:
+        st = _translator(context, member.language)
+        where = escape(library.name) if library else st(N_("no library chosen"))
+        if handover.network_wide:
+            text = st(
+                N_(
+                    "❓ <b>Question from {name}</b> ({library}) — 🌐 for the whole network, "
+                    "the first to take it answers:\n\n{question}"
+                ),
+                name=handover.patron_pseudonym,  # staff views are pseudonymous
+                library=where,
+                question=escape(handover.text),
+            )
+        else:
+            text = st(
+                N_("❓ <b>Question from {name}</b> ({library}):\n\n{question}"),
+                name=handover.patron_pseudonym,  # staff views are pseudonymous
+                library=where,
+                question=escape(handover.text),
+            )
+        if await _send(
+            context,
             member.telegram_id,
             text,
-            reply_markup=keyboard(
-                [
-                    [button(st(N_("✍️ Answer")), f"{ANSWER}{handover.id}")],
-                    [teach.handover_button(st, handover.id)],
-                ]
-            ).to_dict(),
+            _staff_buttons(st, handover),
             ref=f"{PERSON_REF}{handover.patron_id}",  # about the patron: erased with them
-        )
-        notified += 1
-        await context.services.privacy.audit(
-            "handover shown",
-            actor=pseudonym(member.id),
-            actor_id=member.id,
-            subjects=[handover.patron_pseudonym],
-            detail=f"question {handover.id}",
-        )
+        ):
+            notified += 1
+            await context.services.privacy.audit(
+                "handover shown",
+                actor=pseudonym(member.id),
+                actor_id=member.id,
+                subjects=[handover.patron_pseudonym],
+                detail=f"question {handover.id}",
+            )
     if notified:
         await reply(
             update,
@@ -101,33 +163,39 @@ async def questions(update: Update, context: PlumeContext) -> None:
     person = context.person
     assert person is not None
     t = context.t
-    pending = await context.services.handover.pending_for(person)
-    if not pending:
+    service = context.services.handover
+    pending = await service.pending_for(person)
+    threads = await service.threads_of(person)
+    if not pending and not threads:
         await reply(update, t("No question is waiting for an answer."))
         return
-    await reply(update, t("<b>Questions waiting for an answer</b>"))
-    await context.services.privacy.audit(
-        "handover list",
-        actor=pseudonym(person.id),
-        actor_id=person.id,
-        subjects=sorted({h.patron_pseudonym for h in pending}),
-        detail=", ".join(f"question {h.id}" for h in pending)[:200],
-    )
-    for handover in pending:
-        await reply(
-            update,
-            question_text(context, handover),
-            keyboard(
-                [
-                    [button(t("✍️ Answer"), f"{ANSWER}{handover.id}")],
-                    [teach.handover_button(t, handover.id)],
-                ]
-            ),
+    if pending or threads:
+        await context.services.privacy.audit(
+            "handover list",
+            actor=pseudonym(person.id),
+            actor_id=person.id,
+            subjects=sorted({h.patron_pseudonym for h in [*pending, *threads]}),
+            detail=", ".join(f"question {h.id}" for h in [*pending, *threads])[:200],
         )
+    if pending:
+        await reply(update, t("<b>Questions waiting for an answer</b>"))
+        for handover in pending:
+            await reply(update, question_text(context, handover), _staff_buttons(t, handover))
+    if threads:
+        await reply(update, t("<b>Your conversations in progress</b>"))
+        for handover in threads:
+            await reply(update, question_text(context, handover), _thread_buttons(t, handover))
 
 
 def question_text(context: PlumeContext, handover: Handover) -> str:
     t = context.t
+    if handover.network_wide:
+        return t(
+            "❓ {name}, {when} — 🌐 whole network:\n{question}",
+            name=handover.patron_pseudonym,
+            when=t.short_datetime(handover.created_at),
+            question=escape(handover.text),
+        )
     return t(
         "❓ {name}, {when}:\n{question}",
         name=handover.patron_pseudonym,
@@ -139,16 +207,29 @@ def question_text(context: PlumeContext, handover: Handover) -> str:
 @requires("staff")
 async def start_answer(update: Update, context: PlumeContext) -> int:
     query = update.callback_query
-    assert query and query.data
+    staff = context.person
+    assert query and query.data and staff
     t = context.t
     raw = query.data.removeprefix(ANSWER)
-    handover = await context.services.handover.get(int(raw)) if raw.isdigit() else None
-    if handover is None or handover.state != "pending":
+    took = await context.services.handover.take(staff, int(raw))
+    handover = took.handover
+    if took.outcome is Taking.TAKEN_BY_ANOTHER and handover is not None:
+        await query.answer(
+            t(
+                "Another librarian ({library}) has taken this question.",
+                library=_answering_library(t, handover, html=False),
+            ),
+            show_alert=True,
+        )
+        return ConversationHandler.END
+    if took.outcome is Taking.CLOSED:
+        await query.answer(t("This conversation is closed."), show_alert=True)
+        return ConversationHandler.END
+    if handover is None or took.outcome is Taking.UNKNOWN:
         await query.answer(t("This question was already answered."), show_alert=True)
         return ConversationHandler.END
     await query.answer()
-    staff = context.person
-    assert context.user_data is not None and staff is not None
+    assert context.user_data is not None
     await context.services.privacy.audit(
         "handover answer",
         actor=pseudonym(staff.id),
@@ -173,34 +254,123 @@ async def send_answer(update: Update, context: PlumeContext) -> int:
     assert message and message.text and staff and context.user_data is not None
     t = context.t
     question_id = context.user_data.pop("answering", None)
+    if not staff.has_role("staff"):  # the role was withdrawn while the answer was written
+        await reply(update, t("Your staff role was withdrawn: this answer was not sent."))
+        return ConversationHandler.END
     handover = (
         await context.services.handover.reply(staff, question_id, message.text)
         if question_id
         else None
     )
     if handover is None:
-        await reply(update, t("This question was already answered."))
+        await reply(update, t("This conversation is closed: the answer was not sent."))
         return ConversationHandler.END
-    pt = translator(handover.patron_language, context.services.settings.timezone)
+    pt = _translator(context, handover.patron_language)
     text = pt(
-        N_("💬 <b>Answer from the library</b> to your question “{question}”:\n\n{answer}"),
+        N_(
+            "💬 <b>Answer from the library</b> ({library}) to your question “{question}”:"
+            "\n\n{answer}"
+        ),
+        library=_answering_library(pt, handover),
         question=escape(handover.text[:300]),
         answer=message.text_html,
     )
-    patron = await context.services.users.get(handover.patron_telegram_id)
-    if patron is not None and not patron.reachable:
+    markup = keyboard([[button(pt(N_("↩️ Reply")), f"{PATRON_REPLY}{handover.id}")]])
+    if not await _send(
+        context, handover.patron_telegram_id, text, markup, kind=ANSWER_KIND, ref=answer_ref(staff)
+    ):
         await reply(update, t("The patron has blocked Plume: the answer could not be delivered."))
         return ConversationHandler.END
-    await context.services.outbox.notify(
-        ANSWER_KIND, handover.patron_telegram_id, text, ref=answer_ref(staff)
+    await reply(
+        update,
+        t("Answer sent."),
+        keyboard([[button(t("✅ Close the conversation"), f"{CLOSE}{handover.id}")]]),
     )
-    await reply(update, t("Answer sent."))
     return ConversationHandler.END
+
+
+async def start_patron_reply(update: Update, context: PlumeContext) -> int:
+    query = update.callback_query
+    patron = context.person
+    assert query and query.data and patron and context.user_data is not None
+    t = context.t
+    question_id = int(query.data.removeprefix(PATRON_REPLY))
+    if not await context.services.handover.is_open_for(patron, question_id):
+        await query.answer(
+            t("This conversation is closed; write your question again if you need to."),
+            show_alert=True,
+        )
+        return ConversationHandler.END
+    await query.answer()
+    context.user_data["replying_to_library"] = question_id
+    await reply(update, t("Write your reply to the library (or /cancel)."))
+    return WRITING
+
+
+async def send_patron_reply(update: Update, context: PlumeContext) -> int:
+    message = update.effective_message
+    patron = context.person
+    assert message and message.text and patron and context.user_data is not None
+    t = context.t
+    question_id = context.user_data.pop("replying_to_library", None)
+    service = context.services.handover
+    handover = (
+        await service.patron_reply(patron, question_id, message.text) if question_id else None
+    )
+    if handover is None or handover.taker_telegram_id is None:
+        await reply(
+            update, t("This conversation is closed; write your question again if you need to.")
+        )
+        return ConversationHandler.END
+    st = _translator(context, handover.taker_language)
+    text = st(
+        N_("💬 <b>{name} replies</b> about “{question}”:\n\n{answer}"),
+        name=handover.patron_pseudonym,
+        question=escape(handover.text[:300]),
+        answer=message.text_html,
+    )
+    await _send(
+        context,
+        handover.taker_telegram_id,
+        text,
+        _thread_buttons(st, handover),
+        ref=f"{PERSON_REF}{handover.patron_id}",
+    )
+    await reply(update, t("Sent to the library. Its answer will arrive here."))
+    return ConversationHandler.END
+
+
+@requires("staff")
+async def close(update: Update, context: PlumeContext) -> None:
+    query = update.callback_query
+    staff = context.person
+    assert query and query.data and staff
+    t = context.t
+    handover = await context.services.handover.close(staff, int(query.data.removeprefix(CLOSE)))
+    if handover is None:
+        await query.answer(t("This conversation is already closed."), show_alert=True)
+        return
+    await query.answer()
+    await reply(update, t("Conversation closed."))
+    pt = _translator(context, handover.patron_language)
+    await _send(
+        context,
+        handover.patron_telegram_id,
+        pt(
+            N_(
+                "✅ The library ({library}) closed the conversation about “{question}”. "
+                "Write to me whenever you have another question."
+            ),
+            library=_answering_library(pt, handover),
+            question=escape(handover.text[:300]),
+        ),
+    )
 
 
 async def cancel(update: Update, context: PlumeContext) -> int:
     if context.user_data is not None:
         context.user_data.pop("answering", None)
+        context.user_data.pop("replying_to_library", None)
     await reply(update, context.t("Cancelled."))
     return ConversationHandler.END
 
@@ -209,10 +379,19 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         CallbackQueryHandler(pass_on, pattern=f"^{HANDOVER}"),
         CommandHandler("questions", questions),
+        CallbackQueryHandler(close, pattern=f"^{CLOSE}"),
         conversation(
             name="handover_reply",
             entry_points=[CallbackQueryHandler(start_answer, pattern=f"^{ANSWER}")],
             states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, send_answer)]},
+            fallbacks=[CommandHandler(["cancel", "annuler"], cancel)],
+            conversation_timeout=REPLY_TIMEOUT,
+            allow_reentry=True,
+        ),
+        conversation(
+            name="handover_patron_reply",
+            entry_points=[CallbackQueryHandler(start_patron_reply, pattern=f"^{PATRON_REPLY}")],
+            states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, send_patron_reply)]},
             fallbacks=[CommandHandler(["cancel", "annuler"], cancel)],
             conversation_timeout=REPLY_TIMEOUT,
             allow_reentry=True,

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 MEDIA_TYPES: Final = ("ebook", "press", "video", "music", "training", "game")
@@ -251,11 +252,31 @@ class HandoverQuestion(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     library_id: Mapped[str | None] = mapped_column(ForeignKey("libraries.id"), default=None)
     text: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # / answered
+    #: draft (not passed on yet) → pending → taken (a librarian's thread) → closed
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: shown to the whole network's staff (the patron's library has no staff on Plume)
+    network_wide: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    taken_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    taken_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: the first answer (the whole exchange is in handover_messages)
     answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     answer: Mapped[str | None] = mapped_column(Text, default=None)
     answered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class HandoverMessage(Base):
+    """One message of a handover thread, from the librarian or from the patron."""
+
+    __tablename__ = "handover_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("handover_questions.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    from_staff: Mapped[bool] = mapped_column(Boolean)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Feedback(Base):

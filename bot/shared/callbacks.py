@@ -79,7 +79,7 @@ ROUTES: tuple[Route, ...] = (
     *_routes("handlers.feedback", ("F:", [("=x",), ("word", "id", "id")])),
     *_routes("handlers.search", ("H:", _ID)),
     *_routes("handlers.browse", ("M:", [(), ("word",), ("key", "id")])),
-    *_routes("handlers.handover", ("Q:", _ID)),
+    *_routes("handlers.handover", ("Q:", _ID), ("Qp:", _ID), ("Qc:", _ID)),
     *_routes("handlers.teach", ("T:", [("=n|x",), ("=u|h|a", "id")])),
     *_routes("handlers.start", ("L:", _KEY), ("Lp:", _ID)),
     *_routes("handlers.privacy", ("PV:", [("=n|f|x",)]), ("PV:adm:", _ID)),
