@@ -29,6 +29,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.reminders import ReminderQueue
+from bot.users import Person
 from storage.db import AsyncSession, SessionFactory
 from storage.models import MEDIA_TYPES, Library, Registration, User, Workshop, utcnow
 
@@ -165,6 +166,8 @@ class Registered:
 class Unregistered:
     was: str | None  # registered / waiting / None when they held nothing
     promoted: list[Recipient]
+    #: why nothing changed although they held a seat: "started" or "ended" (an old button)
+    too_late: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +203,13 @@ class Attendance:
     first_time: bool  # marked present for the first time (counted once in the statistics)
 
 
+def manages(person: Person, library_id: str | None) -> bool:
+    """Staff manage their own library's workshops; coordinators and administrators all."""
+    if person.has_role("coordinator"):
+        return True
+    return person.has_role("staff") and library_id is not None and library_id == person.library_id
+
+
 def new_workshop_id(starts_at: dt.datetime, tz: ZoneInfo) -> str:
     return f"ws-{starts_at.astimezone(tz):%Y%m%d}-{secrets.token_hex(3)}"
 
@@ -225,17 +235,26 @@ class WorkshopService:
         return sorted(views, key=lambda v: (v.library_id != library_id, v.starts_at, v.title))
 
     async def for_staff(
-        self, library_id: str | None = None, now: dt.datetime | None = None
+        self, manager: Person | None = None, now: dt.datetime | None = None
     ) -> list[WorkshopView]:
-        """Upcoming workshops and those of the last two weeks (for attendance)."""
+        """The workshops ``manager`` manages (all when None), upcoming ones first by date,
+        then those of the last two weeks (for attendance), the latest first."""
         now = now or utcnow()
-        views = await self._views(
-            Workshop.starts_at > now - ATTENDANCE_WINDOW, Workshop.cancelled.is_(False)
-        )
-        return sorted(
-            views,
-            key=lambda v: (v.started(now), v.library_id != library_id, v.starts_at, v.title),
-        )
+        conditions = [Workshop.starts_at > now - ATTENDANCE_WINDOW, Workshop.cancelled.is_(False)]
+        if manager is not None and not manager.has_role("coordinator"):
+            conditions.append(Workshop.library_id == manager.library_id)
+        views = await self._views(*conditions)
+        coming = sorted((v for v in views if not v.started(now)), key=lambda v: v.starts_at)
+        held = sorted((v for v in views if v.started(now)), key=lambda v: v.starts_at)
+        return coming + held[::-1]
+
+    async def library_of_registration(self, registration_id: int) -> str | None:
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(Workshop.library_id)
+                .join(Registration, Registration.workshop_id == Workshop.id)
+                .where(Registration.id == registration_id)
+            )
 
     async def _views(self, *conditions: object) -> list[WorkshopView]:
         counts = (
@@ -373,7 +392,10 @@ class WorkshopService:
     async def unregister(
         self, workshop_id: str, user_id: int, now: dt.datetime | None = None
     ) -> Unregistered:
-        """Frees the seat (or the waiting place); the first waiting patron gets the seat."""
+        """Frees the seat (or the waiting place); the first waiting patron gets the seat.
+
+        Once the workshop has begun nothing changes (``too_late``): a "won't come" pressed on
+        an old reminder must not turn an attended, rated registration into a cancellation."""
 
         async def attempt(session: AsyncSession) -> tuple[Unregistered, dt.datetime | None]:
             workshop = await _lock(session, workshop_id)
@@ -387,6 +409,9 @@ class WorkshopService:
             )
             if registration is None or registration.status == CANCELLED:
                 return Unregistered(None, []), None
+            if moment >= workshop.starts_at:
+                ended = moment >= workshop.starts_at + dt.timedelta(minutes=workshop.duration_min)
+                return Unregistered(registration.status, [], "ended" if ended else "started"), None
             was = registration.status
             registration.status = CANCELLED
             await self.reminders.drop_pending(session, [registration.id])

@@ -38,7 +38,7 @@ from bot.announcements import (
     recipient_payload,
 )
 from bot.context import PlumeContext
-from bot.i18n import Translator, translator
+from bot.i18n import N_, Translator, translator
 from bot.outbox import enqueue
 from bot.services import Services
 from bot.shared.when import WhenError, describe, parse_moment
@@ -630,6 +630,12 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         conversation(
             name="announcement_composer",
+            role="staff",
+            keys=(CURRENT,),
+            left_behind=N_(
+                "The announcement you were preparing was not sent; a draft already saved stays "
+                "in /annonces."
+            ),
             entry_points=[
                 CommandHandler("annonce", annonce),
                 CallbackQueryHandler(card_entry, pattern=rf"^{CARD}(at|ed|au):"),

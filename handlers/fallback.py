@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.context import PlumeContext
 from handlers.common import reply
+
+
+async def nothing_to_cancel(update: Update, context: PlumeContext) -> None:
+    """/annuler outside any flow (a flow's own /annuler comes first, in its conversation)."""
+    await reply(update, context.t("There is nothing to cancel."))
 
 
 async def unknown_command(update: Update, context: PlumeContext) -> None:
@@ -37,6 +48,7 @@ async def other_message(update: Update, context: PlumeContext) -> None:
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
+        CommandHandler(["annuler", "cancel"], nothing_to_cancel),
         MessageHandler(filters.COMMAND, unknown_command),
         CallbackQueryHandler(unknown_button),
         MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, other_message),

@@ -254,9 +254,6 @@ async def send_answer(update: Update, context: PlumeContext) -> int:
     assert message and message.text and staff and context.user_data is not None
     t = context.t
     question_id = context.user_data.pop("answering", None)
-    if not staff.has_role("staff"):  # the role was withdrawn while the answer was written
-        await reply(update, t("Your staff role was withdrawn: this answer was not sent."))
-        return ConversationHandler.END
     handover = (
         await context.services.handover.reply(staff, question_id, message.text)
         if question_id
@@ -382,6 +379,11 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         CallbackQueryHandler(close, pattern=f"^{CLOSE}"),
         conversation(
             name="handover_reply",
+            role="staff",
+            keys=("answering",),
+            left_behind=N_(
+                "Your answer to the patron was not sent; the question stays yours in /questions."
+            ),
             entry_points=[CallbackQueryHandler(start_answer, pattern=f"^{ANSWER}")],
             states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, send_answer)]},
             fallbacks=[CommandHandler(["cancel", "annuler"], cancel)],
@@ -390,6 +392,8 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         ),
         conversation(
             name="handover_patron_reply",
+            keys=("replying_to_library",),
+            left_behind=N_("Your reply to the library was not sent."),
             entry_points=[CallbackQueryHandler(start_patron_reply, pattern=f"^{PATRON_REPLY}")],
             states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, send_patron_reply)]},
             fallbacks=[CommandHandler(["cancel", "annuler"], cancel)],

@@ -526,6 +526,8 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         CommandHandler("stats", stats),
         conversation(
+            role="coordinator",
+            left_behind=N_("The period you were asked for is no longer awaited."),
             entry_points=[CallbackQueryHandler(ask_period, pattern=f"^{STATS}c$")],
             states={
                 TYPING_PERIOD: [MessageHandler(filters.TEXT & ~filters.COMMAND, period_typed)]

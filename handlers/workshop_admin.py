@@ -45,6 +45,7 @@ from bot.workshops import (
     Recipient,
     WorkshopError,
     WorkshopView,
+    manages,
 )
 from handlers.common import button, conversation, escape, keyboard, reply, requires, show
 from handlers.workshops import (
@@ -85,6 +86,10 @@ LIST_SIZE: Final = 8
 LIBRARY_PAGE_SIZE: Final = 8
 SHEET_SIZE: Final = 40
 TEXT_LIMIT: Final = 3500
+LABEL_LIMIT: Final = 72  # a list button's text: date, library and title, on a phone
+NO_LIBRARY: Final = N_(
+    "Choose your library in /parametres first: staff manage their own library's workshops."
+)
 
 # conversation states, one per field, then the preview
 TITLE, LIBRARY, WHEN, LENGTH, SEATS, DESCRIPTION, MEDIA_TYPE, PREVIEW = range(8)
@@ -134,6 +139,11 @@ def _editing(context: PlumeContext) -> str | None:
 
 @requires("staff")
 async def new_workshop(update: Update, context: PlumeContext) -> int:
+    person = context.person
+    assert person is not None
+    if not person.has_role("coordinator") and person.library_id is None:
+        await reply(update, context.t(NO_LIBRARY))
+        return ConversationHandler.END
     _forget(context)
     _keep(context, Draft())
     await reply(
@@ -150,6 +160,8 @@ async def edit_workshop(update: Update, context: PlumeContext) -> int:
     view = await context.services.workshops.get(query.data.removeprefix(EDIT))
     if view is None or view.cancelled:
         await query.answer(context.t("This workshop can no longer be changed."), show_alert=True)
+        return ConversationHandler.END
+    if not await _may_manage(update, context, view.library_id, view.library_name):
         return ConversationHandler.END
     await query.answer()
     _forget(context)
@@ -197,7 +209,7 @@ async def _library_keyboard(context: PlumeContext, page: int) -> InlineKeyboardM
     person = context.person
     assert person is not None
     t = context.t
-    libraries = await context.services.libraries.all()
+    libraries = [lib for lib in await context.services.libraries.all() if manages(person, lib.id)]
     libraries.sort(key=lambda lib: (lib.id != person.library_id, lib.name.casefold()))
     pages = max(1, -(-len(libraries) // LIBRARY_PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
@@ -249,6 +261,8 @@ async def got_library(update: Update, context: PlumeContext) -> int:
     library = await context.services.libraries.get(query.data.removeprefix(PICK_LIBRARY))
     if library is None:
         await query.answer(context.t("This library no longer exists, please choose again."))
+        return LIBRARY
+    if not await _may_manage(update, context, library.id, library.name):
         return LIBRARY
     await query.answer()
     with contextlib.suppress(TelegramError):
@@ -420,6 +434,15 @@ async def save(update: Update, context: PlumeContext) -> int:
     if draft.missing() is not None:
         await query.answer()
         return await _next(update, context, draft)
+    library = await context.services.libraries.get(draft.library_id)
+    if not await _may_manage(update, context, draft.library_id, library.name if library else ""):
+        return PREVIEW
+    if workshop_id is not None:
+        current = await service.get(workshop_id)
+        if current is not None and not await _may_manage(
+            update, context, current.library_id, current.library_name
+        ):
+            return PREVIEW
     if draft.starts_at is not None and draft.starts_at <= utcnow():
         await query.answer(t("This moment is already past. Please give a date to come."))
         return await ask(update, context, "starts_at")
@@ -519,16 +542,21 @@ async def send_list(update: Update, context: PlumeContext, page: int, *, edit: b
     assert person is not None
     t = context.t
     now = utcnow()
-    views = await context.services.workshops.for_staff(person.library_id, now)
+    views = await context.services.workshops.for_staff(person, now)
     if not views:
-        await reply(update, t("No workshop yet. Create one with /nouvel_atelier."))
+        if not person.has_role("coordinator") and person.library_id is None:
+            await reply(update, t(NO_LIBRARY))
+        else:
+            await reply(update, t("No workshop yet. Create one with /nouvel_atelier."))
         return
     pages = max(1, -(-len(views) // LIST_SIZE))
     page = min(max(page, 0), pages - 1)
     rows = []
     for view in views[page * LIST_SIZE : (page + 1) * LIST_SIZE]:
         mark = "✔️ " if view.started(now) else ""
-        label = f"{mark}{t.short_date(view.starts_at)} · {view.title}"[:60]
+        label = f"{mark}{t.short_date(view.starts_at)} · {view.library_name} · {view.title}"
+        if len(label) > LABEL_LIMIT:
+            label = label[: LABEL_LIMIT - 1] + "…"
         rows.append([button(label, f"{CARD}{view.id}")])
     nav = []
     if page > 0:
@@ -556,7 +584,34 @@ async def _workshop_from(
     view = await context.services.workshops.get(query.data.removeprefix(prefix).split(":")[0])
     if view is None:
         await query.answer(context.t("This workshop does not exist (any more)."), show_alert=True)
+        return None
+    if not await _may_manage(update, context, view.library_id, view.library_name):
+        return None
     return view
+
+
+async def _may_manage(
+    update: Update, context: PlumeContext, library_id: str | None, library_name: str
+) -> bool:
+    """Staff manage their library's workshops only; others are told whose it is."""
+    person = context.person
+    assert person is not None
+    if manages(person, library_id):
+        return True
+    t = context.t
+    text = (
+        t(NO_LIBRARY)
+        if person.library_id is None and not person.has_role("coordinator")
+        else t(
+            "This workshop is managed by its library ({library}) or a coordinator.",
+            library=library_name,
+        )
+    )
+    if update.callback_query:
+        await update.callback_query.answer(text, show_alert=True)
+    else:
+        await reply(update, escape(text))
+    return False
 
 
 def manage_text(t: Translator, view: WorkshopView, link: str) -> str:
@@ -796,6 +851,12 @@ async def toggle(update: Update, context: PlumeContext) -> None:
     t = context.t
     raw_id, _, raw_page = query.data.removeprefix(TOGGLE).partition(":")
     service = context.services.workshops
+    library_id = await service.library_of_registration(int(raw_id))
+    library = await context.services.libraries.get(library_id)
+    if library_id is not None and not await _may_manage(
+        update, context, library_id, library.name if library else library_id
+    ):
+        return
     marked = await service.toggle_attendance(int(raw_id)) if raw_id.isdigit() else None
     if marked is None:
         await query.answer(t("This patron is no longer registered."), show_alert=True)
@@ -844,6 +905,9 @@ def form() -> ConversationHandler:  # type: ignore[type-arg]
     text = filters.TEXT & ~filters.COMMAND
     return conversation(
         name="workshop_form",
+        role="staff",
+        keys=(DRAFT_KEY, EDITING_KEY),
+        left_behind=N_("The workshop form you had open is closed: nothing of it was saved."),
         entry_points=[
             CommandHandler("nouvel_atelier", new_workshop),
             CallbackQueryHandler(edit_workshop, pattern=f"^{EDIT}"),

@@ -32,7 +32,7 @@ from telegram.ext import (
 )
 
 from bot.context import PlumeContext
-from bot.i18n import Translator, translator
+from bot.i18n import N_, Translator, translator
 from bot.reminders import FEEDBACK, DueMessage, ReminderQueue
 from bot.shared.when import duration_text
 from bot.usage import REGISTRATION, UNREGISTRATION
@@ -55,7 +55,8 @@ REGISTER: Final = "W:r:"
 UNREGISTER: Final = "W:u:"
 WONT_COME: Final = "W:x:"
 CALENDAR: Final = "W:i:"
-MORE: Final = "W:m:"
+MORE: Final = "W:m:"  # W:m:<first>  another page of the list
+OPEN: Final = "W:o:"  # W:o:<workshop id>  a workshop's card, from the list
 RATE: Final = "W:f:"
 SKIP: Final = "W:s"
 PAGE_SIZE: Final = 5
@@ -177,21 +178,44 @@ def reminder_text(t: Translator, message: DueMessage) -> tuple[str, InlineKeyboa
 
 
 async def list_workshops(update: Update, context: PlumeContext) -> None:
-    await send_cards(update, context, 0)
+    await send_list(update, context, 0, edit=False)
 
 
 async def more_workshops(update: Update, context: PlumeContext) -> None:
+    """Another page of the list, in the same message."""
     query = update.callback_query
     assert query and query.data
-    raw = query.data.removeprefix(MORE)
     await query.answer()
-    if raw.isdigit():
-        with contextlib.suppress(TelegramError):
-            await query.edit_message_reply_markup(None)
-        await send_cards(update, context, int(raw))
+    await send_list(update, context, int(query.data.removeprefix(MORE)), edit=True)
 
 
-async def send_cards(update: Update, context: PlumeContext, first: int) -> None:
+async def open_card(update: Update, context: PlumeContext) -> None:
+    """One workshop's card, asked for from the list (a message of its own: the list stays)."""
+    query = update.callback_query
+    assert query and query.data
+    await query.answer()
+    await show_workshop(update, context, query.data.removeprefix(OPEN))
+
+
+def list_line(
+    t: Translator, number: int, view: WorkshopView, status: str | None, now: dt.datetime
+) -> str:
+    mark = {REGISTERED: " ✅", WAITING: " ⏳"}.get(status or "", "")
+    full = t(" — full") if view.full else ""
+    return t(
+        "{number}. <b>{title}</b>{mark}\n    📅 {when} · {library}{full}",
+        number=number,
+        title=escape(view.title),
+        mark=mark,
+        when=t.short_datetime(view.starts_at),
+        library=escape(view.library_name),
+        full=full,
+    )
+
+
+async def send_list(update: Update, context: PlumeContext, first: int, *, edit: bool) -> None:
+    """/ateliers: one message, a page of the coming workshops (the patron's library's first),
+    a numbered button per workshop for its card, and the pager."""
     person = context.person
     assert person is not None
     t = context.t
@@ -199,35 +223,37 @@ async def send_cards(update: Update, context: PlumeContext, first: int) -> None:
     now = utcnow()
     views = await service.upcoming(person.library_id, now)
     if not views:
-        await reply(
-            update,
-            t("No workshop is planned at the moment. Come back soon, or ask your library."),
-        )
+        text = t("No workshop is planned at the moment. Come back soon, or ask your library.")
+        await (show(update, text) if edit else reply(update, text))
         return
-    if first == 0:
-        await reply(
-            update,
-            t.tn(
-                "<b>{count} workshop coming up</b> — free, in the network's libraries:",
-                "<b>{count} workshops coming up</b> — free, in the network's libraries:",
-                len(views),
-            ),
-        )
+    first = max(0, min(first, (len(views) - 1) // PAGE_SIZE * PAGE_SIZE))
+    page = views[first : first + PAGE_SIZE]
     mine = await service.enrollments(person.id)
-    for view in views[first : first + PAGE_SIZE]:
-        enrollment = await _enrollment(context, view.id, mine)
-        await reply(
-            update,
-            card_text(t, view, enrollment, now),
-            card_keyboard(t, view, enrollment, now),
-        )
-    rest = len(views) - first - PAGE_SIZE
-    if rest > 0:
-        await reply(
-            update,
-            t.tn("{count} more workshop.", "{count} more workshops.", rest),
-            keyboard([[button(t("Show more"), f"{MORE}{first + PAGE_SIZE}")]]),
-        )
+    lines = [
+        t.tn(
+            "<b>{count} workshop coming up</b> — free, in the network's libraries:",
+            "<b>{count} workshops coming up</b> — free, in the network's libraries:",
+            len(views),
+        ),
+        "",
+        *(
+            list_line(t, first + n + 1, view, mine.get(view.id), now)
+            for n, view in enumerate(page)
+        ),
+    ]
+    pages = (len(views) + PAGE_SIZE - 1) // PAGE_SIZE
+    if pages > 1:
+        lines += ["", t("Page {page} of {pages}", page=first // PAGE_SIZE + 1, pages=pages)]
+    lines += ["", t("Choose a number to see the workshop and sign up.")]
+    numbers = [button(str(first + n + 1), f"{OPEN}{view.id}") for n, view in enumerate(page)]
+    pager = []
+    if first > 0:
+        pager.append(button(t("◀ Previous"), f"{MORE}{first - PAGE_SIZE}"))
+    if first + PAGE_SIZE < len(views):
+        pager.append(button(t("Next ▶"), f"{MORE}{first + PAGE_SIZE}"))
+    markup = keyboard([numbers, pager])
+    text = "\n".join(lines)
+    await (show(update, text, markup) if edit else reply(update, text, markup))
 
 
 async def _enrollment(
@@ -323,6 +349,14 @@ async def unregister(update: Update, context: PlumeContext) -> None:
     workshop_id = query.data.removeprefix(WONT_COME if wont_come else UNREGISTER)
     result = await context.services.workshops.unregister(workshop_id, person.id)
     view = await context.services.workshops.get(workshop_id)
+    if result.too_late is not None:
+        await query.answer(
+            t("This workshop has already begun: your registration stays as it is.")
+            if result.too_late == "started"
+            else t("This workshop is over: your registration stays as it is."),
+            show_alert=True,
+        )
+        return
     if result.was is None:
         await query.answer(t("You were not registered for this workshop."), show_alert=True)
     else:
@@ -669,11 +703,14 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         CommandHandler(["ateliers", "workshops"], list_workshops),
         CallbackQueryHandler(more_workshops, pattern=f"^{MORE}"),
+        CallbackQueryHandler(open_card, pattern=f"^{OPEN}"),
         CallbackQueryHandler(register, pattern=f"^{REGISTER}"),
         CallbackQueryHandler(unregister, pattern=f"^({UNREGISTER}|{WONT_COME})"),
         CallbackQueryHandler(calendar_file, pattern=f"^{CALENDAR}"),
         conversation(
             name="workshop_rating",
+            keys=(RATING_KEY,),
+            left_behind=N_("Your comment on the workshop was not recorded (your rating was)."),
             entry_points=[CallbackQueryHandler(rate, pattern=f"^{RATE}")],
             states={
                 COMMENT: [

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from bot.workshops import Draft
 from tests.kit import ADMIN_ID
 
 
@@ -134,5 +137,180 @@ async def test_a_library_question_stays_with_its_library(standin, plume):
     await admin.send("/role 2920 patron")
     await admin.wait_for("usager")
     await lea.send("Voici la réponse")
-    assert "retiré" in (await lea.wait_for("rôle")).text
+    assert "rien n'a été enregistré ni envoyé" in (await lea.wait_for("ne vous permet plus")).text
     await zoe.assert_no_message(0.3)
+
+
+async def fill_workshop_form(lea, title="Atelier liseuse"):
+    """/nouvel_atelier up to the preview; returns it."""
+    await lea.send("/nouvel_atelier")
+    await lea.wait_for("titre de l'atelier")
+    await lea.send(title)
+    await lea.press(await lea.wait_for("Dans quelle bibliothèque"), "Médiathèque d'Amont")
+    await lea.wait_for("Date et heure")
+    await lea.send("12/03/2030 14h30")
+    await lea.wait_for("Quelle durée")
+    await lea.send("1h30")
+    await lea.wait_for("Combien de places")
+    await lea.send("10")
+    await lea.wait_for("courte description")
+    await lea.send("Pour bien commencer.")
+    await lea.press(await lea.wait_for("Quelle partie"), "livres numériques")
+    return await lea.wait_for("Aperçu")
+
+
+async def test_one_flow_at_a_time(standin, plume):
+    lea = await with_role(standin, plume, 2930, "staff", "Léa", library="lib-amont")
+    gus = await with_role(standin, plume, 2931, "patron", "Gus", library="lib-amont")
+    await gus.send("zorglub quantique xqzw")
+    await gus.press(await gus.next_message(), "bibliothécaire")
+    await gus.next_message()
+    notice = await lea.wait_for("Question de Gus")
+    await lea.press(notice, "Répondre")
+    await lea.wait_for("Écrivez votre réponse")
+    # another flow: the answer is put aside, and the person is told so
+    await lea.send("/nouvel_atelier")
+    aside = await lea.wait_for("Votre réponse à l'usager n'a pas été envoyée")
+    assert "/questions" in aside.text
+    await lea.send("Atelier liseuse")  # the form's title, not an answer to Gus
+    await lea.wait_for("Dans quelle bibliothèque")
+    await gus.assert_no_message(0.5)
+    # the announcement composer replaces the form; /annuler ends the composer only
+    await lea.send("/annonce")
+    await lea.wait_for("formulaire d'atelier")
+    await lea.send("/annuler")
+    cancelled = await lea.next_message()
+    assert "atelier" not in cancelled.text.lower()
+    await lea.send("/annuler")
+    assert (await lea.next_message()).text == "Il n'y a rien à annuler."
+    # the question is still hers: she answers it from /questions
+    await lea.send("/questions")
+    await lea.wait_for("conversations en cours")
+    mine = await lea.wait_for("zorglub")
+    await lea.press(mine, "Répondre")
+    await lea.wait_for("Écrivez votre réponse")
+    await lea.send("Bonjour Gus")
+    await lea.wait_for("Réponse envoyée")
+    assert "Bonjour Gus" in (await gus.next_message()).text
+
+
+async def test_a_form_opened_before_the_role_is_withdrawn_cannot_save(standin, plume):
+    lea = await with_role(standin, plume, 2940, "staff", "Léa", library="lib-amont")
+    preview = await fill_workshop_form(lea, "Atelier jamais enregistré")
+    admin = standin.user(ADMIN_ID, first_name="Ada", language_code="fr")
+    await admin.send("/role 2940 patron")
+    await admin.wait_for("usager")
+    await lea.press(preview, "Enregistrer")
+    refused = await lea.wait_for("ne vous permet plus")
+    assert "rien n'a été enregistré" in refused.text
+    titles = [view.title for view in await plume.services.workshops.for_staff()]
+    assert "Atelier jamais enregistré" not in titles and "Prendre en main sa liseuse" in titles
+    await lea.send("un autre titre")  # the form is over: this is a question again
+    assert "Aperçu" not in (await lea.next_message()).text
+
+
+def workshop_draft(title, starts_at, library="lib-amont", minutes=60):
+    return Draft(
+        title=title,
+        library_id=library,
+        starts_at=starts_at,
+        duration_min=minutes,
+        capacity=10,
+        description="",
+        media_type="ebook",
+        media_set=True,
+    )
+
+
+async def test_old_workshop_buttons_act_only_while_they_make_sense(standin, plume):
+    workshops = plume.services.workshops
+    now = dt.datetime.now(dt.UTC)
+    begun = await workshops.create(workshop_draft("Commencé", now - dt.timedelta(minutes=10)))
+    over = await workshops.create(workshop_draft("Fini", now - dt.timedelta(hours=3)))
+    ida = await with_role(standin, plume, 2950, "patron", "Ida")
+    person, _ = await plume.services.users.touch(2950, "Ida", "fr")
+    for view in (begun, over):
+        registered = await workshops.register(view.id, person.id, now=now - dt.timedelta(days=1))
+        assert registered.outcome == "registered"
+    sheet = await workshops.registrants(over.id)
+    await workshops.set_attendance(sheet[0].registration_id, True)
+    await ida.send("/aide")
+    old = await ida.next_message()
+    query = await ida.press_data(f"W:x:{begun.id}", old)  # "Je ne viendrai pas", too late
+    assert "a déjà commencé" in (await ida.wait_callback_answer(query))["text"]
+    query = await ida.press_data(f"W:u:{over.id}", old)
+    assert "est terminé" in (await ida.wait_callback_answer(query))["text"]
+    query = await ida.press_data(f"W:x:{over.id}", old)
+    assert "est terminé" in (await ida.wait_callback_answer(query))["text"]
+    for view in (begun, over):
+        assert (await workshops.enrollment(view.id, person.id)).status == "registered"
+    attended = await workshops.registrants(over.id)
+    assert [(r.status, r.attended) for r in attended] == [("registered", True)]
+
+
+async def test_staff_manage_their_own_library_and_lists_go_by_date(standin, plume):
+    workshops = plume.services.workshops
+    paris = dt.timezone(dt.timedelta(hours=1))
+    await workshops.create(workshop_draft("Janvier", dt.datetime(2031, 1, 3, 10, tzinfo=paris)))
+    await workshops.create(workshop_draft("Décembre", dt.datetime(2030, 12, 6, 10, tzinfo=paris)))
+    lea = await with_role(standin, plume, 2960, "staff", "Léa", library="lib-amont")
+    await lea.send("/ateliers_gestion")
+    listing = await lea.wait_for("Ateliers")
+    labels = [label for label in listing.button_texts if "·" in label]
+    assert labels == [
+        "9 mars 2030 · Médiathèque d'Amont · Prendre en main sa liseuse",
+        "6 déc. 2030 · Médiathèque d'Amont · Décembre",
+        "3 janv. 2031 · Médiathèque d'Amont · Janvier",
+    ]
+    # another library's workshop: not hers to edit or cancel, whatever the button
+    for data in ("Wa:c:ws-presse", "Wa:e:ws-presse", "Wa:K:ws-presse", "Wa:r:ws-presse"):
+        query = await lea.press_data(data, listing)
+        told = (await lea.wait_callback_answer(query))["text"]
+        assert "gérés par leur bibliothèque (Bibliothèque de Bas)" in told, told
+    assert not (await workshops.get("ws-presse")).cancelled
+    coco = await with_role(standin, plume, 2961, "coordinator", "Coralie")
+    await coco.send("/ateliers_gestion")
+    listing = await coco.wait_for("Ateliers")
+    labels = [label for label in listing.button_texts if "·" in label]
+    assert [label.split(" · ")[2] for label in labels] == [
+        "Prendre en main sa liseuse",
+        "Lire la presse sur tablette",
+        "Décembre",
+        "Janvier",
+    ]
+    await coco.press(listing, "Lire la presse")
+    card = await coco.wait_for("Lire la presse sur tablette")
+    assert "Modifier" in " ".join(card.button_texts)
+    # a staff member without a library is asked to choose one
+    sam = await with_role(standin, plume, 2962, "staff", "Sam")
+    await sam.send("/nouvel_atelier")
+    assert "/parametres" in (await sam.next_message()).text
+
+
+async def test_workshops_list_is_one_message_with_pages_and_cards(standin, plume):
+    workshops = plume.services.workshops
+    paris = dt.timezone(dt.timedelta(hours=1))
+    for day in range(1, 6):
+        start = dt.datetime(2031, 2, day, 10, tzinfo=paris)
+        await workshops.create(workshop_draft(f"Atelier {day}", start, "lib-bas"))
+    ida = await with_role(standin, plume, 2970, "patron", "Ida", library="lib-bas")
+    await ida.send("/ateliers")
+    listing = await ida.next_message()
+    assert "7 ateliers à venir" in listing.text and "Page 1 sur 2" in listing.text
+    assert listing.button_texts == ["1", "2", "3", "4", "5", "Suivantes ▶"]
+    await ida.assert_no_message(0.3)  # one message, not one per workshop
+    await ida.press(listing, "Suivantes")
+    second = await ida.next_message()
+    assert second.edited and second.message_id == listing.message_id
+    assert "Page 2 sur 2" in second.text and "Bibliothèque de Bas" in second.text
+    assert second.button_texts == ["6", "7", "◀ Précédentes"]
+    await ida.press(second, "7")
+    card = await ida.next_message()
+    assert not card.edited and "Je m'inscris" in " ".join(card.button_texts)
+    await ida.press(card, "Je m'inscris")
+    assert "Vous êtes inscrit" in (await ida.next_message()).text
+    await ida.send("/workshops")  # the English name
+    listing = await ida.next_message()
+    assert "7 ateliers à venir" in listing.text and "✅" not in listing.text
+    await ida.press(listing, "Suivantes")
+    assert "7. Prendre en main sa liseuse ✅" in (await ida.next_message()).text

@@ -19,12 +19,14 @@ async def choose_library(plume, person, library_id: str) -> None:
     assert await plume.services.users.set_library(person.id, library_id)
 
 
-async def make_staff(standin, person) -> None:
+async def make_staff(standin, person, plume, library: str) -> None:
+    """Staff of ``library`` (staff manage their own library's workshops)."""
     admin = standin.user(ADMIN_ID, first_name="Ada", language_code="fr")
     await person.send("/whoami")
     await person.next_message()
     await admin.send(f"/role {person.id} staff")
     await admin.wait_for("bibliothécaire")
+    assert await plume.services.users.set_library(person.id, library)
 
 
 async def collect(person, *fragments: str) -> dict:
@@ -53,13 +55,19 @@ async def test_list_register_waiting_list_and_promotion(standin, plume, database
     alice = standin.user(5001, first_name="Alice", language_code="fr")
     await choose_library(plume, alice, "lib-bas")
     await alice.send("/ateliers")
-    header = await alice.next_message()
-    assert "2 ateliers à venir" in header.text
-    first = await alice.next_message()  # her library's workshop comes first
+    listing = await alice.next_message()  # one message: the list, a number per workshop
+    assert "2 ateliers à venir" in listing.text
+    # her library's workshop comes first, each with its library
+    assert listing.text.index("Lire la presse") < listing.text.index("Prendre en main")
+    assert "Bibliothèque de Bas" in listing.text and "Médiathèque d'Amont" in listing.text
+    assert listing.button_texts == ["1", "2"]
+    await alice.press(listing, "1")
+    first = await alice.next_message()  # the card, on demand
     assert first.text.splitlines()[0] == "Lire la presse sur tablette"
     assert "mercredi 13 mars 2030 à 14:30 (1 heure)" in first.text
     assert "Bibliothèque de Bas — 2 place Basse" in first.text
     assert "2 places restantes sur 2" in first.text
+    await alice.press(listing, "2")
     second = await alice.next_message()
     assert "Prendre en main sa liseuse" in second.text
     assert "1 h 30" in second.text
@@ -71,9 +79,10 @@ async def test_list_register_waiting_list_and_promotion(standin, plume, database
 
     bob = standin.user(5002, first_name="Bob", language_code="fr")
     await bob.send("/ateliers")
-    await bob.next_message()
-    cards = [await bob.next_message(), await bob.next_message()]
-    presse = next(c for c in cards if "presse" in c.text)
+    listing = await bob.next_message()
+    await bob.press(listing, "2")  # no library of his own: by date, the press one is second
+    presse = await bob.next_message()
+    assert "presse" in presse.text
     await bob.press(presse, "Je m'inscris")
     assert "Complet" in (await bob.next_message()).text
 
@@ -123,7 +132,7 @@ async def test_calendar_file_and_unknown_deep_link(standin, plume):
 
 async def test_staff_create_edit_cancel(standin, plume, database_url):
     lea = standin.user(5010, first_name="Léa", language_code="fr")
-    await make_staff(standin, lea)
+    await make_staff(standin, lea, plume, "lib-coteau")
     lea.drain()
     await lea.send("/nouvel_atelier")
     await lea.wait_for("Nouvel atelier")
@@ -221,14 +230,14 @@ async def test_staff_create_edit_cancel(standin, plume, database_url):
     await zoe.wait_for("is cancelled")
     await lea.wait_for("2 personnes ont été prévenues")
     await max_.send("/ateliers")
-    assert "2 ateliers à venir" in (await max_.next_message()).text  # not the cancelled one
-    for _ in range(2):
-        assert "Jeux vidéo" not in (await max_.next_message()).text
+    listing = await max_.next_message()
+    assert "2 ateliers à venir" in listing.text  # not the cancelled one
+    assert "Jeux vidéo" not in listing.text
 
 
 async def test_attendance_registrants_and_qr_code(standin, plume, database_url):
     sam = standin.user(5020, first_name="Sam", language_code="fr")
-    await make_staff(standin, sam)
+    await make_staff(standin, sam, plume, "lib-amont")
     patrons = [standin.user(5021 + n, first_name=f"P{n}", language_code="fr") for n in range(3)]
     for patron in patrons:
         await patron.send("/start atelier-ws-liseuse")

@@ -97,6 +97,7 @@ ROUTES: tuple[Route, ...] = (
         ("W:x:", _KEY),
         ("W:i:", _KEY),
         ("W:m:", _ID),
+        ("W:o:", _KEY),
         ("W:f:", [("key", "id")]),
         ("W:s", _EXACT),
     ),

@@ -23,6 +23,7 @@ from telegram.ext import (
 )
 
 from bot.context import PlumeContext
+from bot.i18n import N_
 from bot.teach.service import Taught
 from handlers.common import button, conversation, escape, keyboard, reply, requires
 
@@ -184,6 +185,9 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         conversation(
             name="faq_teaching",
+            role="staff",
+            keys=(TEACHING_KEY,),
+            left_behind=N_("The new FAQ entry you were writing was not saved."),
             entry_points=[CallbackQueryHandler(new_entry, pattern=f"^{TEACH}n$")],
             states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, write_answer)]},
             fallbacks=[
