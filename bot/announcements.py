@@ -334,11 +334,63 @@ class AnnouncementService:
         )
 
     async def count(self, audience: str) -> int:
-        inner = audience_query(audience).subquery()
-        async with self._sessions() as session:
-            return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
+        return (await self.count_many([audience]))[audience]
 
-    # -- states --------------------------------------------------------------------------
+    async def count_many(self, audiences: Iterable[str]) -> dict[str, int]:
+        """The size of each audience, in one statement (a screen shows several at once)."""
+        wanted = list(dict.fromkeys(audiences))
+        if not wanted:
+            return {}
+        columns = [
+            select(func.count())
+            .select_from(audience_query(audience).subquery())
+            .scalar_subquery()
+            .label(f"a{n}")
+            for n, audience in enumerate(wanted)
+        ]
+        async with self._sessions() as session:
+            row = (await session.execute(select(*columns))).one()
+        return {audience: int(row[n] or 0) for n, audience in enumerate(wanted)}
+
+    async def for_listing(self, staff_id: int, recent: int = 5) -> list[AnnouncementView]:
+        """What /annonces shows a staff member: the drafts they may send (their own, and
+        every new-title draft until someone sends or discards it), the scheduled and the
+        running announcements, and the last ``recent`` sent ones."""
+        async with self._sessions() as session:
+            active = await session.scalars(
+                select(Announcement)
+                .where(
+                    (Announcement.state.in_(ACTIVE_STATES))
+                    | (
+                        (Announcement.state == DRAFT)
+                        & ((Announcement.kind == NEW_ITEMS) | (Announcement.author_id == staff_id))
+                    )
+                )
+                .order_by(Announcement.id)
+            )
+            done = await session.scalars(
+                select(Announcement)
+                .where(Announcement.state == DONE)
+                .order_by(Announcement.finished_at.desc(), Announcement.id.desc())
+                .limit(recent)
+            )
+            return [_view(r) for r in active] + [_view(r) for r in done]
+
+    async def delivery_counts(self, ids: Iterable[int]) -> dict[int, dict[str, int]]:
+        """Outbox messages by state, for several announcements in one query."""
+        wanted = {campaign_of(i): i for i in ids}
+        found: dict[int, dict[str, int]] = {i: {} for i in wanted.values()}
+        if not wanted:
+            return found
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(OutboxMessage.campaign, OutboxMessage.state, func.count())
+                .where(OutboxMessage.campaign.in_(list(wanted)))
+                .group_by(OutboxMessage.campaign, OutboxMessage.state)
+            )
+            for campaign, state, n in rows:
+                found[wanted[campaign]][state] = int(n)
+        return found
 
     async def schedule(
         self, announcement_id: int, when: dt.datetime, status_chat_id: int

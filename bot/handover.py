@@ -304,16 +304,6 @@ class HandoverService:
                 return None
         return await self.get(question_id)
 
-    async def messages(self, question_id: int) -> list[tuple[bool, str]]:
-        """The thread, oldest first: (from staff, text)."""
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(HandoverMessage.from_staff, HandoverMessage.text)
-                .where(HandoverMessage.question_id == question_id)
-                .order_by(HandoverMessage.id)
-            )
-            return [(bool(from_staff), text) for from_staff, text in rows.tuples()]
-
 
 def _handover(
     question: HandoverQuestion, patron: User, taker: User | None, library: str | None

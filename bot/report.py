@@ -761,7 +761,12 @@ def render_html(
             diff_text = (
                 "—"
                 if diff is None
-                else t("{n} points", n=formats.signed_number(loc, round(diff * 100)))
+                else t.tn(
+                    "{n} point",
+                    "{n} points",
+                    abs(round(diff * 100)),
+                    n=formats.signed_number(loc, round(diff * 100)),
+                )
             )
         else:
             diff_text = "—" if diff is None else formats.signed_number(loc, int(diff))
@@ -849,7 +854,8 @@ def render_html(
 def _logo(path: Path, t: Translator) -> str:
     kind = {".svg": "image/svg+xml", ".png": "image/png"}.get(path.suffix.lower(), "image/jpeg")
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img src="data:{kind};base64,{data}" alt="{escape(t("Logo of the network"))}">'
+    alt = escape(t("Logo of the network"))  # not inside the f-string: Babel would skip it
+    return f'<img src="data:{kind};base64,{data}" alt="{alt}">'
 
 
 def _trend_html(figures: Figures, t: Translator) -> list[str]:

@@ -30,10 +30,14 @@ from telegram.ext import (
 )
 
 from bot.announcements import (
+    DONE,
     DRAFT,
+    FAILED,
     NEW_ITEMS,
     SCHEDULED,
     SENDING,
+    SENT,
+    UNREACHABLE,
     AnnouncementView,
     recipient_payload,
 )
@@ -109,18 +113,19 @@ async def audience_label(services: Services, audience: str, t: Translator) -> st
 
 async def audience_keyboard(context: PlumeContext) -> InlineKeyboardMarkup:
     t = context.t
-    service = context.services.announcements
+    topics = [media_topic(media_type) for media_type in MEDIA_TYPES]
+    counts = await context.services.announcements.count_many(["all", *topics])  # one query
     rows = [
         [
             button(
-                t("📣 All news subscribers ({n})", n=await service.count("all")),
+                t("📣 All news subscribers ({n})", n=counts["all"]),
                 f"{AUDIENCE_PICK}all",
             )
         ]
     ]
     for media_type in MEDIA_TYPES:
         topic = media_topic(media_type)
-        count = await service.count(topic)
+        count = counts[topic]
         rows.append(
             [button(f"{t(TOPIC_NAMES[topic])} ({count})", f"{AUDIENCE_PICK}m:{media_type}")]
         )
@@ -230,8 +235,11 @@ def card_keyboard(t: Translator, person: Person, announcement_id: int) -> Inline
     return keyboard(rows)
 
 
-async def card_text(services: Services, view: AnnouncementView, t: Translator) -> str:
-    count = await services.announcements.count(view.audience)
+async def card_text(
+    services: Services, view: AnnouncementView, t: Translator, count: int | None = None
+) -> str:
+    if count is None:
+        count = await services.announcements.count(view.audience)
     lines = [
         t("👆 Preview: this is exactly what recipients will see."),
         t("Audience: {audience}", audience=await audience_label(services, view.audience, t)),
@@ -281,10 +289,23 @@ async def card_action(update: Update, context: PlumeContext) -> int | None:
     t = context.t
     service = context.services.announcements
     parsed = _parse_card(query.data)
-    if parsed is None or parsed[0] not in ("go", "pd", "no", "x", "rf"):
+    if parsed is None or parsed[0] not in ("go", "pd", "no", "x", "rf", "op"):
         await query.answer(t("This button is no longer valid."), show_alert=True)
         return None
     action, announcement_id = parsed
+    if action == "op":  # a draft listed by /annonces: its preview and card again
+        view = await service.get(announcement_id)
+        if view is None or view.state != DRAFT:
+            await query.answer(
+                t("This announcement was already sent or cancelled."), show_alert=True
+            )
+            return None
+        await query.answer()
+        await send_announcement(context.bot, chat.id, view, stop_keyboard(t, view.topic))
+        await reply(
+            update, await card_text(context.services, view, t), card_keyboard(t, person, view.id)
+        )
+        return None
     if action in ("go", "pd"):
         if action == "pd" and not person.has_role("admin"):
             await query.answer(t("Only administrators can send paid broadcasts."), show_alert=True)
@@ -492,21 +513,68 @@ def _snippet(text: str, limit: int = 60) -> str:
 
 @requires("staff")
 async def annonces(update: Update, context: PlumeContext) -> None:
+    """Drafts, scheduled, running and recently sent announcements, with their counts: one
+    message, every figure read once (one query for the audiences, one for the deliveries)."""
+    person = context.person
+    assert person is not None
     t = context.t
-    views = await context.services.announcements.in_states((SCHEDULED, SENDING))
+    service = context.services.announcements
+    views = await service.for_listing(person.id)
     if not views:
-        await reply(update, t("No announcement is scheduled or being sent."))
+        await reply(update, t("No announcement: no draft, none scheduled, sent or being sent."))
         return
-    lines = [t("<b>Scheduled and running announcements</b>")]
+    audiences = await service.count_many(v.audience for v in views if v.state != DONE)
+    deliveries = await service.delivery_counts(v.id for v in views if v.state in (SENDING, DONE))
+    sections: dict[str, list[str]] = {DRAFT: [], SCHEDULED: [], SENDING: [], DONE: []}
     rows = []
     for view in views:
-        if view.state == SCHEDULED and view.scheduled_at:
-            state = t("scheduled for {when}", when=t.datetime(view.scheduled_at))
-        else:
-            state = t("being sent")
         label = await audience_label(context.services, view.audience, t)
-        lines.append(f"#{view.id} — {state} — {label}\n   {_snippet(view.text)}")
-        rows.append([button(t("✖ Cancel #{id}", id=view.id), f"{CARD}x:{view.id}")])
+        counts = deliveries.get(view.id, {})
+        if view.state == DRAFT:
+            figure = t.tn("{count} recipient", "{count} recipients", audiences[view.audience])
+            rows.append([button(t("📝 Open #{id}", id=view.id), f"{CARD}op:{view.id}")])
+        elif view.state == SCHEDULED:
+            when = t.datetime(view.scheduled_at) if view.scheduled_at else "?"
+            figure = t.tn(
+                "{when}, {count} recipient",
+                "{when}, {count} recipients",
+                audiences[view.audience],
+                when=when,
+            )
+            rows.append([button(t("✖ Cancel #{id}", id=view.id), f"{CARD}x:{view.id}")])
+        elif view.state == SENDING:
+            total = sum(counts.values())
+            figure = t.tn(
+                "{count} sent out of {total}",
+                "{count} sent out of {total}",
+                counts.get(SENT, 0),
+                total=total,
+            )
+            rows.append([button(t("✖ Cancel #{id}", id=view.id), f"{CARD}x:{view.id}")])
+        else:
+            figure = t.tn("{count} person reached", "{count} people reached", counts.get(SENT, 0))
+            missed = counts.get(FAILED, 0) + counts.get(UNREACHABLE, 0)
+            if missed:
+                figure += ", " + t.tn("{count} not reached", "{count} not reached", missed)
+        sections[view.state].append(
+            t(
+                "#{id} — {label} — {figure}\n   {snippet}",
+                id=view.id,
+                label=label,
+                figure=figure,
+                snippet=_snippet(view.text),
+            )
+        )
+    titles = {
+        DRAFT: t("<b>Drafts</b>"),
+        SCHEDULED: t("<b>Scheduled announcements</b>"),
+        SENDING: t("<b>Being sent</b>"),
+        DONE: t("<b>Recently sent</b>"),
+    }
+    lines: list[str] = []
+    for state, entries in sections.items():
+        if entries:
+            lines += ["", titles[state], *entries] if lines else [titles[state], *entries]
     await reply(update, "\n".join(lines), keyboard(rows))
 
 
@@ -554,6 +622,7 @@ async def notify_staff(application: Application, view: AnnouncementView) -> int:
     outbox rows each, keyed: a second call shows nothing twice)."""
     services = application.services  # type: ignore[attr-defined]
     shown = 0
+    count = await services.announcements.count(view.audience)  # once for every card
     for person in await services.users.privileged():
         if not person.reachable:
             continue
@@ -585,7 +654,7 @@ async def notify_staff(application: Application, view: AnnouncementView) -> int:
                 session,
                 kind="draft_notice",
                 chat_id=person.telegram_id,
-                text=await card_text(services, view, t),
+                text=await card_text(services, view, t, count),
                 reply_markup=card_keyboard(t, person, view.id).to_dict(),
                 dedupe_key=f"{key}:card",
             )

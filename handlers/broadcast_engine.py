@@ -21,13 +21,18 @@ from telegram.ext import Application
 
 from bot.announcements import CANCELLED, SENDING, AnnouncementView, Progress, campaign_of
 from bot.context import PlumeApplication
-from bot.i18n import Translator, translator
+from bot.i18n import Np_, Translator, translator
 from bot.outbox import URGENT, enqueue, message_payload
 from handlers.common import button, escape, keyboard
 
 log = logging.getLogger(__name__)
 
 UNSUBSCRIBE: Final = "Un:"
+#: kept apart: Babel extracts a t.tn(...) written inside a list as a lone singular
+REACHED: Final = Np_(
+    "Announcement #{id} is sent: {count} person reached in {duration}.",
+    "Announcement #{id} is sent: {count} people reached in {duration}.",
+)
 CARD: Final = "An:"
 STATUS_EVERY: float = 3.0  # seconds between two edits of the status message
 RATE_WINDOW: Final = 20.0
@@ -107,7 +112,12 @@ def status_text(
             lines.append(t("Not sent: {left}", left=progress.cancelled))
         lines.append(t("Duration: {duration}", duration=format_duration(t, elapsed)))
     else:
-        left = t("Left: {left} of {total}", left=progress.waiting, total=progress.total)
+        left = t.tn(
+            "Left: {count} of {total}",
+            "Left: {count} of {total}",
+            progress.waiting,
+            total=progress.total,
+        )
         if seconds_left is not None:
             left += " · " + t("about {duration} to go", duration=format_duration(t, seconds_left))
         lines.append(left)
@@ -122,10 +132,10 @@ def report_text(
     errors: list[tuple[str, int]],
 ) -> str:
     lines = [
-        t(
-            "Announcement #{id} is sent: {sent} people reached in {duration}.",
+        t.tn(
+            *REACHED,
+            progress.sent,
             id=announcement_id,
-            sent=progress.sent,
             duration=format_duration(t, elapsed),
         )
     ]

@@ -311,13 +311,14 @@ async def survey_round(context: CallbackContext) -> None:  # type: ignore[type-a
             continue
         feedback_id = await feedback.add(person.id, SURVEY, library_id=person.library_id)
         t = translator(person.language, services.settings.timezone)
+        name = escape(person.first_name or t("there"))  # apart: Babel skips a nested t(...)
         await services.outbox.notify(
             "survey",
             person.telegram_id,
             t(
                 "A quick question, {name}: would you recommend the digital library to "
                 "someone close to you? From 0 (not at all) to 10 (certainly).",
-                name=escape(person.first_name or t("there")),
+                name=name,
             ),
             reply_markup=survey_keyboard(t, feedback_id).to_dict(),
             dedupe_key=f"survey:{feedback_id}",

@@ -37,11 +37,12 @@ async def start(update: Update, context: PlumeContext) -> None:
         await show_workshop(update, context, payload.removeprefix(DEEP_LINK_PREFIX))
         return
     t = context.t
+    name = escape(person.first_name or t("there"))  # apart: Babel skips a nested t(...)
     greeting = t(
         "Hello {name}! I am Plume, the assistant of the digital library: e-books, "
         "audiobooks, press, films, music, courses and video games, free for members of "
         "the network's libraries.",
-        name=escape(person.first_name or t("there")),
+        name=name,
     )
     if person.onboarded:
         await reply(update, greeting)

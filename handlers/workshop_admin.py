@@ -615,6 +615,13 @@ async def _may_manage(
 
 
 def manage_text(t: Translator, view: WorkshopView, link: str) -> str:
+    registered = t.tn(
+        "{count} registered out of {capacity}",
+        "{count} registered out of {capacity}",
+        view.registered,
+        capacity=view.capacity,
+    )
+    waiting = t.tn("{count} waiting", "{count} waiting", view.waiting)
     lines = [
         f"<b>{escape(view.title)}</b>",
         t("📅 {when}", when=when_text(t, view.starts_at, view.duration_min)),
@@ -622,12 +629,7 @@ def manage_text(t: Translator, view: WorkshopView, link: str) -> str:
             "📍 {place}",
             place=place_text(view.library_name, view.library_address, view.library_commune),
         ),
-        t(
-            "👥 {registered} registered out of {capacity}, {waiting} waiting",
-            registered=view.registered,
-            capacity=view.capacity,
-            waiting=view.waiting,
-        ),
+        t("👥 {registered}, {waiting}", registered=registered, waiting=waiting),
         t("🔗 {link}", link=escape(link)),
     ]
     if view.cancelled:
@@ -687,11 +689,12 @@ async def ask_cancel(update: Update, context: PlumeContext) -> None:
     assert query is not None
     await query.answer()
     t = context.t
-    text = t(
+    text = t.tn(
+        "Cancel “{title}” of {when}? The {count} registered or waiting patron will be told.",
         "Cancel “{title}” of {when}? The {count} registered and waiting patrons will be told.",
+        view.registered + view.waiting,
         title=escape(view.title),
         when=t.datetime(view.starts_at),
-        count=view.registered + view.waiting,
     )
     markup = keyboard(
         [
@@ -790,7 +793,7 @@ async def registrants(update: Update, context: PlumeContext) -> None:
     text = ""
     for index, line in enumerate(lines):
         if len(text) + len(line) > TEXT_LIMIT:
-            text += t("… and {count} more.", count=len(lines) - index)
+            text += t.tn("… and {count} more.", "… and {count} more.", len(lines) - index)
             break
         text += line + "\n"
     await reply(update, text.rstrip(), keyboard([[button(t("◀ Back"), f"{BACK}{view.id}")]]))
@@ -819,12 +822,14 @@ async def _sheet(update: Update, context: PlumeContext, view: WorkshopView, page
     if page < pages - 1:
         nav.append(button(t("Next ▶"), f"{SHEET}{view.id}:{page + 1}"))
     present = sum(1 for p in people if p.attended)
-    text = t(
-        "<b>Attendance — {title}</b>\nTap a name: ✅ came, ❌ did not come. {present} of "
-        "{count} marked present.",
+    text = t.tn(
+        "<b>Attendance — {title}</b>\nTap a name: ✅ came, ❌ did not come. {count} of "
+        "{total} marked present.",
+        "<b>Attendance — {title}</b>\nTap a name: ✅ came, ❌ did not come. {count} of "
+        "{total} marked present.",
+        present,
         title=escape(view.title),
-        present=present,
-        count=len(people),
+        total=len(people),
     )
     if not people:
         text = t("Nobody is registered for “{title}”.", title=escape(view.title))

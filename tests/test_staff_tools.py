@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import event
+
+from bot.i18n import translator
 from bot.workshops import Draft
 from tests.kit import ADMIN_ID
+from tests.test_broadcast import add_patrons
 
 
 async def with_role(standin, plume, telegram_id, role, name, language="fr", library=None):
@@ -314,3 +318,55 @@ async def test_workshops_list_is_one_message_with_pages_and_cards(standin, plume
     assert "7 ateliers à venir" in listing.text and "✅" not in listing.text
     await ida.press(listing, "Suivantes")
     assert "7. Prendre en main sa liseuse ✅" in (await ida.next_message()).text
+
+
+async def test_annonces_lists_drafts_scheduled_sending_and_sent(standin, plume, database_url):
+    await add_patrons(database_url, [2981, 2982], ["media:ebook", "news"])
+    service = plume.services.announcements
+    # an import's new-title draft, made before any of these staff members existed
+    (draft_id,) = await service.create_new_item_drafts(
+        {"ebook": ["Le Titre neuf"]}, translator("fr")
+    )
+    new_titles = f"n° {draft_id} — les personnes abonnées à « Nouveaux livres numériques"
+    lea = await with_role(standin, plume, 2980, "staff", "Léa", library="lib-amont")
+    nora = await with_role(standin, plume, 2983, "staff", "Nora", library="lib-bas")
+    # Léa begins an announcement, counts of the audience screen read in one statement
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = plume.services.engine.sync_engine
+    await lea.send("/annonce")
+    await lea.wait_for("Nouvelle annonce")
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await lea.send("Fermeture exceptionnelle lundi")
+        audience = await lea.wait_for("À qui l'envoyer")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert "(2)" in " ".join(audience.button_texts)
+    assert sum("count(" in s.lower() for s in statements) == 1, statements
+    await lea.send("/nouvel_atelier")  # her draft is put aside, kept in /annonces
+    await lea.wait_for("brouillon déjà enregistré reste dans /annonces")
+    await lea.send("/annuler")
+    await lea.next_message()
+    await lea.send("/annonces")
+    listing = await lea.wait_for("Brouillons")
+    assert new_titles in listing.text and "Fermeture exceptionnelle" in listing.text
+    assert "2 destinataires" in listing.text
+    # Nora, who was not there at the import, sees the new-title draft, not Léa's own
+    await nora.send("/annonces")
+    listing = await nora.wait_for("Brouillons")
+    assert new_titles in listing.text and "Fermeture" not in listing.text
+    await nora.press(listing, f"Ouvrir n° {draft_id}")
+    await nora.wait_for("Le Titre neuf")
+    card = await nora.wait_for("Aperçu")
+    await nora.press(card, "Envoyer maintenant")
+    await nora.wait_for("est envoyée", timeout=10)
+    await lea.send("/annonces")
+    listing = await lea.wait_for("Envoyées récemment")
+    drafts, sent = listing.text.split("Envoyées récemment")
+    assert new_titles not in drafts and "Fermeture exceptionnelle" in drafts
+    assert "2 personnes touchées" in sent and new_titles in sent
+    assert f"Ouvrir n° {draft_id}" not in listing.button_texts

@@ -180,7 +180,7 @@ async def test_staff_create_edit_cancel(standin, plume, database_url):
     await lea.press(preview, "Enregistrer")
     await lea.wait_for("Atelier enregistré")
     managed = await lea.wait_for("t.me/plume_test_bot?start=atelier-ws-20270328-")
-    assert "0 inscrits sur 1, 0 en attente" in managed.text
+    assert "0 inscrit·e sur 1, 0 en attente" in managed.text
 
     engine = create_engine(database_url)
     async with engine.connect() as conn:
@@ -214,7 +214,7 @@ async def test_staff_create_edit_cancel(standin, plume, database_url):
     assert "Sunday, October 31, 2027 at 10:00" in (await zoe.wait_for("has changed")).text
     got = await collect(lea, "2 personnes ont été prévenues", "t.me/plume_test_bot")
     managed = got["t.me/plume_test_bot"]  # the card and the count may come in either order
-    assert "1 inscrits sur 1, 1 en attente" in managed.text
+    assert "1 inscrit·e sur 1, 1 en attente" in managed.text
 
     await lea.press(managed, "Inscrits")
     listing = await lea.wait_for("Inscrits à")
@@ -247,7 +247,7 @@ async def test_attendance_registrants_and_qr_code(standin, plume, database_url):
     await sam.send("/ateliers_gestion")
     listing = await sam.wait_for("Ateliers")
     await sam.press(listing, "Prendre en main sa liseuse")
-    managed = await sam.wait_for("3 inscrits sur 8")
+    managed = await sam.wait_for("3 inscrit·es sur 8")
     await sam.press(managed, "Présences")
     sheet = await sam.wait_for("Présences")
     assert "0 sur 3" in sheet.text
@@ -262,7 +262,7 @@ async def test_attendance_registrants_and_qr_code(standin, plume, database_url):
     assert await count_events(database_url, "attendance") == 2
     await sam.press(sheet, "Retour")
     managed = await sam.next_message()
-    assert managed.edited and "3 inscrits sur 8" in managed.text
+    assert managed.edited and "3 inscrit·es sur 8" in managed.text
     await sam.press(managed, "Lien et QR code")
     photo = await sam.wait_for(lambda m: m.photo is not None)
     assert photo.photo.startswith(b"\x89PNG")
