@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -28,6 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCALES_DIR = ROOT / "locales"
 DOMAIN = "plume"
 SOURCE_DIRS = ("bot", "handlers")
+#: English dates day first, as in "Tuesday 1 December 2026" (not "December 1, 2026")
+ENGLISH_DATE = "EEEE d MMMM y"
+ENGLISH_SHORT_DATE = "d MMM y"
 KEYWORDS = {"t": None, "N_": None, "tn": (1, 2), "Np_": (1, 2)}
 
 
@@ -93,14 +97,24 @@ class Translator:
         return self(N_("{date} at {time}"), date=self.date(local), time=self.time(local))
 
     def date(self, day: dt.date | dt.datetime) -> str:
+        """``mardi 1er décembre 2026`` / ``Tuesday 1 December 2026``."""
         if isinstance(day, dt.datetime):
             day = self.local(day).date()
-        return format_date(day, format="full", locale=self._babel_locale)
+        pattern = ENGLISH_DATE if self.locale == "en" else "full"
+        return self._first(day, format_date(day, format=pattern, locale=self._babel_locale))
 
     def short_date(self, day: dt.date | dt.datetime) -> str:
+        """``1er déc. 2026`` / ``1 Dec 2026``."""
         if isinstance(day, dt.datetime):
             day = self.local(day).date()
-        return format_date(day, format="medium", locale=self._babel_locale)
+        pattern = ENGLISH_SHORT_DATE if self.locale == "en" else "medium"
+        return self._first(day, format_date(day, format=pattern, locale=self._babel_locale))
+
+    def _first(self, day: dt.date, text: str) -> str:
+        """French writes the first day of a month "1er" (Babel writes "1")."""
+        if self.locale == "fr" and day.day == 1:
+            return re.sub(r"(?<!\d)1(?=\s)", "1er", text, count=1)
+        return text
 
     def time(self, moment: dt.datetime) -> str:
         return format_time(self.local(moment), format="short", locale=self._babel_locale)

@@ -8,7 +8,7 @@ from telegram.ext import BaseHandler, CommandHandler
 from bot.context import PlumeContext
 from bot.users import RoleError
 from handlers.common import ROLE_NAMES, escape, reply, requires
-from handlers.menus import publish_menu_for
+from handlers.menus import names, publish_menu_for
 from storage.models import ROLES
 
 ROLE_ALIASES = {
@@ -91,4 +91,4 @@ async def role(update: Update, context: PlumeContext) -> None:
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
-    return [CommandHandler("roles", roles), CommandHandler("role", role)]
+    return [CommandHandler(names("roles"), roles), CommandHandler(names("role"), role)]

@@ -50,6 +50,7 @@ from bot.subscriptions import TOPIC_NAMES, media_topic
 from bot.users import Person
 from handlers.broadcast_engine import CARD, desk, send_announcement, stop_keyboard, stop_markup
 from handlers.common import button, conversation, escape, keyboard, reply, requires, show
+from handlers.menus import names
 from storage.models import MEDIA_TYPES, utcnow
 
 log = logging.getLogger(__name__)
@@ -706,7 +707,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
                 "in /annonces."
             ),
             entry_points=[
-                CommandHandler("annonce", annonce),
+                CommandHandler(names("announce"), annonce),
                 CallbackQueryHandler(card_entry, pattern=rf"^{CARD}(at|ed|au):"),
             ],
             states={
@@ -716,10 +717,10 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
                 WHEN: [MessageHandler(filters.TEXT & ~filters.COMMAND, when_given)],
                 EDIT: [MessageHandler(content, edited)],
             },
-            fallbacks=[CommandHandler(["annuler", "cancel"], give_up)],
+            fallbacks=[CommandHandler(names("cancel"), give_up)],
             conversation_timeout=CONVERSATION_TIMEOUT,
             allow_reentry=True,
         ),
         CallbackQueryHandler(card_action, pattern=f"^{CARD}"),
-        CommandHandler("annonces", annonces),
+        CommandHandler(names("announcements"), annonces),
     ]

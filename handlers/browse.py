@@ -8,6 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.answers import Card
 from bot.context import PlumeContext
 from handlers.common import button, escape, keyboard, reply, show
+from handlers.menus import names
 from handlers.search import BROWSE, CARD, MEDIA_EMOJI, MEDIA_NAMES, link_row, short
 
 # M:  media types (M:* in place) · M:<type>  its resources
@@ -90,6 +91,6 @@ async def browse_button(update: Update, context: PlumeContext) -> None:
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
-        CommandHandler("media", media),
+        CommandHandler(names("media"), media),
         CallbackQueryHandler(browse_button, pattern=f"^{BROWSE}"),
     ]

@@ -13,6 +13,7 @@ from telegram.ext import (
 
 from bot.context import PlumeContext
 from handlers.common import reply
+from handlers.menus import names
 
 
 async def nothing_to_cancel(update: Update, context: PlumeContext) -> None:
@@ -48,7 +49,7 @@ async def other_message(update: Update, context: PlumeContext) -> None:
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
-        CommandHandler(["annuler", "cancel"], nothing_to_cancel),
+        CommandHandler(names("cancel"), nothing_to_cancel),
         MessageHandler(filters.COMMAND, unknown_command),
         CallbackQueryHandler(unknown_button),
         MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, other_message),

@@ -37,6 +37,7 @@ from bot.feedback import FREE, SURVEY, FeedbackError, subject_media_type
 from bot.i18n import translator
 from bot.outbox import BULK
 from handlers.common import button, escape, keyboard, reply, show
+from handlers.menus import names
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +343,7 @@ def handlers() -> dict[int, list[BaseHandler]]:  # type: ignore[type-arg]
     return {
         PENDING_GROUP: [MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, pending_text)],
         0: [
-            CommandHandler("avis", avis),
+            CommandHandler(names("feedback"), avis),
             CallbackQueryHandler(vote, pattern=f"^{VOTE}"),
             CallbackQueryHandler(feedback_button, pattern=f"^{FEEDBACK}"),
         ],

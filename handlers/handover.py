@@ -23,6 +23,7 @@ from bot.privacy.coverage import PERSON_REF
 from bot.privacy.service import pseudonym
 from handlers import teach
 from handlers.common import button, conversation, escape, keyboard, reply, requires
+from handlers.menus import names
 from handlers.search import HANDOVER
 
 log = logging.getLogger(__name__)
@@ -375,7 +376,7 @@ async def cancel(update: Update, context: PlumeContext) -> int:
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         CallbackQueryHandler(pass_on, pattern=f"^{HANDOVER}"),
-        CommandHandler("questions", questions),
+        CommandHandler(names("questions"), questions),
         CallbackQueryHandler(close, pattern=f"^{CLOSE}"),
         conversation(
             name="handover_reply",
@@ -386,7 +387,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
             ),
             entry_points=[CallbackQueryHandler(start_answer, pattern=f"^{ANSWER}")],
             states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, send_answer)]},
-            fallbacks=[CommandHandler(["cancel", "annuler"], cancel)],
+            fallbacks=[CommandHandler(names("cancel"), cancel)],
             conversation_timeout=REPLY_TIMEOUT,
             allow_reentry=True,
         ),
@@ -396,7 +397,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
             left_behind=N_("Your reply to the library was not sent."),
             entry_points=[CallbackQueryHandler(start_patron_reply, pattern=f"^{PATRON_REPLY}")],
             states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, send_patron_reply)]},
-            fallbacks=[CommandHandler(["cancel", "annuler"], cancel)],
+            fallbacks=[CommandHandler(names("cancel"), cancel)],
             conversation_timeout=REPLY_TIMEOUT,
             allow_reentry=True,
         ),

@@ -8,7 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.config import SUPPORTED_LOCALES
 from bot.context import PlumeContext
 from handlers.common import button, escape, keyboard, reply, show
-from handlers.menus import publish_menu_for
+from handlers.menus import names, publish_menu_for
 from handlers.start import library_keyboard
 from handlers.subscriptions import MENU as SUBSCRIPTIONS_MENU
 
@@ -70,7 +70,7 @@ async def settings_button(update: Update, context: PlumeContext) -> None:
         context.person = await context.services.users.get(person.telegram_id)
         await query.answer(context.t("Language changed."))
         await show(update, await settings_text(context), settings_keyboard(context))
-        if context.person and context.person.privileged:
+        if context.person:
             await publish_menu_for(context.bot, context.person)
     elif action == "lib":
         await query.answer()
@@ -83,6 +83,6 @@ async def settings_button(update: Update, context: PlumeContext) -> None:
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
-        CommandHandler("settings", settings),
+        CommandHandler(names("settings"), settings),
         CallbackQueryHandler(settings_button, pattern=f"^{SETTINGS}"),
     ]

@@ -8,7 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.context import PlumeContext
 from bot.i18n import Translator
 from handlers.common import ROLE_NAMES, button, escape, keyboard, reply, show
-from handlers.menus import commands_for
+from handlers.menus import commands_for, names
 from handlers.privacy import notice_keyboard, short_notice
 from handlers.subscriptions import ask_subscriptions
 from handlers.workshops import DEEP_LINK_PREFIX, show_workshop
@@ -134,9 +134,9 @@ async def whoami(update: Update, context: PlumeContext) -> None:
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
-        CommandHandler("start", start),
-        CommandHandler("help", help_command),
-        CommandHandler("whoami", whoami),
+        CommandHandler(names("start"), start),
+        CommandHandler(names("help"), help_command),
+        CommandHandler(names("whoami"), whoami),
         CallbackQueryHandler(library_page, pattern=f"^{LIBRARY_PAGE}"),
         CallbackQueryHandler(library_pick, pattern=f"^{LIBRARY_PICK}"),
     ]

@@ -47,6 +47,7 @@ from bot.report import (
 from bot.stats import Figures, Period, PeriodError, PeriodOrderError, media_keys
 from handlers import teach
 from handlers.common import button, conversation, escape, keyboard, reply, requires
+from handlers.menus import names
 from handlers.privacy.contact import write_button
 from storage.models import MEDIA_TYPES
 
@@ -524,7 +525,7 @@ async def rapport(update: Update, context: PlumeContext) -> None:
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
-        CommandHandler("stats", stats),
+        CommandHandler(names("stats"), stats),
         conversation(
             role="coordinator",
             left_behind=N_("The period you were asked for is no longer awaited."),
@@ -532,15 +533,15 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
             states={
                 TYPING_PERIOD: [MessageHandler(filters.TEXT & ~filters.COMMAND, period_typed)]
             },
-            fallbacks=[CommandHandler(["annuler", "cancel"], period_cancelled)],
+            fallbacks=[CommandHandler(names("cancel"), period_cancelled)],
             conversation_timeout=PERIOD_TIMEOUT,
             allow_reentry=True,
             name="stats_period",
         ),
         CallbackQueryHandler(stats_button, pattern=f"^{STATS}"),
-        CommandHandler("avis_recus", received),
+        CommandHandler(names("feedback_received"), received),
         CallbackQueryHandler(received_button, pattern=f"^{RECEIVED}"),
-        CommandHandler("sans_reponse", unanswered),
-        CommandHandler("export", export),
-        CommandHandler("rapport", rapport),
+        CommandHandler(names("unanswered"), unanswered),
+        CommandHandler(names("export"), export),
+        CommandHandler(names("report"), rapport),
     ]

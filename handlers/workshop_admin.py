@@ -48,6 +48,7 @@ from bot.workshops import (
     manages,
 )
 from handlers.common import button, conversation, escape, keyboard, reply, requires, show
+from handlers.menus import names
 from handlers.workshops import (
     announce,
     duration_text,
@@ -914,7 +915,7 @@ def form() -> ConversationHandler:  # type: ignore[type-arg]
         keys=(DRAFT_KEY, EDITING_KEY),
         left_behind=N_("The workshop form you had open is closed: nothing of it was saved."),
         entry_points=[
-            CommandHandler("nouvel_atelier", new_workshop),
+            CommandHandler(names("new_workshop"), new_workshop),
             CallbackQueryHandler(edit_workshop, pattern=f"^{EDIT}"),
         ],
         states={
@@ -941,7 +942,7 @@ def form() -> ConversationHandler:  # type: ignore[type-arg]
             ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
         },
         fallbacks=[
-            CommandHandler(["annuler", "cancel"], give_up),
+            CommandHandler(names("cancel"), give_up),
             CallbackQueryHandler(give_up, pattern=f"^{QUIT}$"),
             MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, wrong_input),
         ],
@@ -953,7 +954,7 @@ def form() -> ConversationHandler:  # type: ignore[type-arg]
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         form(),
-        CommandHandler("ateliers_gestion", manage),
+        CommandHandler(names("manage_workshops"), manage),
         CallbackQueryHandler(list_page, pattern=f"^{LIST_PAGE}"),
         CallbackQueryHandler(card, pattern=f"^({CARD}|{BACK})"),
         CallbackQueryHandler(ask_cancel, pattern=f"^{CANCEL_ASK}"),

@@ -46,6 +46,7 @@ from bot.workshops import (
     ics_calendar,
 )
 from handlers.common import button, conversation, escape, keyboard, reply, show
+from handlers.menus import names
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -701,7 +702,7 @@ async def on_stop(application: Application) -> None:  # type: ignore[type-arg]
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
-        CommandHandler(["ateliers", "workshops"], list_workshops),
+        CommandHandler(names("workshops"), list_workshops),
         CallbackQueryHandler(more_workshops, pattern=f"^{MORE}"),
         CallbackQueryHandler(open_card, pattern=f"^{OPEN}"),
         CallbackQueryHandler(register, pattern=f"^{REGISTER}"),
@@ -718,7 +719,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
                     CallbackQueryHandler(skip_comment, pattern=f"^{SKIP}$"),
                 ]
             },
-            fallbacks=[CommandHandler(["annuler", "cancel"], stop_commenting)],
+            fallbacks=[CommandHandler(names("cancel"), stop_commenting)],
             conversation_timeout=COMMENT_TIMEOUT,
             allow_reentry=True,
         ),

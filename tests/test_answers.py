@@ -35,7 +35,7 @@ async def test_item_card_with_link_and_see_also(standin, plume):
     card = await bob.next_message()
     assert "<b>Intouchables</b>" in card.text or "Intouchables" in card.text.splitlines()[0]
     assert "Olivier Nakache et Éric Toledano · 2011" in card.text
-    assert "Disponible sur : Cinéma à la demande" in card.text
+    assert "Disponible sur : Cinéma à la demande" in card.text
     link = card.buttons[0][0]
     assert link["url"] == "https://numerique.test.example/cinema"
 

@@ -91,7 +91,7 @@ async def test_staff_broadcast_reaches_subscribers_once_and_text_arrives_intact(
     assert "2 personnes touchées" in report.text
     assert "1 personne a bloqué Plume" in report.text
     final = standin.backend.chats[ADMIN_ID].messages[card.message_id]
-    assert "envoyée" in final["text"] and "Envoyés : 2" in final["text"]
+    assert "envoyée" in final["text"] and "Envoyés : 2" in final["text"]
 
     for tid in (4001, 4002):
         messages = standin.user(tid).bot_messages
@@ -123,7 +123,7 @@ async def test_stop_button_unsubscribes_in_one_tap(standin, plume, database_url)
     query = await patron.press(announcement, "Ne plus recevoir")
     assert (await patron.wait_callback_answer(query))["text"] == "Désabonnement effectué."
     confirmation = await patron.wait_for("vous ne recevrez plus")
-    assert "« Nouveaux films »" in confirmation.text
+    assert "« Nouveaux films »" in confirmation.text
     topics = await scalar(
         database_url,
         select(func.count()).select_from(Subscription).where(Subscription.topic == "media:video"),
@@ -142,7 +142,7 @@ async def test_photo_with_caption_and_patrons_cannot_announce(standin, plume, da
     await add_patrons(database_url, [4201], ["news"], language="en")
     patron = standin.user(4299, language_code="fr")
     await patron.send("/annonce")
-    assert "réservé au rôle « bibliothécaire »" in (await patron.next_message()).text
+    assert "réservé au rôle « bibliothécaire »" in (await patron.next_message()).text
     staff = standin.user(ADMIN_ID, language_code="fr")
     await staff.send("/annonce")
     await staff.wait_for("Nouvelle annonce")

@@ -12,9 +12,9 @@ async def test_start_in_french_pick_library_on_second_page(standin, plume):
     alice = standin.user(1001, first_name="Alice", language_code="fr-FR")
     await alice.send("/start")
     greeting = await alice.next_message()
-    assert greeting.text.startswith("Bonjour Alice ! Je suis Plume")
+    assert greeting.text.startswith("Bonjour Alice ! Je suis Plume")
     picker = await alice.next_message()
-    assert picker.text == "Dans quelle bibliothèque êtes-vous inscrit·e ?"
+    assert picker.text == "Dans quelle bibliothèque êtes-vous inscrit·e ?"
     assert picker.button_texts[:2] == ["Médiathèque d'Amont", "Bibliothèque de Bas"]
     assert "Bibliothèque de l'Étang" in picker.button_texts  # É sorts with E
     assert "Bibliothèque du Jonc" not in picker.button_texts
@@ -24,7 +24,7 @@ async def test_start_in_french_pick_library_on_second_page(standin, plume):
     assert "Bibliothèque du Jonc" in page2.button_texts
     await alice.press(page2, "Bibliothèque du Jonc")
     noted = await alice.next_message()
-    assert noted.text == "C'est noté : votre bibliothèque est Bibliothèque du Jonc."
+    assert noted.text == "C'est noté : votre bibliothèque est Bibliothèque du Jonc."
     help_message = await alice.next_message()
     assert "Ce que je sais faire" in help_message.text
 
@@ -65,7 +65,7 @@ async def test_settings_change_library(standin, plume):
     dan = standin.user(1005, first_name="Dan", language_code="fr")
     await dan.send("/settings")
     shown = await dan.next_message()
-    assert "Bibliothèque : pas encore choisie" in shown.text
+    assert "Bibliothèque : pas encore choisie" in shown.text
     await dan.press(shown, "Bibliothèque")
     picker = await dan.next_message()
     await dan.press(picker, "Médiathèque d'Amont")
@@ -98,7 +98,7 @@ async def test_forged_and_stale_buttons_get_a_polite_answer(standin, plume):
             None,
         }
     await finn.send("/whoami")
-    assert "Votre identifiant Telegram : 1007" in (await finn.wait_for("identifiant")).text
+    assert "Votre identifiant Telegram : 1007" in (await finn.wait_for("identifiant")).text
 
 
 async def test_roles_are_granted_by_administrators_only(standin, plume):
@@ -106,14 +106,14 @@ async def test_roles_are_granted_by_administrators_only(standin, plume):
     admin = standin.user(ADMIN_ID, first_name="Ada", language_code="fr")
     await patron.send("/role 1008 admin")
     refusal = await patron.next_message()
-    assert refusal.text.startswith("Désolé, c'est réservé au rôle « administration »")
+    assert refusal.text.startswith("Désolé, c'est réservé au rôle « administrateur·rice »")
 
     await admin.send("/whoami")
-    assert "Rôle : administration" in (await admin.next_message()).text
+    assert "Rôle : administrateur·rice" in (await admin.next_message()).text
     await admin.send("/role 1008 bibliothécaire")
     assert (await admin.next_message()).text == "Gus est maintenant bibliothécaire."
     staff_menu = [c["command"] for c in standin.commands_for(1008)]
-    assert "whoami" in staff_menu and "role" not in staff_menu
+    assert "moi" in staff_menu and "role" not in staff_menu
     assert "role" in [c["command"] for c in standin.commands_for(ADMIN_ID)]
     await admin.send("/roles")
     listing = await admin.next_message()
@@ -124,13 +124,14 @@ async def test_roles_are_granted_by_administrators_only(standin, plume):
     await admin.send("/role 999 staff")
     assert "n'a encore écrit à Plume" in (await admin.next_message()).text
     await admin.send("/role")
-    assert (await admin.next_message()).text.startswith("Utilisation : /role")
+    assert (await admin.next_message()).text.startswith("Utilisation : /role")
 
 
 async def test_command_menus_per_language(standin, plume):
     french = [c["command"] for c in standin.commands_for(5555, language_code="fr")]
     english = standin.commands_for(5555, language_code="en")
-    assert {"start", "help", "settings"} <= set(french)
+    assert {"start", "aide", "parametres"} <= set(french)
+    assert {"start", "help", "settings"} <= {c["command"] for c in english}
     assert "role" not in french
     assert {c["description"] for c in english} >= {"What Plume can do"}
 

@@ -75,7 +75,7 @@ async def test_thumbs_down_offers_a_button_and_takes_only_a_reply_as_the_comment
     ]
     # voting again changes the vote instead of adding one
     query = await alice.press(card, "👍")
-    assert (await alice.wait_callback_answer(query))["text"].startswith("Merci !")
+    assert (await alice.wait_callback_answer(query))["text"].startswith("Merci !")
     assert [(v.kind, v.rating) for v in await rows(database_url)] == [("vote", 1)]
 
 
@@ -130,7 +130,7 @@ async def test_avis_with_rating_and_contact(standin, plume, database_url):
     assert ask.edited and "recontacter" in ask.text
     await carla.press(ask, "Oui, volontiers")
     done = await carla.next_message()
-    assert done.text.startswith("Merci pour votre remarque !")
+    assert done.text.startswith("Merci pour votre remarque !")
     (row,) = await rows(database_url)
     assert (row.rating, row.contact_ok) == (4, True)
 
@@ -147,7 +147,7 @@ async def test_avis_with_rating_and_contact(standin, plume, database_url):
     assert "Il manque des BD pour ados" in listing.text and "Très pratique" in listing.text
     links = [e.get("url") for e in listing.raw.get("entities", []) if e["type"] == "text_link"]
     # the author who agreed is named by pseudonym; staff write to them through Plume
-    assert links == [] and "recontacté·e : U" in listing.text
+    assert links == [] and "recontacté·e : U" in listing.text
     assert "Carla" not in listing.text and "2004" not in listing.text
     assert "Dan" not in listing.text and "2005" not in listing.text
     await coco.press(listing, "★★★★")
@@ -192,11 +192,11 @@ async def test_coordinator_stats_report_export_and_unanswered(standin, plume, da
     assert chart.photo is not None and chart.photo.startswith(b"\x89PNG")
     figures = await coco.next_message()
     assert figures.text.startswith("<b>Statistiques du") or "Statistiques du" in figures.text
-    assert "Questions : 2" in figures.text
+    assert "Questions : 2" in figures.text
     assert figures.button_texts[:4] == ["Semaine", "Mois", "Trimestre", "Année"]
     await coco.press(figures, "Année")
     assert (await coco.next_message()).photo is not None
-    assert "Questions : 2" in (await coco.next_message()).text
+    assert "Questions : 2" in (await coco.next_message()).text
 
     await coco.send("/sans_reponse")
     unanswered = await coco.next_message()

@@ -52,4 +52,4 @@ def test_translation_and_local_formats():
     assert en("Language changed.") == "Language changed."
     moment = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
     assert fr.datetime(moment) == "samedi 5 décembre 2026 à 10:00"
-    assert en.datetime(moment).startswith("Saturday, December 5, 2026 at 10:00")
+    assert en.datetime(moment).startswith("Saturday 5 December 2026 at 10:00")

@@ -64,7 +64,7 @@ async def test_reminders_on_time_in_each_language_and_i_wont_come(
     arrived = now()
     due = starts - 4 * SECOND
     assert due - 0.05 * SECOND <= arrived <= due + 1.5 * SECOND
-    assert "« Atelier tablette » a lieu le" in first.text
+    assert "« Atelier tablette » a lieu le" in first.text
     assert "Bibliothèque de Bas — 2 place Basse" in first.text
     assert first.button_texts == ["🙁 Je ne viendrai pas", "📆 Ajouter à mon agenda"]
     await alice.press(first, "Je ne viendrai pas")
@@ -190,7 +190,7 @@ async def test_the_rating_request_after_the_workshop(standin, start_plume, datab
     plume = await start_plume()
     patron = standin.user(6201, first_name="Alice")
     request = await patron.wait_for("Comment s'est passé")
-    assert "« Liseuse »" in request.text
+    assert "« Liseuse »" in request.text
     await patron.press(request, "⭐⭐⭐⭐")
     ask = await patron.next_message()
     assert "Merci pour votre note (⭐⭐⭐⭐)" in ask.text

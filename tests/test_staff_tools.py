@@ -37,7 +37,7 @@ async def test_a_period_typed_after_other_dates(standin, plume):
     chart = await coco.next_message()
     assert chart.photo is not None
     figures = await coco.next_message()
-    assert "Statistiques du 1 nov. 2026 au 30 nov. 2026" in figures.text
+    assert "Statistiques du 1er nov. 2026 au 30 nov. 2026" in figures.text
     await coco.send("jai oublie mon mdp")  # the period is given: back to the search
     answer = await coco.next_message()
     assert "Statistiques" not in answer.text and "période" not in answer.text
@@ -50,7 +50,7 @@ async def test_a_period_typed_after_other_dates(standin, plume):
     await cody.send("November 2026 lib-amont")
     await cody.next_message()
     figures = await cody.next_message()
-    assert "Statistics from Nov 1, 2026 to Nov 30, 2026" in figures.text
+    assert "Statistics from 1 Nov 2026 to 30 Nov 2026" in figures.text
 
 
 def assert_no_telegram_id(chat, *ids):
@@ -327,7 +327,7 @@ async def test_annonces_lists_drafts_scheduled_sending_and_sent(standin, plume, 
     (draft_id,) = await service.create_new_item_drafts(
         {"ebook": ["Le Titre neuf"]}, translator("fr")
     )
-    new_titles = f"n° {draft_id} — les personnes abonnées à « Nouveaux livres numériques"
+    new_titles = f"n° {draft_id} — les personnes abonnées à « Nouveaux livres numériques"
     lea = await with_role(standin, plume, 2980, "staff", "Léa", library="lib-amont")
     nora = await with_role(standin, plume, 2983, "staff", "Nora", library="lib-bas")
     # Léa begins an announcement, counts of the audience screen read in one statement

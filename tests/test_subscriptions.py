@@ -30,7 +30,7 @@ async def test_asked_once_after_start_then_changed_in_settings(standin, plume, d
     await alice.wait_for("C'est noté")
     await alice.wait_for("Ce que je sais faire")
     question = await alice.next_message()
-    assert question.text.startswith("🔔 Quelles annonces souhaitez-vous recevoir ?")
+    assert question.text.startswith("🔔 Quelles annonces souhaitez-vous recevoir ?")
     assert all(text.startswith("▫️") for text in question.button_texts[:-1])  # nothing chosen
     assert await topics_of(database_url, 3001) == set()
     await alice.press(question, "Nouveaux livres numériques")

@@ -22,6 +22,7 @@ from bot.i18n import Translator
 from bot.persistence import DatabasePersistence
 from bot.privacy.service import pseudonym
 from handlers.common import button, escape, keyboard, reply, requires, show
+from handlers.menus import names
 from handlers.privacy import contact
 
 log = logging.getLogger(__name__)
@@ -293,10 +294,10 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
-        CommandHandler(["confidentialite", "privacy"], privacy_command),
-        CommandHandler(["mes_donnees", "mydata"], my_data),
-        CommandHandler(["oublier", "forget"], forget),
-        CommandHandler(["effacer", "erase"], erase_on_request),
+        CommandHandler(names("privacy"), privacy_command),
+        CommandHandler(names("my_data"), my_data),
+        CommandHandler(names("forget"), forget),
+        CommandHandler(names("erase"), erase_on_request),
         CallbackQueryHandler(full_notice_button, pattern=f"^{FULL_NOTICE}$"),
         CallbackQueryHandler(forget_confirmed, pattern=f"^{FORGET_YES}$"),
         CallbackQueryHandler(forget_cancelled, pattern=f"^{FORGET_NO}$"),

@@ -19,6 +19,7 @@ from telegram.ext import (
 from bot.context import PlumeContext
 from bot.i18n import N_, translator
 from handlers.common import button, conversation, escape, keyboard, reply, requires
+from handlers.menus import names
 
 WRITE = "PC:"  # PC:<feedback id>  a coordinator writes to the remark's author
 ANSWER = "PR:"  # PR:<thread id>    the patron answers
@@ -138,10 +139,13 @@ async def cancel(update: Update, context: PlumeContext) -> int:
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     text = filters.TEXT & ~filters.COMMAND
-    fallbacks = [CommandHandler(["cancel", "annuler"], cancel)]
+    fallbacks = [CommandHandler(names("cancel"), cancel)]
     return [
         conversation(
             name="privacy_contact_staff",
+            role="coordinator",
+            keys=(STAFF_KEY,),
+            left_behind=N_("Your message to the patron was not sent."),
             entry_points=[CallbackQueryHandler(start_writing, pattern=f"^{WRITE}")],
             states={WRITING: [MessageHandler(text, send_to_patron)]},
             fallbacks=fallbacks,
@@ -150,6 +154,8 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         ),
         conversation(
             name="privacy_contact_patron",
+            keys=(PATRON_KEY,),
+            left_behind=N_("Your answer to the library was not sent."),
             entry_points=[CallbackQueryHandler(start_answer, pattern=f"^{ANSWER}")],
             states={ANSWERING: [MessageHandler(text, send_to_staff)]},
             fallbacks=fallbacks,

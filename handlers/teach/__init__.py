@@ -26,6 +26,7 @@ from bot.context import PlumeContext
 from bot.i18n import N_
 from bot.teach.service import Taught
 from handlers.common import button, conversation, escape, keyboard, reply, requires
+from handlers.menus import names
 
 TEACH = "T:"
 LISTING_KEY = "plume.teach.listing"  # the texts of the last /sans_reponse listing
@@ -191,7 +192,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
             entry_points=[CallbackQueryHandler(new_entry, pattern=f"^{TEACH}n$")],
             states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, write_answer)]},
             fallbacks=[
-                CommandHandler(["cancel", "annuler"], cancel),
+                CommandHandler(names("cancel"), cancel),
                 CallbackQueryHandler(cancel, pattern=f"^{TEACH}x$"),
             ],
             conversation_timeout=WRITE_TIMEOUT,
