@@ -93,8 +93,8 @@ async def test_forged_and_stale_buttons_get_a_polite_answer(standin, plume):
         assert answer.get("text") in {
             "Cette bibliothèque n'existe plus, choisissez-en une autre.",
             "Ce bouton n'est plus valable.",
-            "Ce bouton appartient à un ancien message et ne fonctionne plus\u00a0: ce qu'il "
-            "permettait est terminé, annulé ou expiré. Tapez /help pour recommencer.",
+            "Ce bouton appartient à un ancien message et ne fonctionne plus\u202f: ce qu'il "
+            "permettait est terminé, annulé ou expiré. Tapez /aide pour recommencer.",
             None,
         }
     await finn.send("/whoami")

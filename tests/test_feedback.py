@@ -49,7 +49,7 @@ async def test_thumbs_down_offers_a_button_and_takes_only_a_reply_as_the_comment
     answer = await alice.wait_callback_answer(query)
     assert answer["text"] == "Merci de nous l'avoir signalé."
     offer = await alice.next_message()
-    assert offer.text.startswith("Merci. Voulez-vous nous dire ce qui manquait\u00a0?")
+    assert offer.text.startswith("Merci. Voulez-vous nous dire ce qui manquait\u202f?")
     assert offer.button_texts == ["✍ Dire ce qui manquait"]
     # nothing waits for a comment: the next message is a question, answered as one
     await alice.send("vous avez des bd ?")
@@ -57,7 +57,7 @@ async def test_thumbs_down_offers_a_button_and_takes_only_a_reply_as_the_comment
     assert not answered.text.startswith("Merci"), answered.text
     await alice.press(offer, "Dire ce qui manquait")
     prompt = await alice.next_message()
-    assert prompt.text.startswith("Qu'est-ce qui manquait dans cette réponse\u00a0?")
+    assert prompt.text.startswith("Qu'est-ce qui manquait dans cette réponse\u202f?")
     # a new question typed beside the prompt (not a reply to it) is still answered
     await alice.send("jai oublie mon mdp")
     assert (await alice.next_message()).text.startswith("💡 J'ai oublié mon mot de passe")
@@ -233,7 +233,7 @@ async def test_coordinator_stats_report_export_and_unanswered(standin, plume, da
         "id;title;library_id;starts_at;duration_min;capacity;media_type;status;registered;"
         "waiting;attended;participants;ratings;average_rating"
     ]
-    assert files[2].text == "Ateliers\u00a0: 0 ligne"
+    assert files[2].text == "Ateliers\u202f: 0 ligne"
     assert files[4].document.decode("utf-8-sig").startswith("bibliothèque;Usagers actifs")
     assert "2010" not in files[0].document.decode("utf-8-sig")
 

@@ -61,13 +61,13 @@ async def test_a_handed_over_question_becomes_a_phrasing_of_a_faq_entry_in_one_t
     assert "📚 Apprendre à Plume" in notice.button_texts
     await lea.press(notice, "Apprendre à Plume")
     choice = await lea.next_message()
-    expected = f"Apprendre à Plume à répondre à\u00a0: «\u00a0{UNANSWERED}\u00a0»"
+    expected = f"Apprendre à Plume à répondre à\u202f: «\u202f{UNANSWERED}\u202f»"
     assert choice.text.startswith(expected)
     assert choice.button_texts[0] == "➕ J'ai oublié mon mot de passe"
     assert choice.button_texts[-2:] == ["🆕 Nouvelle entrée de la FAQ", "✖ Annuler"]
     await lea.press(choice, "J'ai oublié mon mot de passe")
     done = await lea.next_message()
-    assert done.text.startswith("C'est fait\u00a0: Plume répond désormais")
+    assert done.text.startswith("C'est fait\u202f: Plume répond désormais")
     # the same bot answers it now (it refreshed at once), the same question as the patron's
     for _ in range(50):
         await gus.send(UNANSWERED)
