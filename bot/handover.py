@@ -118,8 +118,9 @@ class HandoverService:
         """The patron's draft becomes pending, for the staff it names; None if it is not
         theirs or already sent."""
         staff = await self._users.staff_for(person.library_id)
-        network_wide = person.library_id is None or any(
-            member.library_id != person.library_id for member in staff
+        # no staff of the patron's library on Plume (maybe nobody yet): the whole network's
+        network_wide = person.library_id is None or not any(
+            member.library_id == person.library_id for member in staff
         )
         async with self._sessions.begin() as session:
             result = await session.execute(

@@ -162,4 +162,4 @@ async def test_a_button_that_can_no_longer_work_says_why_and_what_to_do(standin,
     query = await lea.press(picker, "Bibliothèque du Coteau")
     answer = await lea.wait_callback_answer(query)
     assert answer["show_alert"]
-    assert "ne fonctionne plus" in answer["text"] and "/help" in answer["text"]
+    assert "ne fonctionne plus" in answer["text"] and "/aide" in answer["text"]

@@ -192,7 +192,7 @@ async def test_the_command_menu_keeps_its_size_in_a_long_chat(page):
     await expect(menu).to_be_visible()
     box = await menu.bounding_box()
     assert box is not None and box["height"] > 150, box  # 8 px before the fix
-    await menu.locator("button.command-item", has_text="/help").first.click()
+    await menu.locator("button.command-item", has_text="/aide").first.click()
     await expect(page.locator("li.message.bot", has_text="Ce que je sais faire")).to_have_count(
         9, timeout=15000
     )
