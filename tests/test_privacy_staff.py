@@ -40,7 +40,7 @@ async def test_a_coordinator_and_a_patron_talk_through_plume(standin, plume, dat
     coco = await coordinator(standin, plume)
     await coco.send("/avis_recus")
     listing = await coco.next_message()
-    assert f"recontacté·e : {who}" in listing.text
+    assert f"recontacté·e : {who}" in listing.text
     assert "Carla" not in listing.text and "8801" not in listing.text
     assert not [e for e in listing.raw.get("entities", []) if e["type"] == "text_link"]
     await coco.press(listing, f"Écrire à {who}")

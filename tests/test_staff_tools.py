@@ -169,7 +169,7 @@ async def test_one_flow_at_a_time(standin, plume):
     await gus.send("zorglub quantique xqzw")
     await gus.press(await gus.next_message(), "bibliothécaire")
     await gus.next_message()
-    notice = await lea.wait_for("Question de Gus")
+    notice = await lea.wait_for("Question de U")
     await lea.press(notice, "Répondre")
     await lea.wait_for("Écrivez votre réponse")
     # another flow: the answer is put aside, and the person is told so

@@ -211,6 +211,42 @@ class Reminders(Policy):
         return changed
 
 
+class HandoverMessages(Policy):
+    """The messages of a handover thread hang on its question: a patron's go with their
+    questions; a person's own messages in other threads go too (a message names its
+    author)."""
+
+    purpose = "the messages of a thread between a patron and a librarian"
+
+    def columns(self) -> set[str]:
+        return {"author_id"}
+
+    def parents(self) -> set[str]:
+        return {"handover_questions"}
+
+    def _theirs(self, table: Table, chunk: Sequence[int]) -> Any:
+        from sqlalchemy import or_
+
+        questions = table.metadata.tables["handover_questions"]
+        return or_(
+            table.c.author_id.in_(chunk),
+            table.c.question_id.in_(select(questions.c.id).where(questions.c.user_id.in_(chunk))),
+        )
+
+    async def export(self, session: AsyncSession, table: Table, people: People) -> list[Row]:
+        rows = await session.execute(
+            select(table).where(self._theirs(table, people.ids)).order_by(table.c.id)
+        )
+        return [dict(row._mapping) for row in rows]
+
+    async def erase(self, session: AsyncSession, table: Table, people: People) -> int:
+        changed = 0
+        for chunk in _chunks(people.ids):
+            result = await session.execute(delete(table).where(self._theirs(table, chunk)))
+            changed += _count(result)
+        return changed
+
+
 class Registrations(ByColumns):
     """A registration to a workshop still to come is deleted (the seat is freed); one to a
     workshop that has begun loses the person and keeps its status and attendance."""
@@ -361,7 +397,9 @@ POLICIES: Final[dict[str, Policy]] = {
         "questions passed to the librarians, and their answers",
         Link("user_id", Key.USER, Action.DELETE),
         Link("answered_by", Key.USER, Action.DETACH),
+        Link("taken_by", Key.USER, Action.DETACH),
     ),
+    "handover_messages": HandoverMessages(),
     "feedback": ByColumns(
         "votes, ratings, remarks and survey answers (counted in the statistics)",
         Link("user_id", Key.USER, Action.DETACH, {"comment": _TEXT, "contact_ok": False}),

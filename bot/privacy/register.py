@@ -24,6 +24,8 @@ DATA_CATEGORIES: Final[dict[str, str]] = {
     "announcements": "auteur (agent) d'une annonce",
     "handover_questions": "questions transmises aux bibliothécaires (coordonnées masquées) "
     "et leurs réponses",
+    "handover_messages": "messages échangés entre un usager et un bibliothécaire sur une "
+    "question transmise",
     "feedback": "votes, notes, remarques (coordonnées masquées), accord pour être recontacté",
     "registrations": "inscriptions aux ateliers, liste d'attente, présence",
     "reminders": "rappels d'atelier et demandes d'avis planifiés",
