@@ -242,7 +242,7 @@ async def check(url: str, persons, history, sent, tmp: Path) -> None:
         headline = await stats.headline(PERIOD)
         assert headline.totals == figures.totals
         message = stats_text(fr, headline)
-        assert f"Questions : {number(fr, want['totals']['questions'])}" in message
+        assert f"Questions\u202f: {number(fr, want['totals']['questions'])}" in message
         usage = await stats.usage_rows(PERIOD)
         per_kind: Counter[str] = Counter()
         for row in usage:
