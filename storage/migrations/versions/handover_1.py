@@ -1,7 +1,7 @@
 """handover threads: who took a question, network-wide questions, the messages exchanged
 
 Revision ID: handover_1
-Revises: privacy_1
+Revises: outbox_2
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "handover_1"
-down_revision: str | None = "privacy_1"
+down_revision: str | None = "outbox_2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
