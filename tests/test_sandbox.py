@@ -154,7 +154,8 @@ async def test_the_chat_by_keyboard_and_screen_reader_with_no_serious_axe_violat
     await expect(page.locator("li.message.bot .inline-button").first).to_be_visible()
     # each message a list item of the conversation, its speaker first
     items = page.locator("ol#message-list > li")
-    assert await items.count() >= 3
+    # /start, the greeting (with the privacy notice's button), then the library question
+    await expect(items).to_have_count(3)
     assert (await items.nth(0).inner_text()).startswith("Camille (vous) :")
     assert (await items.nth(1).inner_text()).startswith("Plume :")
     assert await page.locator("#message-list").get_attribute("aria-live") == "polite"
