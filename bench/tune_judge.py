@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from search_quality import Question, Tally, evaluate, plume_system, read_questions, shared_dir
 
-from bot.answering.judge import DEFAULT, Params, Verdict, judge
-from bot.answering.responder import CANDIDATES, SEE_ALSO, Responder
+from bot.answering.judge import DEFAULT, Params
+from bot.answering.responder import Found, Responder
 
 #: the ranges tried (uniformly) for each parameter
 SPACE: dict[str, tuple[float, float]] = {
@@ -50,33 +50,17 @@ SPACE: dict[str, tuple[float, float]] = {
 
 
 class Recording(Responder):
-    """The bot's Responder, keeping each candidate's hits and semantic neighbours."""
+    """The bot's Responder, keeping what each message's readings found (searched once)."""
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.found: dict[tuple[str, tuple[str, ...]], list] = {}  # type: ignore[type-arg]
+        self.found: dict[tuple[str, tuple[str, ...]], list[Found]] = {}
 
-    async def _best_verdict(self, text: str, sentences: tuple[str, ...]) -> Verdict:
+    async def _found(self, text: str, sentences: tuple[str, ...]) -> list[Found]:
         key = (text, sentences)
         if key not in self.found:
-            candidates = [text, *sentences]
-            index = self._search.index
-            if sentences and index is not None:
-                known = " ".join(index.known_words(text))
-                if known and known not in candidates:
-                    candidates.append(known)
-            similar = await self._similar(candidates)
-            self.found[key] = [
-                (candidate, await self._search.search(candidate, limit=CANDIDATES), near)
-                for candidate, near in zip(candidates, similar, strict=True)
-            ]
-        best: Verdict | None = None
-        for candidate, hits, near in self.found[key]:
-            verdict = judge(candidate, hits, near, see_also=SEE_ALSO, params=self.params)
-            if best is None or verdict.confidence > best.confidence:
-                best = verdict
-        assert best is not None
-        return best
+            self.found[key] = await super()._found(text, sentences)
+        return self.found[key]
 
 
 def figures(tally: Tally) -> dict[str, float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.search.lexicon import WORD_RE, fold, stem
@@ -128,20 +129,23 @@ class LibraryNames:
 TYPO_STEM_LENGTH = 6
 
 
-def _known_stem(word: str, known: frozenset[str]) -> str:
-    """The word's stem, or the known stem it is a typo of ("horraires", "médiatèque")."""
+def _typo_targets(known: frozenset[str]) -> list[str]:
+    return sorted(w for w in known if len(w) >= TYPO_STEM_LENGTH)
+
+
+_PLACE_TYPO_TARGETS = _typo_targets(PLACE_WORDS)
+
+
+def _known_stem(word: str) -> str:
+    """The word's stem, or the place word it is a typo of ("horraires", "médiatèque")."""
     stemmed = stem(word)
     allowed = max_typos(len(stemmed))
-    if stemmed in known or not allowed or len(stemmed) < TYPO_STEM_LENGTH:
+    if stemmed in PLACE_WORDS or not allowed or len(stemmed) < TYPO_STEM_LENGTH:
         return stemmed
-    for candidate in known:
-        if (
-            len(candidate) >= TYPO_STEM_LENGTH
-            and abs(len(candidate) - len(stemmed)) <= allowed
-            and (OSA.distance(stemmed, candidate, score_cutoff=allowed) <= allowed)
-        ):
-            return candidate
-    return stemmed
+    found = process.extractOne(
+        stemmed, _PLACE_TYPO_TARGETS, scorer=OSA.distance, score_cutoff=allowed
+    )
+    return found[0] if found is not None else stemmed
 
 
 #: words besides a library's name and its practical words that a question about it may have
@@ -155,7 +159,7 @@ MAX_OTHER_LENGTH = 5
 def place_question(text: str, names: LibraryNames) -> PlaceQuestion:
     """Whether ``text`` asks about a library, and which one it names."""
     words = WORD_RE.findall(fold(text))
-    stems = [_known_stem(w, PLACE_WORDS) for w in words]
+    stems = [_known_stem(w) for w in words]
     library_id, naming = names.find(words) if names else (None, set())
     asks_info = any(s in INFO_WORDS for s in stems)
     names_library = any(s in LIBRARY_WORDS for s in stems)

@@ -27,7 +27,7 @@ from bot.answering.judge import DEFAULT, Params, Pick, Similar, Verdict, judge
 from bot.answering.places import LibraryNames, LibraryRef, place_question
 from bot.answering.reduce import reduce_message
 from bot.answering.semantic import Encoder, SemanticIndex
-from bot.search import SearchService
+from bot.search import Hit, SearchService
 from bot.search.lexicon import WORD_RE
 from storage.db import SessionFactory
 from storage.models import Library
@@ -61,6 +61,15 @@ class Decision:
     @property
     def best_score(self) -> float:
         return self.results[0].score if self.results else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One reading of a message (whole, a sentence, its known words) and its candidates."""
+
+    candidate: str
+    hits: list[Hit]
+    similar: list[Similar]
 
 
 class Responder:
@@ -189,8 +198,8 @@ class Responder:
             about_library=place.about_library,
         )
 
-    async def _best_verdict(self, text: str, sentences: tuple[str, ...]) -> Verdict:
-        best: Verdict | None = None
+    async def _found(self, text: str, sentences: tuple[str, ...]) -> list[Found]:
+        """What the search and the semantic signal find for each reading of the message."""
         candidates = [text, *sentences]
         index = self._search.index
         if sentences and index is not None:  # a long message: its known words alone too
@@ -198,9 +207,17 @@ class Responder:
             if known and known not in candidates:
                 candidates.append(known)
         similar = await self._similar(candidates)
-        for candidate, near in zip(candidates, similar, strict=True):
-            hits = await self._search.search(candidate, limit=CANDIDATES)
-            verdict = judge(candidate, hits, near, see_also=SEE_ALSO, params=self.params)
+        return [
+            Found(candidate, await self._search.search(candidate, limit=CANDIDATES), near)
+            for candidate, near in zip(candidates, similar, strict=True)
+        ]
+
+    async def _best_verdict(self, text: str, sentences: tuple[str, ...]) -> Verdict:
+        best: Verdict | None = None
+        for found in await self._found(text, sentences):
+            verdict = judge(
+                found.candidate, found.hits, found.similar, see_also=SEE_ALSO, params=self.params
+            )
             if best is None or verdict.confidence > best.confidence:
                 best = verdict
         assert best is not None
