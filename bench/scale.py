@@ -50,6 +50,9 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from broadcast import query as scalar  # noqa: E402 (one SQL count, shared with bench/broadcast.py)
 
 TOKEN = "123456:BENCH-SCALE"
 SECRET = "bench-scale-secret"
@@ -291,19 +294,6 @@ async def execute(url: str, sql: str) -> None:
     try:
         async with engine.begin() as conn:
             await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
-async def scalar(url: str, sql: str) -> int:
-    from sqlalchemy import text
-
-    from storage.db import create_engine
-
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return int(await conn.scalar(text(sql)) or 0)
     finally:
         await engine.dispose()
 
