@@ -49,8 +49,8 @@ from bot.webhook.gate import Admission, UpdateGate
 from bot.webhook.listener import Listener
 from bot.webhook.metrics import Metrics
 from bot.webhook.outbox_metrics import MeteredTransport, outbox_depth_refresher
-from handlers.errors import apologise_unavailable
-from handlers.menus import publish_default_menus, publish_menu_for
+from handlers.gate.errors import apologise_unavailable
+from handlers.shared.menus import publish_default_menus, publish_menu_for
 from storage.db import migrate
 
 log = logging.getLogger("plume")

@@ -9,9 +9,7 @@ from handlers import (
     announcements,
     answering,
     browse,
-    fallback,
     feedback,
-    guard,
     handover,
     privacy,
     search,
@@ -23,7 +21,7 @@ from handlers import (
     workshop_admin,
     workshops,
 )
-from handlers.errors import on_error
+from handlers.gate import errors, fallback, guard
 
 # search takes every remaining text message: it comes last
 FEATURES = (
@@ -51,7 +49,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     for feature in FEATURES:
         application.add_handlers(feature.handlers())
     application.add_handlers(fallback.handlers())
-    application.add_error_handler(on_error)
+    application.add_error_handler(errors.on_error)
 
 
 async def start_features(application: Application) -> None:  # type: ignore[type-arg]

@@ -7,8 +7,8 @@ from telegram.ext import BaseHandler, CommandHandler
 
 from bot.context import PlumeContext
 from bot.users import RoleError
-from handlers.common import ROLE_NAMES, escape, reply, requires
-from handlers.menus import names, publish_menu_for
+from handlers.shared.common import ROLE_NAMES, escape, reply, requires
+from handlers.shared.menus import names, publish_menu_for
 from storage.models import ROLES
 
 ROLE_ALIASES = {

@@ -49,8 +49,8 @@ from bot.shared.when import WhenError, describe, parse_moment
 from bot.subscriptions import TOPIC_NAMES, media_topic
 from bot.users import Person
 from handlers.broadcast_engine import CARD, desk, send_announcement, stop_keyboard, stop_markup
-from handlers.common import button, conversation, escape, keyboard, reply, requires, show
-from handlers.menus import names
+from handlers.shared.common import button, conversation, escape, keyboard, reply, requires, show
+from handlers.shared.menus import names
 from storage.models import MEDIA_TYPES, utcnow
 
 log = logging.getLogger(__name__)

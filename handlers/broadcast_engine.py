@@ -23,7 +23,7 @@ from bot.announcements import CANCELLED, SENDING, AnnouncementView, Progress, ca
 from bot.context import PlumeApplication
 from bot.i18n import Np_, Translator, translator
 from bot.outbox import URGENT, enqueue, message_payload
-from handlers.common import button, escape, keyboard
+from handlers.shared.common import button, escape, keyboard
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.answers import Card
 from bot.context import PlumeContext
-from handlers.common import button, escape, keyboard, reply, show
-from handlers.menus import names
 from handlers.search import BROWSE, CARD, MEDIA_EMOJI, MEDIA_NAMES, link_row, short
+from handlers.shared.common import button, escape, keyboard, reply, show
+from handlers.shared.menus import names
 
 # M:  media types (M:* in place) · M:<type>  its resources
 # M:<resource id>:<page>  a resource's newest items

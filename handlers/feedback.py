@@ -36,8 +36,8 @@ from bot.context import PlumeContext
 from bot.feedback import FREE, SURVEY, FeedbackError, subject_media_type
 from bot.i18n import translator
 from bot.outbox import BULK
-from handlers.common import button, escape, keyboard, reply, show
-from handlers.menus import names
+from handlers.shared.common import button, escape, keyboard, reply, show
+from handlers.shared.menus import names
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from bot.context import PlumeApplication, PlumeContext
 from bot.i18n import N_, Translator
 from handlers.answering.chat import chat_reply
 from handlers.answering.libraries import others_row, send_library_card
-from handlers.common import button, escape, keyboard, reply
+from handlers.shared.common import button, escape, keyboard, reply
 
 CARD = "C:"  # C:<f|r|i>:<id>  show a card
 VOTE = "V:"  # V:<f|r|i>:<id>:<1|0>  👍/👎, handled by handlers.feedback

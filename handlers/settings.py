@@ -7,8 +7,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.config import SUPPORTED_LOCALES
 from bot.context import PlumeContext
-from handlers.common import button, escape, keyboard, reply, show
-from handlers.menus import names, publish_menu_for
+from handlers.shared.common import button, escape, keyboard, reply, show
+from handlers.shared.menus import names, publish_menu_for
 from handlers.start import library_keyboard
 from handlers.subscriptions import MENU as SUBSCRIPTIONS_MENU
 

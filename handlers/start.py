@@ -7,9 +7,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import PlumeContext
 from bot.i18n import Translator
-from handlers.common import ROLE_NAMES, button, escape, keyboard, reply, show
-from handlers.menus import commands_for, names
 from handlers.privacy import notice_keyboard, short_notice
+from handlers.shared.common import ROLE_NAMES, button, escape, keyboard, reply, show
+from handlers.shared.menus import commands_for, names
 from handlers.subscriptions import ask_subscriptions
 from handlers.workshops import DEEP_LINK_PREFIX, show_workshop
 

@@ -46,9 +46,9 @@ from bot.report import (
 )
 from bot.stats import Figures, Period, PeriodError, PeriodOrderError, media_keys
 from handlers import teach
-from handlers.common import button, conversation, escape, keyboard, reply, requires
-from handlers.menus import names
 from handlers.privacy.contact import write_button
+from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
+from handlers.shared.menus import names
 from storage.models import MEDIA_TYPES
 
 STATS = "St:"

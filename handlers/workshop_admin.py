@@ -47,8 +47,8 @@ from bot.workshops import (
     WorkshopView,
     manages,
 )
-from handlers.common import button, conversation, escape, keyboard, reply, requires, show
-from handlers.menus import names
+from handlers.shared.common import button, conversation, escape, keyboard, reply, requires, show
+from handlers.shared.menus import names
 from handlers.workshops import (
     announce,
     duration_text,

@@ -45,8 +45,8 @@ from bot.workshops import (
     WorkshopView,
     ics_calendar,
 )
-from handlers.common import button, conversation, escape, keyboard, reply, show
-from handlers.menus import names
+from handlers.shared.common import button, conversation, escape, keyboard, reply, show
+from handlers.shared.menus import names
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)

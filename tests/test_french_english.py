@@ -11,7 +11,7 @@ import pytest
 
 from bot.i18n import read_catalog, translator
 from bot.shared.when import duration_text
-from handlers.menus import COMMANDS, NAMES, commands_for
+from handlers.shared.menus import COMMANDS, NAMES, commands_for
 from tests.kit import ADMIN_ID
 
 NNBSP = "\u202f"

@@ -7,7 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.context import PlumeContext
 from bot.i18n import N_, Translator
-from handlers.common import button, escape, keyboard, reply, show
+from handlers.shared.common import button, escape, keyboard, reply, show
 from storage.models import Library
 
 LIBRARY_CARD = "Li:"  # Li:<library id>  show a library's card

@@ -21,9 +21,9 @@ from bot.context import PlumeContext
 from bot.i18n import Translator
 from bot.persistence import DatabasePersistence
 from bot.privacy.service import pseudonym
-from handlers.common import button, escape, keyboard, reply, requires, show
-from handlers.menus import names
 from handlers.privacy import contact
+from handlers.shared.common import button, escape, keyboard, reply, requires, show
+from handlers.shared.menus import names
 
 log = logging.getLogger(__name__)
 

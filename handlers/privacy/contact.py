@@ -18,8 +18,8 @@ from telegram.ext import (
 
 from bot.context import PlumeContext
 from bot.i18n import N_, translator
-from handlers.common import button, conversation, escape, keyboard, reply, requires
-from handlers.menus import names
+from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
+from handlers.shared.menus import names
 
 WRITE = "PC:"  # PC:<feedback id>  a coordinator writes to the remark's author
 ANSWER = "PR:"  # PR:<thread id>    the patron answers

@@ -25,8 +25,8 @@ from telegram.ext import (
 from bot.context import PlumeContext
 from bot.i18n import N_
 from bot.teach.service import Taught
-from handlers.common import button, conversation, escape, keyboard, reply, requires
-from handlers.menus import names
+from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
+from handlers.shared.menus import names
 
 TEACH = "T:"
 LISTING_KEY = "plume.teach.listing"  # the texts of the last /sans_reponse listing

@@ -12,8 +12,8 @@ from telegram.ext import (
 )
 
 from bot.context import PlumeContext
-from handlers.common import reply
-from handlers.menus import names
+from handlers.shared.common import reply
+from handlers.shared.menus import names
 
 
 async def nothing_to_cancel(update: Update, context: PlumeContext) -> None:
