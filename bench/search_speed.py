@@ -355,7 +355,7 @@ async def run(args: argparse.Namespace) -> int:
     for query in queries[:20]:  # warm caches and code paths
         await answers.answer(person, query)
     real_ms, log_after_ms, total_ms = [], [], []
-    for query in queries:  # as handlers.search.ask: the answer, the reply, then the log
+    for query in queries:  # as handlers.answering.ask.ask: the answer, the reply, then the log
         started = time.perf_counter()
         answer = await answers.answer(person, query, log=False)
         replied = time.perf_counter()

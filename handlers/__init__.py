@@ -5,14 +5,13 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from handlers import (
-    admin,
     announcements,
     answering,
     browse,
     feedback,
     handover,
     privacy,
-    search,
+    roles,
     settings,
     start,
     stats,
@@ -23,12 +22,12 @@ from handlers import (
 )
 from handlers.gate import errors, fallback, guard
 
-# search takes every remaining text message: it comes last
+# answering takes every remaining text message: it comes last
 FEATURES = (
     start,
     privacy,
     settings,
-    admin,
+    roles,
     handover,
     browse,
     subscriptions,
@@ -37,9 +36,8 @@ FEATURES = (
     workshop_admin,
     feedback,
     stats,
-    answering,
     teach,
-    search,
+    answering,
 )
 
 

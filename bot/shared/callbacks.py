@@ -74,18 +74,18 @@ _EXACT: tuple[Shape, ...] = ((),)
 DOCUMENT = "=f|r|i"
 
 ROUTES: tuple[Route, ...] = (
-    *_routes("handlers.search", ("C:", [(DOCUMENT, "key")]), subject=True),
+    *_routes("handlers.answering.ask", ("C:", [(DOCUMENT, "key")]), subject=True),
     *_routes("handlers.feedback", ("V:", [(DOCUMENT, "key", "=0|1")]), subject=True),
     *_routes("handlers.feedback", ("F:", [("=x",), ("word", "id", "id")])),
-    *_routes("handlers.search", ("H:", _ID)),
-    *_routes("handlers.browse", ("M:", [(), ("word",), ("key", "id")])),
+    *_routes("handlers.answering.ask", ("H:", _ID)),
+    *_routes("handlers.browse.shelves", ("M:", [(), ("word",), ("key", "id")])),
     *_routes("handlers.handover", ("Q:", _ID), ("Qp:", _ID), ("Qc:", _ID)),
     *_routes("handlers.teach", ("T:", [("=n|x",), ("=u|h|a", "id")])),
-    *_routes("handlers.start", ("L:", _KEY), ("Lp:", _ID)),
+    *_routes("handlers.start.welcome", ("L:", _KEY), ("Lp:", _ID)),
     *_routes("handlers.privacy", ("PV:", [("=n|f|x",)]), ("PV:adm:", _ID)),
     *_routes("handlers.privacy.contact", ("PC:", _ID), ("PR:", _ID)),
     *_routes("handlers.answering.libraries", ("Li:", _KEY), ("Ll:", _ID)),
-    *_routes("handlers.settings", ("S:", [("word",), ("word", "word")])),
+    *_routes("handlers.settings.menu", ("S:", [("word",), ("word", "word")])),
     *_routes("handlers.stats", ("St:", [("word",)]), ("Ar:", [("id", "-id", "word", "-id")])),
     *_routes("handlers.subscriptions", ("Sb:", [("word",), ("=t", "rest")])),
     *_routes("handlers.broadcast_engine", ("Un:", [("rest",)]), ("An:", [("word", "id")])),

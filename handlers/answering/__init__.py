@@ -1,11 +1,16 @@
-"""Replies that are not search cards: conversation and library information."""
+"""What Plume answers to a patron's message: a card (a FAQ entry, a resource, a title) with
+close matches and 👍/👎, a library's card, a conversational reply, or "not found" with a way
+to a librarian. Its catch-all text handler comes after every other feature's."""
 
 from __future__ import annotations
 
 from telegram.ext import BaseHandler
 
-from handlers.answering import libraries
+from handlers.answering import ask, libraries
+from handlers.answering.ask import CARD, HANDOVER, on_start
+
+__all__ = ["CARD", "HANDOVER", "handlers", "on_start"]
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
-    return libraries.handlers()
+    return [*libraries.handlers(), *ask.handlers()]

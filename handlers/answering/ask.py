@@ -16,7 +16,7 @@ from handlers.shared.common import button, escape, keyboard, reply
 CARD = "C:"  # C:<f|r|i>:<id>  show a card
 VOTE = "V:"  # V:<f|r|i>:<id>:<1|0>  👍/👎, handled by handlers.feedback
 HANDOVER = "H:"  # H:<question id>  pass an unanswered question to the librarians
-BROWSE = "M:"  # handlers.browse
+BROWSE = "M:"  # handlers.browse.shelves
 TYPE_CODES = {"faq": "f", "resource": "r", "item": "i"}
 CODE_TYPES = {code: kind for kind, code in TYPE_CODES.items()}
 MEDIA_NAMES = {

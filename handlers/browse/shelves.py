@@ -7,7 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.answers import Card
 from bot.context import PlumeContext
-from handlers.search import BROWSE, CARD, MEDIA_EMOJI, MEDIA_NAMES, link_row, short
+from handlers.answering.ask import BROWSE, CARD, MEDIA_EMOJI, MEDIA_NAMES, link_row, short
 from handlers.shared.common import button, escape, keyboard, reply, show
 from handlers.shared.menus import names
 

@@ -1,0 +1,7 @@
+"""/start: the greeting, the home-library choice, /help and /whoami."""
+
+from __future__ import annotations
+
+from handlers.start.welcome import handlers, help_text
+
+__all__ = ["handlers", "help_text"]
