@@ -760,7 +760,7 @@ async def plan_reminders(bench: Bench, count: int, *, due_in: float) -> list[int
 
     from bot.config import load_settings
     from bot.services import Services
-    from bot.workshops import Draft
+    from bot.workshops.service import Draft
 
     offset = 600.0
     settings = load_settings(

@@ -34,7 +34,7 @@ from telegram import Update
 from telegram.ext import Application, BasePersistence, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey
 
-from bot.workshops import Draft
+from bot.workshops.service import Draft
 from storage.db import SessionFactory
 from storage.models import utcnow
 from storage.webhook import ConversationState, PersonState

@@ -17,7 +17,6 @@ from bot.libraries import LibraryService
 from bot.outbox import OutboxStore
 from bot.privacy.contact import ContactService
 from bot.privacy.service import PrivacyService, RetentionPolicy
-from bot.reminders import ReminderQueue
 from bot.search import SearchService
 from bot.stats import StatsService
 from bot.subscriptions import SubscriptionService
@@ -25,7 +24,8 @@ from bot.teach.service import TeachingService
 from bot.throttle import Throttle
 from bot.usage import UsageRecorder
 from bot.users import UserService
-from bot.workshops import WorkshopService
+from bot.workshops.reminders import ReminderQueue
+from bot.workshops.service import WorkshopService
 from storage.db import SessionFactory, create_engine, session_factory
 
 

@@ -17,7 +17,6 @@ from handlers import (
     stats,
     subscriptions,
     teach,
-    workshop_admin,
     workshops,
 )
 from handlers.gate import errors, fallback, guard
@@ -33,7 +32,6 @@ FEATURES = (
     subscriptions,
     announcements,
     workshops,
-    workshop_admin,
     feedback,
     stats,
     teach,

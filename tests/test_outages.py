@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from bot.outbox import BULK
 from bot.standin.proxy import CuttableProxy
-from bot.workshops import Draft
+from bot.workshops.service import Draft
 from tests.kit import import_network
 
 SECOND = dt.timedelta(seconds=1)

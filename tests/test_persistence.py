@@ -9,7 +9,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from bot.persistence import dump_user_data, load_user_data
-from bot.workshops import Draft
+from bot.workshops.service import Draft
 from storage.db import create_engine
 from storage.models import Workshop
 from storage.webhook import ConversationState

@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy import select, update
 
 from bot.services import Services
-from bot.workshops import Draft
+from bot.workshops.service import Draft
 from storage.models import Feedback, Reminder
 from tests.kit import import_network, test_settings
 

@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import event
 
 from bot.i18n import translator
-from bot.workshops import Draft
+from bot.workshops.service import Draft
 from tests.kit import ADMIN_ID
 from tests.test_broadcast import add_patrons
 

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from bot.reminders import FEEDBACK, REMINDER, ReminderQueue
 from bot.shared.when import parse_moment
-from bot.workshops import (
+from bot.workshops.reminders import FEEDBACK, REMINDER, ReminderQueue
+from bot.workshops.service import (
     Draft,
     Outcome,
     WorkshopService,
@@ -180,7 +180,7 @@ async def test_attendance_toggles(service):
 def test_reminders_across_daylight_saving_are_elapsed_time():
     """24h = 24 hours of real time: 09:00 or 11:00 local the day before a 10:00 workshop."""
     from bot.i18n import translator
-    from bot.reminders import plan_for
+    from bot.workshops.reminders import plan_for
 
     now = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
     fr, en = translator("fr"), translator("en")
@@ -200,7 +200,7 @@ def test_reminders_across_daylight_saving_are_elapsed_time():
 
 
 def test_the_calendar_file():
-    from bot.workshops import WorkshopView
+    from bot.workshops.service import WorkshopView
 
     starts = dt.datetime(2027, 3, 28, 8, 0, tzinfo=dt.UTC)
     view = WorkshopView(

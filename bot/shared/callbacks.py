@@ -91,7 +91,7 @@ ROUTES: tuple[Route, ...] = (
     *_routes("handlers.broadcast_engine", ("Un:", [("rest",)]), ("An:", [("word", "id")])),
     *_routes("handlers.announcements", ("Aa:", [("word",), ("word", "id"), ("word", "key")])),
     *_routes(
-        "handlers.workshops",
+        "handlers.workshops.patron",
         ("W:r:", _KEY),
         ("W:u:", _KEY),
         ("W:x:", _KEY),
@@ -102,7 +102,7 @@ ROUTES: tuple[Route, ...] = (
         ("W:s", _EXACT),
     ),
     *_routes(
-        "handlers.workshop_admin",
+        "handlers.workshops.manage",
         ("Wa:c:", _KEY),
         ("Wa:b:", _KEY),
         ("Wa:g:", _ID),

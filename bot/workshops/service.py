@@ -9,7 +9,7 @@ updated_at = updated_at``), then counts and inserts in the same transaction:
 * SQLite: the UPDATE opens the write transaction, so writers run one after the other and
   each counts what the previous one committed; "database is locked" is retried.
 
-Reminder rows are planned in the same transactions (:mod:`bot.reminders`). Nothing here
+Reminder rows are planned in the same transactions (:mod:`bot.workshops.reminders`). Nothing here
 imports telegram.
 """
 
@@ -28,8 +28,8 @@ from icalendar import Calendar, Event
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.reminders import ReminderQueue
 from bot.users import Person
+from bot.workshops.reminders import ReminderQueue
 from storage.db import AsyncSession, SessionFactory
 from storage.models import MEDIA_TYPES, Library, Registration, User, Workshop, utcnow
 

@@ -38,7 +38,7 @@ from bot.context import PlumeContext
 from bot.i18n import N_, Translator
 from bot.shared.when import WhenError, describe, parse_duration, parse_moment
 from bot.usage import ATTENDANCE
-from bot.workshops import (
+from bot.workshops.service import (
     REGISTERED,
     WAITING,
     Draft,
@@ -49,7 +49,7 @@ from bot.workshops import (
 )
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires, show
 from handlers.shared.menus import names
-from handlers.workshops import (
+from handlers.workshops.patron import (
     announce,
     duration_text,
     place_text,

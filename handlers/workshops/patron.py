@@ -6,7 +6,7 @@ cards (``W:m:<first>``), ``f`` a rating (``W:f:<id>:<1-5>``), ``s`` skip the com
 
 The reminders are sent by :class:`ReminderSender`: one JobQueue job, armed at the next due
 time read from the database, that hands what is due to the outbox (:mod:`bot.outbox`) and
-re-arms itself. See :mod:`bot.reminders` for the states and the crash rule.
+re-arms itself. See :mod:`bot.workshops.reminders` for the states and the crash rule.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from telegram.ext import (
 
 from bot.context import PlumeContext
 from bot.i18n import N_, Translator, translator
-from bot.reminders import FEEDBACK, DueMessage, ReminderQueue
 from bot.shared.when import duration_text
 from bot.usage import REGISTRATION, UNREGISTRATION
-from bot.workshops import (
+from bot.workshops.reminders import FEEDBACK, DueMessage, ReminderQueue
+from bot.workshops.service import (
     REGISTERED,
     WAITING,
     Enrollment,
