@@ -477,8 +477,8 @@ async def add_audience(bench: Bench, count: int, *, first: int = 30_000_000) -> 
 async def start_broadcast(bench: Bench, text: str) -> int:
     """An announcement to the news subscribers, started as the staff's button does
     (``AnnouncementService.start_sending``: its outbox rows in one transaction)."""
-    from bot.announcements import AnnouncementService
-    from handlers.broadcast_engine import stop_markup
+    from bot.announcements.service import AnnouncementService
+    from handlers.announcements.progress import stop_markup
     from storage.db import create_engine, session_factory
 
     engine = create_engine(bench.database_url)

@@ -55,7 +55,7 @@ async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.announcements import catalogue_version, draft_new_titles
+    from bot.announcements.service import catalogue_version, draft_new_titles
     from bot.counter.service import import_demo_usage
     from bot.demo import demo_export
     from bot.importer import Importer

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.announcements import AnnouncementService
+from bot.announcements.service import AnnouncementService
 from bot.answering.semantic import load_encoder
 from bot.answers import AnswerService
 from bot.config import Settings

@@ -8,7 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.context import PlumeContext
 from bot.subscriptions import TOPIC_NAMES, TOPICS, is_topic
-from handlers.broadcast_engine import UNSUBSCRIBE
+from handlers.announcements import UNSUBSCRIBE
 from handlers.shared.common import button, keyboard, reply, show
 
 SUBSCRIBE = "Sb:"

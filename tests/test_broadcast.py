@@ -10,9 +10,9 @@ import shutil
 import pytest
 from sqlalchemy import func, insert, select, update
 
-import handlers.announcements as announcements_feature
-import handlers.broadcast_engine as broadcast_engine
-from bot.announcements import draft_new_titles
+import handlers.announcements.compose as announcements_feature
+import handlers.announcements.progress as broadcast_engine
+from bot.announcements.service import draft_new_titles
 from bot.importer import Importer
 from storage.db import create_engine
 from storage.models import Announcement, Subscription, User, utcnow
@@ -231,7 +231,7 @@ async def test_resumes_after_a_crash_without_resending(standin, plume, start_plu
 
 
 async def services_start(database_url, announcement_id):
-    from bot.announcements import AnnouncementService
+    from bot.announcements.service import AnnouncementService
     from storage.db import session_factory
 
     engine = create_engine(database_url)

@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import insert, select, update
 
-from bot.announcements import AnnouncementService, campaign_of
+from bot.announcements.service import AnnouncementService, campaign_of
 from bot.outbox import OutboxStore
 from storage.db import create_engine, session_factory
 from storage.models import Library, Registration, Subscription, User, Workshop

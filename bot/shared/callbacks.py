@@ -88,8 +88,10 @@ ROUTES: tuple[Route, ...] = (
     *_routes("handlers.settings.menu", ("S:", [("word",), ("word", "word")])),
     *_routes("handlers.stats", ("St:", [("word",)]), ("Ar:", [("id", "-id", "word", "-id")])),
     *_routes("handlers.subscriptions", ("Sb:", [("word",), ("=t", "rest")])),
-    *_routes("handlers.broadcast_engine", ("Un:", [("rest",)]), ("An:", [("word", "id")])),
-    *_routes("handlers.announcements", ("Aa:", [("word",), ("word", "id"), ("word", "key")])),
+    *_routes("handlers.announcements.progress", ("Un:", [("rest",)]), ("An:", [("word", "id")])),
+    *_routes(
+        "handlers.announcements.compose", ("Aa:", [("word",), ("word", "id"), ("word", "key")])
+    ),
     *_routes(
         "handlers.workshops.patron",
         ("W:r:", _KEY),

@@ -19,7 +19,7 @@ from typing import Any, Final
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.ext import Application
 
-from bot.announcements import CANCELLED, SENDING, AnnouncementView, Progress, campaign_of
+from bot.announcements.service import CANCELLED, SENDING, AnnouncementView, Progress, campaign_of
 from bot.context import PlumeApplication
 from bot.i18n import Np_, Translator, translator
 from bot.outbox import URGENT, enqueue, message_payload
@@ -62,7 +62,7 @@ async def send_announcement(
 ) -> Message:
     """The announcement exactly as recipients get it: the staff's preview, a direct answer
     (recipients' copies are outbox rows with the same parameters,
-    :func:`bot.announcements.recipient_payload`)."""
+    :func:`bot.announcements.service.recipient_payload`)."""
     file_id = announcement.attachment_file_id
     if announcement.attachment_kind == "photo" and file_id:
         return await bot.send_photo(

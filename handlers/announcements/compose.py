@@ -29,7 +29,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.announcements import (
+from bot.announcements.service import (
     DONE,
     DRAFT,
     FAILED,
@@ -48,7 +48,13 @@ from bot.services import Services
 from bot.shared.when import WhenError, describe, parse_moment
 from bot.subscriptions import TOPIC_NAMES, media_topic
 from bot.users import Person
-from handlers.broadcast_engine import CARD, desk, send_announcement, stop_keyboard, stop_markup
+from handlers.announcements.progress import (
+    CARD,
+    desk,
+    send_announcement,
+    stop_keyboard,
+    stop_markup,
+)
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires, show
 from handlers.shared.menus import names
 from storage.models import MEDIA_TYPES, utcnow
