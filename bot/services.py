@@ -11,7 +11,7 @@ from bot.announcements.service import AnnouncementService
 from bot.answering.semantic import load_encoder
 from bot.answers import AnswerService
 from bot.config import Settings
-from bot.feedback import FeedbackService
+from bot.feedback.service import FeedbackService
 from bot.handover import ANSWER_KIND, HandoverService, tell_staff_undelivered
 from bot.libraries import LibraryService
 from bot.outbox import OutboxStore

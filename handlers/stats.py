@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from bot.context import PlumeContext
-from bot.feedback import FeedbackEntry
+from bot.feedback.service import FeedbackEntry
 from bot.i18n import N_, Translator
 from bot.privacy.service import pseudonym
 from bot.report import (

@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import select
 
-import handlers.feedback as feedback_handlers
+import handlers.feedback.ratings as feedback_handlers
 from storage.db import create_engine
 from storage.models import Feedback
 from tests.kit import ADMIN_ID, import_network

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.feedback import FeedbackService
+from bot.feedback.service import FeedbackService
 from bot.report import build_report
 from bot.stats import Period, PeriodError, StatsService, rebuild_rollups
 from bot.usage import UsageRecorder

@@ -75,8 +75,8 @@ DOCUMENT = "=f|r|i"
 
 ROUTES: tuple[Route, ...] = (
     *_routes("handlers.answering.ask", ("C:", [(DOCUMENT, "key")]), subject=True),
-    *_routes("handlers.feedback", ("V:", [(DOCUMENT, "key", "=0|1")]), subject=True),
-    *_routes("handlers.feedback", ("F:", [("=x",), ("word", "id", "id")])),
+    *_routes("handlers.feedback.ratings", ("V:", [(DOCUMENT, "key", "=0|1")]), subject=True),
+    *_routes("handlers.feedback.ratings", ("F:", [("=x",), ("word", "id", "id")])),
     *_routes("handlers.answering.ask", ("H:", _ID)),
     *_routes("handlers.browse.shelves", ("M:", [(), ("word",), ("key", "id")])),
     *_routes("handlers.handover", ("Q:", _ID), ("Qp:", _ID), ("Qc:", _ID)),

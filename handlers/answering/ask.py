@@ -14,7 +14,7 @@ from handlers.answering.libraries import others_row, send_library_card
 from handlers.shared.common import button, escape, keyboard, reply
 
 CARD = "C:"  # C:<f|r|i>:<id>  show a card
-VOTE = "V:"  # V:<f|r|i>:<id>:<1|0>  👍/👎, handled by handlers.feedback
+VOTE = "V:"  # V:<f|r|i>:<id>:<1|0>  👍/👎, handled by handlers.feedback.ratings
 HANDOVER = "H:"  # H:<question id>  pass an unanswered question to the librarians
 BROWSE = "M:"  # handlers.browse.shelves
 TYPE_CODES = {"faq": "f", "resource": "r", "item": "i"}

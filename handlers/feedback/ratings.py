@@ -33,7 +33,7 @@ from telegram.ext import (
 )
 
 from bot.context import PlumeContext
-from bot.feedback import FREE, SURVEY, FeedbackError, subject_media_type
+from bot.feedback.service import FREE, SURVEY, FeedbackError, subject_media_type
 from bot.i18n import translator
 from bot.outbox import BULK
 from handlers.shared.common import button, escape, keyboard, reply, show

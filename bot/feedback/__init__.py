@@ -1,0 +1,1 @@
+"""Feedback: 👍/👎 on answers, free comments, workshop ratings, the satisfaction survey."""
