@@ -12,14 +12,14 @@ from bot.answering.semantic import load_encoder
 from bot.answers import AnswerService
 from bot.config import Settings
 from bot.feedback.service import FeedbackService
-from bot.handover import ANSWER_KIND, HandoverService, tell_staff_undelivered
+from bot.handover.service import ANSWER_KIND, HandoverService, tell_staff_undelivered
 from bot.libraries import LibraryService
 from bot.outbox import OutboxStore
 from bot.privacy.contact import ContactService
 from bot.privacy.service import PrivacyService, RetentionPolicy
 from bot.search import SearchService
 from bot.stats import StatsService
-from bot.subscriptions import SubscriptionService
+from bot.subscriptions.service import SubscriptionService
 from bot.teach.service import TeachingService
 from bot.throttle import Throttle
 from bot.usage import UsageRecorder

@@ -41,7 +41,7 @@ from bot.outbox.store import CANCELLED as OUTBOX_CANCELLED
 from bot.outbox.store import FAILED as OUTBOX_FAILED
 from bot.outbox.store import PENDING as OUTBOX_PENDING
 from bot.outbox.store import SENDING as OUTBOX_SENDING
-from bot.subscriptions import EVENTS, MEDIA_PREFIX, NEWS, media_topic
+from bot.subscriptions.service import EVENTS, MEDIA_PREFIX, NEWS, media_topic
 from bot.usage import BROADCAST_REACHED, BROADCAST_SENT, Event, add_events
 from storage.db import SessionFactory, session_factory
 from storage.models import (

@@ -79,7 +79,7 @@ ROUTES: tuple[Route, ...] = (
     *_routes("handlers.feedback.ratings", ("F:", [("=x",), ("word", "id", "id")])),
     *_routes("handlers.answering.ask", ("H:", _ID)),
     *_routes("handlers.browse.shelves", ("M:", [(), ("word",), ("key", "id")])),
-    *_routes("handlers.handover", ("Q:", _ID), ("Qp:", _ID), ("Qc:", _ID)),
+    *_routes("handlers.handover.threads", ("Q:", _ID), ("Qp:", _ID), ("Qc:", _ID)),
     *_routes("handlers.teach", ("T:", [("=n|x",), ("=u|h|a", "id")])),
     *_routes("handlers.start.welcome", ("L:", _KEY), ("Lp:", _ID)),
     *_routes("handlers.privacy", ("PV:", [("=n|f|x",)]), ("PV:adm:", _ID)),
@@ -87,7 +87,7 @@ ROUTES: tuple[Route, ...] = (
     *_routes("handlers.answering.libraries", ("Li:", _KEY), ("Ll:", _ID)),
     *_routes("handlers.settings.menu", ("S:", [("word",), ("word", "word")])),
     *_routes("handlers.stats", ("St:", [("word",)]), ("Ar:", [("id", "-id", "word", "-id")])),
-    *_routes("handlers.subscriptions", ("Sb:", [("word",), ("=t", "rest")])),
+    *_routes("handlers.subscriptions.topics", ("Sb:", [("word",), ("=t", "rest")])),
     *_routes("handlers.announcements.progress", ("Un:", [("rest",)]), ("An:", [("word", "id")])),
     *_routes(
         "handlers.announcements.compose", ("Aa:", [("word",), ("word", "id"), ("word", "key")])

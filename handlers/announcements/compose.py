@@ -46,7 +46,7 @@ from bot.i18n import N_, Translator, translator
 from bot.outbox import enqueue
 from bot.services import Services
 from bot.shared.when import WhenError, describe, parse_moment
-from bot.subscriptions import TOPIC_NAMES, media_topic
+from bot.subscriptions.service import TOPIC_NAMES, media_topic
 from bot.users import Person
 from handlers.announcements.progress import (
     CARD,

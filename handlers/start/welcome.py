@@ -10,7 +10,7 @@ from bot.i18n import Translator
 from handlers.privacy import notice_keyboard, short_notice
 from handlers.shared.common import ROLE_NAMES, button, escape, keyboard, reply, show
 from handlers.shared.menus import commands_for, names
-from handlers.subscriptions import ask_subscriptions
+from handlers.subscriptions.topics import ask_subscriptions
 from handlers.workshops import DEEP_LINK_PREFIX, show_workshop
 
 LIBRARY_PICK = "L:"

@@ -7,7 +7,7 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.context import PlumeContext
-from bot.subscriptions import TOPIC_NAMES, TOPICS, is_topic
+from bot.subscriptions.service import TOPIC_NAMES, TOPICS, is_topic
 from handlers.announcements import UNSUBSCRIBE
 from handlers.shared.common import button, keyboard, reply, show
 

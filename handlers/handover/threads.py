@@ -17,7 +17,7 @@ from telegram.ext import (
 )
 
 from bot.context import PlumeContext
-from bot.handover import ANSWER_KIND, Handover, Taking, answer_ref
+from bot.handover.service import ANSWER_KIND, Handover, Taking, answer_ref
 from bot.i18n import N_, Translator, translator
 from bot.privacy.coverage import PERSON_REF
 from bot.privacy.service import pseudonym

@@ -1,0 +1,1 @@
+"""Subscriptions: the announcement topics a patron follows."""
