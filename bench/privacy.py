@@ -31,7 +31,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.privacy.service import PrivacyService, RetentionPolicy
-from bot.stats import Period, StatsService
+from bot.stats.service import Period, StatsService
 from storage.db import create_engine, migrate, session_factory
 from storage.models import Feedback, Library, Subscription, UsageEvent, User
 from storage.privacy import AuditEntry

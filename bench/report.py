@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.counter.service import import_usage
 from bot.report import build_report
-from bot.stats import Period, StatsService
+from bot.stats.service import Period, StatsService
 from bot.usage import UsageRecorder
 from storage.db import create_engine, migrate, session_factory
 from storage.models import (

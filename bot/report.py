@@ -1,6 +1,6 @@
 """The evaluation report ("document synthétique d'évaluation"): HTML, PDF, CSV or JSON.
 
-:func:`build_report` gathers the :class:`~bot.stats.Figures` (this period and the previous
+:func:`build_report` gathers the :class:`~bot.stats.service.Figures` (this period and the previous
 one of the same length) in SQL, then renders them in a thread so a running bot stays
 responsive. Every format reads the same ``Figures``: the JSON is :func:`to_data`, the CSV
 flattens that same data, the HTML and the PDF (the HTML printed by headless Chromium or
@@ -27,7 +27,7 @@ from bot.i18n import N_, Np_, Translator, translator
 from bot.reporting import formats
 from bot.reporting.pdf import ChromiumPrinter, html_to_pdf, uses_chromium
 from bot.reporting.svg import bar_chart
-from bot.stats import (
+from bot.stats.service import (
     FEEDBACK_EXPORT_FIELDS,
     NONE_KEY,
     SURVEY_FIELDS,
@@ -1372,7 +1372,7 @@ def add_report_arguments(parser: Any) -> None:
 
 def period_from_args(args: Any, tz: Any) -> Period:
     """--from/--to, --year, or the last 12 full months; PeriodError on bad words."""
-    from bot.stats import PeriodError, parse_date
+    from bot.stats.service import PeriodError, parse_date
 
     if args.year is not None:
         if args.start or args.end:
@@ -1393,7 +1393,7 @@ async def report_main(args: Any, engine: Any, tz: Any, branding: Branding | None
 
     from sqlalchemy import select
 
-    from bot.stats import PeriodError
+    from bot.stats.service import PeriodError
     from storage.models import Library
 
     try:

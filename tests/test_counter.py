@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.counter.service import import_usage
 from bot.demo import USAGE_DIR, demo_usage_files
 from bot.report import build_report
-from bot.stats import Period, StatsService
+from bot.stats.service import Period, StatsService
 from storage.db import create_engine
 from storage.models import Resource
 from storage.report import PlatformUsage

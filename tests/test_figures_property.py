@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from bot.i18n import translator
 from bot.report import build_report, number, report_main
-from bot.stats import (
+from bot.stats.service import (
     KIND_METRIC,
     Period,
     StatsService,
@@ -29,7 +29,7 @@ from bot.stats import (
     is_patron_question,
 )
 from bot.usage import BROADCAST_REACHED, BROADCAST_SENT, Event, UsageRecorder, add_events
-from handlers.stats import stats_text
+from handlers.stats.figures import stats_text
 from storage.db import create_engine, session_factory
 from storage.models import MEDIA_TYPES, User
 from tests.kit import import_network

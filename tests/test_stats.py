@@ -11,7 +11,7 @@ import pytest
 
 from bot.feedback.service import FeedbackService
 from bot.report import build_report
-from bot.stats import Period, PeriodError, StatsService, rebuild_rollups
+from bot.stats.service import Period, PeriodError, StatsService, rebuild_rollups
 from bot.usage import UsageRecorder
 from bot.users import UserService
 from storage.db import create_engine, session_factory

@@ -86,7 +86,9 @@ ROUTES: tuple[Route, ...] = (
     *_routes("handlers.privacy.contact", ("PC:", _ID), ("PR:", _ID)),
     *_routes("handlers.answering.libraries", ("Li:", _KEY), ("Ll:", _ID)),
     *_routes("handlers.settings.menu", ("S:", [("word",), ("word", "word")])),
-    *_routes("handlers.stats", ("St:", [("word",)]), ("Ar:", [("id", "-id", "word", "-id")])),
+    *_routes(
+        "handlers.stats.figures", ("St:", [("word",)]), ("Ar:", [("id", "-id", "word", "-id")])
+    ),
     *_routes("handlers.subscriptions.topics", ("Sb:", [("word",), ("=t", "rest")])),
     *_routes("handlers.announcements.progress", ("Un:", [("rest",)]), ("An:", [("word", "id")])),
     *_routes(

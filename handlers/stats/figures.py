@@ -44,7 +44,7 @@ from bot.report import (
     topic_label,
     workshop_rows,
 )
-from bot.stats import Figures, Period, PeriodError, PeriodOrderError, media_keys
+from bot.stats.service import Figures, Period, PeriodError, PeriodOrderError, media_keys
 from handlers import teach
 from handlers.privacy.contact import write_button
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
