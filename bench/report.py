@@ -38,7 +38,7 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.counter.service import import_usage
-from bot.report import build_report
+from bot.reporting.report import build_report
 from bot.stats.service import Period, StatsService
 from bot.usage import UsageRecorder
 from storage.db import create_engine, migrate, session_factory

@@ -304,7 +304,7 @@ async def prepare_database(url: str) -> None:
     from sqlalchemy.engine import make_url
 
     from bot.demo import demo_export
-    from bot.importer import Importer
+    from bot.importer.service import Importer
     from storage.db import create_engine, migrate
 
     sa_url = make_url(url)

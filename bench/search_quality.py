@@ -263,7 +263,7 @@ def plume_system(responder: Responder) -> System:
 async def run(data: Path, questions: list[Question], misses: bool, semantic: bool) -> None:
     from bot.answering.responder import Responder
     from bot.answering.semantic import load_encoder, refresh_embeddings
-    from bot.importer import Importer
+    from bot.importer.service import Importer
     from bot.search import SearchService
     from storage.db import create_engine, migrate, session_factory
 

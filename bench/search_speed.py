@@ -55,7 +55,7 @@ from catalogue_gen import COLUMNS, generate_items, shared_dir
 from search_quality import document_text
 
 from bot.answers import AnswerService
-from bot.importer import Importer
+from bot.importer.service import Importer
 from bot.search import SearchService, detect_media_type
 from bot.search.loader import load_documents
 from bot.usage import UsageRecorder

@@ -91,7 +91,7 @@ def sample(rng: random.Random) -> Params:
 
 async def run(args: argparse.Namespace, tuning: list[Question], check: list[Question]) -> None:
     from bot.answering.semantic import load_encoder, refresh_embeddings
-    from bot.importer import Importer
+    from bot.importer.service import Importer
     from bot.search import SearchService
     from storage.db import create_engine, migrate, session_factory
 

@@ -58,7 +58,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from bot.announcements.service import catalogue_version, draft_new_titles
     from bot.counter.service import import_demo_usage
     from bot.demo import demo_export
-    from bot.importer import Importer
+    from bot.importer.service import Importer
     from storage.db import create_engine, migrate
 
     if args.demo == (args.directory is not None):
@@ -147,7 +147,7 @@ async def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.report import Branding, report_main
+    from bot.reporting.report import Branding, report_main
     from storage.db import create_engine, migrate
 
     if await refuse_missing_database("report", settings):
@@ -306,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report", help="the evaluation report (HTML, PDF, CSV, JSON, survey CSV)"
     )
-    from bot.report import add_report_arguments
+    from bot.reporting.report import add_report_arguments
 
     add_report_arguments(report)
     report.set_defaults(handler=cmd_report)

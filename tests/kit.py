@@ -21,7 +21,7 @@ import pytest
 
 from bot.app import Plume
 from bot.config import Settings, load_settings
-from bot.importer import Importer
+from bot.importer.service import Importer
 from bot.standin import BotAPIStandin
 from storage.db import create_engine
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, update
 import handlers.announcements.compose as announcements_feature
 import handlers.announcements.progress as broadcast_engine
 from bot.announcements.service import draft_new_titles
-from bot.importer import Importer
+from bot.importer.service import Importer
 from storage.db import create_engine
 from storage.models import Announcement, Subscription, User, utcnow
 from storage.outbox import OutboxMessage

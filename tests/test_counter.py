@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.counter.service import import_usage
 from bot.demo import USAGE_DIR, demo_usage_files
-from bot.report import build_report
+from bot.reporting.report import build_report
 from bot.stats.service import Period, StatsService
 from storage.db import create_engine
 from storage.models import Resource
@@ -77,7 +77,7 @@ async def test_the_demo_reports_in_every_form_reach_the_report(any_database_url,
     from bot.demo import demo_export
 
     with demo_export(TZ) as folder:
-        from bot.importer import Importer
+        from bot.importer.service import Importer
 
         engine = create_engine(any_database_url)
         await Importer(engine).run(folder, progress=False)

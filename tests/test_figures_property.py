@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bot.i18n import translator
-from bot.report import build_report, number, report_main
+from bot.reporting.report import build_report, number, report_main
 from bot.stats.service import (
     KIND_METRIC,
     Period,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.demo import demo_export
-from bot.importer import Importer
+from bot.importer.service import Importer
 from storage.models import FaqEntry, Item, Library, Meta, Resource, Workshop
 
 LIBRARIES = """id,name,commune,address,phone,email,opening_hours

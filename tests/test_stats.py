@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.feedback.service import FeedbackService
-from bot.report import build_report
+from bot.reporting.report import build_report
 from bot.stats.service import Period, PeriodError, StatsService, rebuild_rollups
 from bot.usage import UsageRecorder
 from bot.users import UserService

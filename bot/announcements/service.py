@@ -35,7 +35,7 @@ from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.i18n import Translator, translator
-from bot.importer import CATALOGUE_VERSION
+from bot.importer.service import CATALOGUE_VERSION
 from bot.outbox import BULK, enqueue_audience, message_payload
 from bot.outbox.store import CANCELLED as OUTBOX_CANCELLED
 from bot.outbox.store import FAILED as OUTBOX_FAILED

@@ -22,7 +22,7 @@ from bot.app import Plume
 from bot.config import Settings
 from bot.counter.service import import_demo_usage
 from bot.demo import demo_export
-from bot.importer import Importer
+from bot.importer.service import Importer
 from bot.standin import BotAPIStandin
 from storage.db import create_engine, migrate
 from storage.models import Library

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 MAX_BYTES = 64  # Telegram's limit for callback_data
 MAX_SERIAL = 2**31 - 1
-MAX_KEY = 56  # bot.importer.MAX_ID_LENGTH
+MAX_KEY = 56  # bot.importer.service.MAX_ID_LENGTH
 _WORD = re.compile(r"[A-Za-z0-9_*\-]{1,32}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 

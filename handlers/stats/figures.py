@@ -25,7 +25,7 @@ from bot.context import PlumeContext
 from bot.feedback.service import FeedbackEntry
 from bot.i18n import N_, Translator
 from bot.privacy.service import pseudonym
-from bot.report import (
+from bot.reporting.report import (
     EXPORT_FIELDS,
     FORMATS,
     KIND_LABELS,

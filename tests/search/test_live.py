@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.importer import Importer
+from bot.importer.service import Importer
 from bot.search import Document, Hit, SearchIndex, SearchService, documents_from_rows
 from bot.search.live import LiveIndex
 from storage.db import create_engine, migrate, session_factory

@@ -1,0 +1,2 @@
+"""Import of a département export (libraries, resources, titles, FAQ, workshops) and of
+the demo network."""
