@@ -37,6 +37,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 import handlers
+from bot.announcements.desk import BroadcastDesk
 from bot.config import ConfigError, Settings, parse_listen, require_token
 from bot.context import PlumeApplication, PlumeContext
 from bot.outbox import BotApiTransport, EngineSettings, OutboxEngine
@@ -49,6 +50,7 @@ from bot.webhook.gate import Admission, UpdateGate
 from bot.webhook.listener import Listener
 from bot.webhook.metrics import Metrics
 from bot.webhook.outbox_metrics import MeteredTransport, outbox_depth_refresher
+from bot.workshops.sender import ReminderSender
 from handlers.gate.errors import apologise_unavailable
 from handlers.shared.menus import publish_default_menus, publish_menu_for
 from storage.db import migrate
@@ -205,7 +207,13 @@ def build_application(
         ApplicationBuilder()
         .application_class(
             PlumeApplication,
-            {"services": services, "on_role_change": publish_menu_for},
+            {
+                "services": services,
+                "on_role_change": publish_menu_for,
+                # the features' engines: built here, reached through the typed context
+                "broadcasts": BroadcastDesk(services, handlers.broadcast_rendering()),
+                "reminder_sender": ReminderSender(services, handlers.reminder_rendering()),
+            },
         )
         .token(require_token(settings))
         .base_url(f"{base}/bot")
@@ -315,6 +323,7 @@ class Plume:
         application.outbox = self.outbox
         await self.outbox.start()
         await budget.start()
+        await application.reminder_sender.start()
         await handlers.start_features(application)
         if self.webhook_mode:
             await self._start_webhook()
@@ -412,7 +421,7 @@ class Plume:
             if application.updater and application.updater.running:
                 await application.updater.stop()
             if application.running:
-                await _within(handlers.stop_features(application), left(2.0), "features")
+                await _within(_stop_features(application), left(2.0), "features")
         if stopping_outbox is not None and outbox is not None:
             await _within(asyncio.shield(stopping_outbox), left(1.5), "outbox")
             await outbox.transport.close()  # type: ignore[attr-defined]
@@ -433,6 +442,13 @@ class Plume:
         if services is not None:
             await services.close(settle_within=left(0.5))
             self.services = None
+
+
+async def _stop_features(application: PlumeApplication) -> None:
+    """The features' engines wind down (work under way finishes; the rows keep the rest)."""
+    await application.reminder_sender.stop()
+    await application.broadcasts.stop_all()
+    await handlers.stop_features(application)
 
 
 async def _within(step: Awaitable[Any], seconds: float, what: str) -> None:

@@ -13,8 +13,10 @@ from bot.i18n import Translator, pick_locale, translator
 from bot.users import Person
 
 if TYPE_CHECKING:
+    from bot.announcements.desk import BroadcastDesk
     from bot.outbox import OutboxEngine
     from bot.services import Services
+    from bot.workshops.sender import ReminderSender
 
 
 class PlumeApplication(Application):  # type: ignore[type-arg]
@@ -25,10 +27,15 @@ class PlumeApplication(Application):  # type: ignore[type-arg]
         *,
         services: Services,
         on_role_change: Callable[[Bot, Person], Awaitable[None]],
+        broadcasts: BroadcastDesk,
+        reminder_sender: ReminderSender,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.services = services
+        #: the features' engines (built by bot.app, started and stopped there)
+        self.broadcasts = broadcasts
+        self.reminder_sender = reminder_sender
         #: refreshes a person's command menu (wired by bot.app)
         self.on_role_change = on_role_change
         #: the engine draining the outbox (set by bot.app once the bot runs)
@@ -45,6 +52,10 @@ class PlumeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
         user_id: int | None = None,
     ) -> None:
         super().__init__(application, chat_id, user_id)
+        if not isinstance(application, PlumeApplication):
+            raise TypeError("PlumeContext needs the PlumeApplication of bot.app")
+        #: the application, typed: its services and engines
+        self.plume: PlumeApplication = application
         settings = self.services.settings
         self.person: Person | None = None
         self.t: Translator = translator(settings.default_locale, settings.timezone)
@@ -62,7 +73,7 @@ class PlumeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
 
     @property
     def services(self) -> Services:
-        return self.application.services  # type: ignore[attr-defined,no-any-return]
+        return self.plume.services
 
     async def refresh_data(self) -> None:
         await super().refresh_data()
@@ -79,7 +90,12 @@ class PlumeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
             )
             self.t = translator(self.person.language, settings.timezone)
             if promoted:
-                await self.application.on_role_change(self.bot, self.person)  # type: ignore[attr-defined]
+                await self.plume.on_role_change(self.bot, self.person)
+
+    @property
+    def broadcasts(self) -> BroadcastDesk:
+        """The desk watching the broadcasts being sent (built by bot.app)."""
+        return self.plume.broadcasts
 
     def use_language(self, language: str) -> None:
         """After a change in /settings, answer in the new language at once."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from telegram.ext import Application
 
 from handlers import (
@@ -19,7 +21,13 @@ from handlers import (
     teach,
     workshops,
 )
+from handlers.announcements import progress
 from handlers.gate import errors, fallback, guard
+from handlers.workshops.patron import render_reminder
+
+if TYPE_CHECKING:
+    from bot.announcements.desk import DeskRendering
+    from bot.workshops.sender import RenderReminder
 
 # answering takes every remaining text message: it comes last
 FEATURES = (
@@ -62,3 +70,13 @@ async def stop_features(application: Application) -> None:  # type: ignore[type-
         on_stop = getattr(feature, "on_stop", None)
         if on_stop is not None:
             await on_stop(application)
+
+
+def broadcast_rendering() -> DeskRendering:
+    """What the broadcast desk shows the staff (bot.app builds the desk with it)."""
+    return progress
+
+
+def reminder_rendering() -> RenderReminder:
+    """A due reminder's text and buttons (bot.app builds the reminder sender with it)."""
+    return render_reminder

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, insert, select, update
 
 import handlers.announcements.compose as announcements_feature
-import handlers.announcements.progress as broadcast_engine
 from bot.announcements.service import draft_new_titles
 from bot.importer.service import Importer
 from storage.db import create_engine
@@ -252,7 +251,7 @@ async def services_start(database_url, announcement_id):
 
 
 async def test_cancel_a_running_broadcast(standin, plume, database_url, monkeypatch):
-    monkeypatch.setattr(broadcast_engine, "STATUS_EVERY", 0.3)
+    monkeypatch.setattr(plume.application.broadcasts, "status_every", 0.3)
     ids = list(range(4600, 4900))  # 10 s of sends at 30/s
     await add_patrons(database_url, ids, ["news"])
     staff = standin.user(ADMIN_ID, language_code="fr")

@@ -35,12 +35,13 @@ from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.i18n import Translator, translator
-from bot.importer.service import CATALOGUE_VERSION
 from bot.outbox import BULK, enqueue_audience, message_payload
 from bot.outbox.store import CANCELLED as OUTBOX_CANCELLED
 from bot.outbox.store import FAILED as OUTBOX_FAILED
 from bot.outbox.store import PENDING as OUTBOX_PENDING
 from bot.outbox.store import SENDING as OUTBOX_SENDING
+from bot.search.loader import CATALOGUE_VERSION_KEY
+from bot.shared.labels import NEW_TITLES_HEADINGS
 from bot.subscriptions.service import EVENTS, MEDIA_PREFIX, NEWS, media_topic
 from bot.usage import BROADCAST_REACHED, BROADCAST_SENT, Event, add_events
 from storage.db import SessionFactory, session_factory
@@ -219,15 +220,8 @@ def audience_query(audience: str) -> Select[Any]:
 
 def new_titles_text(t: Translator, media_type: str, titles: Sequence[str]) -> str:
     """The draft announcing new titles of one media type (staff edit it before approval)."""
-    headings = {
-        "ebook": t("📚 New e-books and audiobooks in the digital library"),
-        "press": t("📰 New press titles in the digital library"),
-        "video": t("🎬 New films in the digital library"),
-        "music": t("🎵 New music in the digital library"),
-        "training": t("🎓 New courses in the digital library"),
-        "game": t("🎮 New video games in the digital library"),
-    }
-    lines = [f"<b>{headings.get(media_type, media_type)}</b>", ""]
+    heading = NEW_TITLES_HEADINGS.get(media_type)
+    lines = [f"<b>{t(heading) if heading else media_type}</b>", ""]
     lines += [f"• {html.escape(title)}" for title in titles[:NEW_TITLES_SHOWN]]
     if len(titles) > NEW_TITLES_SHOWN:
         more = len(titles) - NEW_TITLES_SHOWN
@@ -662,7 +656,7 @@ class AnnouncementService:
 async def catalogue_version(engine: AsyncEngine) -> str | None:
     """The catalogue's version before an import (None: nothing was ever imported)."""
     async with engine.connect() as conn:
-        return await conn.scalar(select(Meta.value).where(Meta.key == CATALOGUE_VERSION))
+        return await conn.scalar(select(Meta.value).where(Meta.key == CATALOGUE_VERSION_KEY))
 
 
 async def draft_new_titles(

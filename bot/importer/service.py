@@ -32,7 +32,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
-from bot.search.loader import bump_catalogue_version, next_catalogue_revision
+from bot.search.loader import (
+    bump_catalogue_version,
+    next_catalogue_revision,
+)
 from bot.shared.csv_table import CsvRejected, inspect_csv, read_rows
 from storage.models import (
     MEDIA_TYPES,
@@ -48,7 +51,6 @@ DEMO_DIR = Path(__file__).resolve().parent / "demo"
 BATCH = 2000
 PROGRESS_FROM_ROWS = 5000
 MAX_ID_LENGTH = 56
-CATALOGUE_VERSION = "catalogue_version"
 #: tables whose rows the search indexes: they carry the version that wrote them
 REVISED_TABLES = frozenset({"resources", "items", "faq_entries"})
 #: rows listed one by one per file and kind of error; the rest are counted in one line

@@ -27,6 +27,7 @@ from bot.i18n import N_, Np_, Translator, translator
 from bot.reporting import formats
 from bot.reporting.pdf import ChromiumPrinter, html_to_pdf, uses_chromium
 from bot.reporting.svg import bar_chart
+from bot.shared.labels import MEDIA_IN_TEXT
 from bot.stats.service import (
     FEEDBACK_EXPORT_FIELDS,
     NONE_KEY,
@@ -48,14 +49,6 @@ MIME: Final = {
     "csv": "text/csv",
     "json": "application/json",
     "survey": "text/csv",
-}
-MEDIA_LABELS: Final = {
-    "ebook": N_("e-books and audiobooks"),
-    "press": N_("online press"),
-    "video": N_("films and video"),
-    "music": N_("music"),
-    "training": N_("self-training"),
-    "game": N_("video games"),
 }
 TOPIC_LABELS: Final = {"events": N_("workshops and events"), "news": N_("network news")}
 KIND_LABELS: Final = {
@@ -168,7 +161,7 @@ class Branding:
 def media_label(t: Translator, key: str | None) -> str:
     if not key:
         return t("not specific to a media type")
-    return t(MEDIA_LABELS[key]) if key in MEDIA_LABELS else key
+    return t(MEDIA_IN_TEXT[key]) if key in MEDIA_IN_TEXT else key
 
 
 def topic_label(t: Translator, topic: str) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.i18n import N_
+from bot.shared.labels import MEDIA_TOPICS
 from bot.usage import SUBSCRIPTION, UNSUBSCRIPTION, UsageRecorder
 from storage.db import SessionFactory
 from storage.models import MEDIA_TYPES, Subscription
@@ -28,12 +29,7 @@ TOPICS: Final = (*(f"{MEDIA_PREFIX}{m}" for m in MEDIA_TYPES), EVENTS, NEWS)
 
 #: how each topic is named to patrons (translated where shown)
 TOPIC_NAMES: Final = {
-    "media:ebook": N_("New e-books and audiobooks"),
-    "media:press": N_("New press titles"),
-    "media:video": N_("New films"),
-    "media:music": N_("New music"),
-    "media:training": N_("New courses"),
-    "media:game": N_("New video games"),
+    **{f"{MEDIA_PREFIX}{media}": name for media, name in MEDIA_TOPICS.items()},
     EVENTS: N_("Events of my library"),
     NEWS: N_("General news of the network"),
 }

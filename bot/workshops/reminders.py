@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bot.outbox import REMINDER as OUTBOX_REMINDER
 from bot.outbox import SENT as OUTBOX_SENT
 from bot.outbox import Settled, enqueue
+from bot.search.loader import CATALOGUE_VERSION_KEY
 from storage.db import AsyncSession, SessionFactory
 from storage.models import Library, Meta, Registration, Reminder, User, Workshop, utcnow
 from storage.outbox import OutboxMessage
@@ -56,7 +57,6 @@ STATES: Final = (PENDING, SENDING, SENT, FAILED, DROPPED, UNCONFIRMED)
 
 #: a rating request is still worth sending this long after it was due (Plume was down)
 FEEDBACK_GRACE: Final = dt.timedelta(days=2)
-CATALOGUE_VERSION: Final = "catalogue_version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +351,9 @@ class ReminderQueue:
 
     async def catalogue_version(self) -> str | None:
         async with self._sessions() as session:
-            return await session.scalar(select(Meta.value).where(Meta.key == CATALOGUE_VERSION))
+            return await session.scalar(
+                select(Meta.value).where(Meta.key == CATALOGUE_VERSION_KEY)
+            )
 
     # -- sending ---------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@ status message, the final report and the recipients' Stop button (``progress``).
 
 from __future__ import annotations
 
-from handlers.announcements.compose import handlers, on_start, on_stop
+from handlers.announcements.compose import handlers, on_start
 from handlers.announcements.progress import UNSUBSCRIBE
 
-__all__ = ["UNSUBSCRIBE", "handlers", "on_start", "on_stop"]
+__all__ = ["UNSUBSCRIBE", "handlers", "on_start"]

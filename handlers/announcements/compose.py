@@ -14,14 +14,12 @@ import datetime as dt
 import html
 import logging
 import re
-from typing import Any, Final
+from typing import Final
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
-    Application,
     BaseHandler,
-    CallbackContext,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -41,7 +39,7 @@ from bot.announcements.service import (
     AnnouncementView,
     recipient_payload,
 )
-from bot.context import PlumeContext
+from bot.context import PlumeApplication, PlumeContext
 from bot.i18n import N_, Translator, translator
 from bot.outbox import enqueue
 from bot.services import Services
@@ -50,13 +48,13 @@ from bot.subscriptions.service import TOPIC_NAMES, media_topic
 from bot.users import Person
 from handlers.announcements.progress import (
     CARD,
-    desk,
     send_announcement,
     stop_keyboard,
     stop_markup,
 )
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires, show
 from handlers.shared.menus import names
+from handlers.shared.pickers import library_picker
 from storage.models import MEDIA_TYPES, utcnow
 
 log = logging.getLogger(__name__)
@@ -148,18 +146,17 @@ async def ask_audience(update: Update, context: PlumeContext) -> int:
 
 async def _library_choice(update: Update, context: PlumeContext, page: int) -> int:
     t = context.t
-    listing = await context.services.libraries.page(page)
-    rows = [[button(lib.name, f"{AUDIENCE_PICK}lib:{lib.id}")] for lib in listing.libraries]
-    nav = []
-    if listing.page > 0:
-        nav.append(button(t("◀ Previous"), f"{AUDIENCE_PICK}libs:{listing.page - 1}"))
-    if listing.page < listing.pages - 1:
-        nav.append(button(t("Next ▶"), f"{AUDIENCE_PICK}libs:{listing.page + 1}"))
+    rows = await library_picker(
+        context,
+        page,
+        lambda id_: f"{AUDIENCE_PICK}lib:{id_}",
+        lambda p: f"{AUDIENCE_PICK}libs:{p}",
+    )
     back = [button(t("↩ Back"), f"{AUDIENCE_PICK}back")]
     await show(
         update,
         t("The patrons of which library? (those who asked for its events)"),
-        keyboard([*rows, nav, back]),
+        keyboard([*rows, back]),
     )
     return AUDIENCE
 
@@ -342,7 +339,7 @@ async def card_action(update: Update, context: PlumeContext) -> int | None:
         if query.message is not None:  # the card becomes the status message
             await service.set_status_message(announcement_id, chat.id, query.message.message_id)
         await show(update, t("📣 <b>Announcement #{id}</b>: sending…", id=announcement_id))
-        desk(context.application).start(announcement_id)
+        context.broadcasts.start(announcement_id)
         _remember(context, None)
         return END
     if action == "no":
@@ -366,14 +363,14 @@ async def card_action(update: Update, context: PlumeContext) -> int | None:
         )
         with contextlib.suppress(TelegramError):
             await query.edit_message_reply_markup(None)
-        desk(context.application).start(announcement_id)
+        context.broadcasts.start(announcement_id)
         return None
     # "x": cancel a scheduled or running announcement
-    view = await desk(context.application).cancel(announcement_id)
+    view = await context.broadcasts.cancel(announcement_id)
     if view is None:
         await query.answer(t("This announcement is already over."), show_alert=True)
         return None
-    _unarm(context.application, announcement_id)
+    _unarm(context.plume, announcement_id)
     await query.answer(t("Cancelled."))
     if query.message is not None and query.message.message_id != view.status_message_id:
         await show(update, t("🛑 Announcement #{id} cancelled.", id=announcement_id))
@@ -485,7 +482,7 @@ async def when_given(update: Update, context: PlumeContext) -> int:
     if view is None:
         await reply(update, t("This announcement was already sent or cancelled."))
         return END
-    arm(context.application, view)
+    arm(context.plume, view)
     await reply(
         update,
         t(
@@ -592,7 +589,7 @@ def _job_name(announcement_id: int) -> str:
     return f"announcement-{announcement_id}"
 
 
-def arm(application: Application, view: AnnouncementView) -> None:  # type: ignore[type-arg]
+def arm(application: PlumeApplication, view: AnnouncementView) -> None:
     """A JobQueue job at the scheduled time (rebuilt from the database at each start)."""
     _unarm(application, view.id)
     assert application.job_queue is not None and view.scheduled_at is not None
@@ -602,32 +599,32 @@ def arm(application: Application, view: AnnouncementView) -> None:  # type: igno
     )
 
 
-def _unarm(application: Application, announcement_id: int) -> None:  # type: ignore[type-arg]
+def _unarm(application: PlumeApplication, announcement_id: int) -> None:
     if application.job_queue is None:
         return
     for job in application.job_queue.get_jobs_by_name(_job_name(announcement_id)):
         job.schedule_removal()
 
 
-async def _start_due(application: Application, announcement_id: int) -> None:  # type: ignore[type-arg]
-    services = application.services  # type: ignore[attr-defined]
+async def _start_due(application: PlumeApplication, announcement_id: int) -> None:
+    services = application.services
     view = await services.announcements.start_sending(
         announcement_id, stop_markup(services.settings.default_locale), from_states=(SCHEDULED,)
     )
     if view is not None:
-        desk(application).start(announcement_id)
+        application.broadcasts.start(announcement_id)
 
 
-async def fire_scheduled(context: CallbackContext[Any, Any, Any, Any]) -> None:
+async def fire_scheduled(context: PlumeContext) -> None:
     job = context.job
     if job is not None and isinstance(job.data, int):
-        await _start_due(context.application, job.data)
+        await _start_due(context.plume, job.data)
 
 
-async def notify_staff(application: Application, view: AnnouncementView) -> int:  # type: ignore[type-arg]
+async def notify_staff(application: PlumeApplication, view: AnnouncementView) -> int:
     """Shows a new-title draft to every staff member, with the card to act on it (three
     outbox rows each, keyed: a second call shows nothing twice)."""
-    services = application.services  # type: ignore[attr-defined]
+    services = application.services
     shown = 0
     count = await services.announcements.count(view.audience)  # once for every card
     for person in await services.users.privileged():
@@ -670,10 +667,10 @@ async def notify_staff(application: Application, view: AnnouncementView) -> int:
     return shown
 
 
-async def tick(context: CallbackContext[Any, Any, Any, Any]) -> None:
+async def tick(context: PlumeContext) -> None:
     """New-title drafts to show, due announcements, broadcasts left without a sender."""
-    application = context.application
-    services = application.services  # type: ignore[attr-defined]
+    application = context.plume
+    services = application.services
     service = services.announcements
     for draft in await service.drafts_to_notify():
         await service.mark_notified(draft.id)
@@ -681,24 +678,20 @@ async def tick(context: CallbackContext[Any, Any, Any, Any]) -> None:
     for view in await service.due(utcnow()):
         await _start_due(application, view.id)
     for view in await service.in_states((SENDING,)):
-        desk(application).start(view.id)  # no-op when already running
+        application.broadcasts.start(view.id)  # no-op when already running
 
 
-async def on_start(application: Application) -> None:  # type: ignore[type-arg]
-    services = application.services  # type: ignore[attr-defined]
+async def on_start(application: PlumeApplication) -> None:
+    services = application.services
     service = services.announcements
     for view in await service.in_states((SCHEDULED,)):
         arm(application, view)
     for view in await service.in_states((SENDING,)):
-        desk(application).start(view.id)
+        application.broadcasts.start(view.id)
     assert application.job_queue is not None
     application.job_queue.run_repeating(
         tick, interval=TICK_SECONDS, first=min(TICK_SECONDS, 2.0), name="announcements-tick"
     )
-
-
-async def on_stop(application: Application) -> None:  # type: ignore[type-arg]
-    await desk(application).stop_all()
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]

@@ -8,38 +8,17 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filt
 from bot.answering.judge import Pick
 from bot.answers import Answer, Card
 from bot.context import PlumeApplication, PlumeContext
-from bot.i18n import N_, Translator
+from bot.i18n import Translator
+from bot.shared.labels import MEDIA_EMOJI
 from handlers.answering.chat import chat_reply
 from handlers.answering.libraries import others_row, send_library_card
+from handlers.shared.cards import BROWSE, CARD, link_row, short
 from handlers.shared.common import button, escape, keyboard, reply
 
-CARD = "C:"  # C:<f|r|i>:<id>  show a card
 VOTE = "V:"  # V:<f|r|i>:<id>:<1|0>  👍/👎, handled by handlers.feedback.ratings
 HANDOVER = "H:"  # H:<question id>  pass an unanswered question to the librarians
-BROWSE = "M:"  # handlers.browse.shelves
 TYPE_CODES = {"faq": "f", "resource": "r", "item": "i"}
 CODE_TYPES = {code: kind for kind, code in TYPE_CODES.items()}
-MEDIA_NAMES = {
-    "ebook": N_("Books and audiobooks"),
-    "press": N_("Press"),
-    "video": N_("Films and series"),
-    "music": N_("Music"),
-    "training": N_("Courses"),
-    "game": N_("Video games"),
-}
-MEDIA_EMOJI = {
-    "ebook": "📚",
-    "press": "📰",
-    "video": "🎬",
-    "music": "🎵",
-    "training": "🎓",
-    "game": "🎮",
-}
-BUTTON_TITLE = 48
-
-
-def short(text: str, limit: int = BUTTON_TITLE) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def card_text(t: Translator, card: Card) -> str:
@@ -63,13 +42,6 @@ def card_text(t: Translator, card: Card) -> str:
     if card.resource_name:
         lines.append(t("Available in: {resource}", resource=escape(card.resource_name)))
     return "\n".join(lines)
-
-
-def link_row(t: Translator, card: Card) -> list[InlineKeyboardButton]:
-    if not card.url.startswith(("https://", "http://")):
-        return []
-    name = card.resource_name or card.title
-    return [InlineKeyboardButton(t("Open {name}", name=short(name, 40)), url=card.url)]
 
 
 def hit_row(hit: Pick) -> list[InlineKeyboardButton]:

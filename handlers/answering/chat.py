@@ -8,7 +8,7 @@ from bot.i18n import Translator
 
 def chat_reply(t: Translator, kind: ChatKind, role: str, name: str | None) -> str:
     if kind is ChatKind.HELP:
-        from handlers.start.welcome import help_text  # the /help text itself
+        from handlers.start import help_text  # the /help text itself
 
         return help_text(t, role)
     if kind is ChatKind.GREETING:

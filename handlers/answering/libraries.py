@@ -8,6 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 from bot.context import PlumeContext
 from bot.i18n import N_, Translator
 from handlers.shared.common import button, escape, keyboard, reply, show
+from handlers.shared.pickers import library_picker
 from storage.models import Library
 
 LIBRARY_CARD = "Li:"  # Li:<library id>  show a library's card
@@ -67,14 +68,13 @@ async def library_list(update: Update, context: PlumeContext) -> None:
     t = context.t
     raw = query.data.removeprefix(LIBRARY_LIST)
     await query.answer()
-    listing = await context.services.libraries.page(int(raw) if raw.isdigit() else 0)
-    rows = [[button(lib.name, f"{LIBRARY_CARD}{lib.id}")] for lib in listing.libraries]
-    nav = []
-    if listing.page > 0:
-        nav.append(button(t("◀ Previous"), f"{LIBRARY_LIST}{listing.page - 1}"))
-    if listing.page < listing.pages - 1:
-        nav.append(button(t("Next ▶"), f"{LIBRARY_LIST}{listing.page + 1}"))
-    await show(update, t("Which library?"), keyboard([*rows, nav]))
+    rows = await library_picker(
+        context,
+        int(raw) if raw.isdigit() else 0,
+        lambda id_: f"{LIBRARY_CARD}{id_}",
+        lambda p: f"{LIBRARY_LIST}{p}",
+    )
+    await show(update, t("Which library?"), keyboard(rows))
 
 
 async def library_card(update: Update, context: PlumeContext) -> None:

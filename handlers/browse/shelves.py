@@ -7,9 +7,11 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.answers import Card
 from bot.context import PlumeContext
-from handlers.answering.ask import BROWSE, CARD, MEDIA_EMOJI, MEDIA_NAMES, link_row, short
+from bot.shared.labels import MEDIA_EMOJI, MEDIA_SHELVES
+from handlers.shared.cards import BROWSE, CARD, link_row, short
 from handlers.shared.common import button, escape, keyboard, reply, show
 from handlers.shared.menus import names
+from handlers.shared.pager import pager_row
 
 # M:  media types (M:* in place) · M:<type>  its resources
 # M:<resource id>:<page>  a resource's newest items
@@ -25,7 +27,9 @@ async def show_shelves(update: Update, context: PlumeContext, *, edit: bool) -> 
     if not shelves:
         await reply(update, t("The catalogue is empty for now."))
         return
-    rows = [[button(f"{MEDIA_EMOJI[m]} {t(MEDIA_NAMES[m])}", f"{BROWSE}{m}")] for m, _ in shelves]
+    rows = [
+        [button(f"{MEDIA_EMOJI[m]} {t(MEDIA_SHELVES[m])}", f"{BROWSE}{m}")] for m, _ in shelves
+    ]
     text = t("<b>The digital library</b>\nWhat would you like to explore?")
     if edit:
         await show(update, text, keyboard(rows))
@@ -53,7 +57,7 @@ async def browse_button(update: Update, context: PlumeContext) -> None:
             for r in shelf.resources
         ]
         rows.append([button(t("◀ All media"), f"{BROWSE}*")])
-        await show(update, f"<b>{escape(t(MEDIA_NAMES[shelf.media_type]))}</b>", keyboard(rows))
+        await show(update, f"<b>{escape(t(MEDIA_SHELVES[shelf.media_type]))}</b>", keyboard(rows))
         return
     if len(parts) == 2 and parts[1].isdigit():
         resource_id, page = parts[0], int(parts[1])
@@ -73,11 +77,7 @@ async def browse_button(update: Update, context: PlumeContext) -> None:
                 )
             )
         rows = [[button(short(item.title), f"{CARD}i:{item.id}")] for item in newest.items]
-        nav = []
-        if newest.page > 0:
-            nav.append(button(t("◀ Previous"), f"{BROWSE}{resource.id}:{newest.page - 1}"))
-        if newest.page < newest.pages - 1:
-            nav.append(button(t("Next ▶"), f"{BROWSE}{resource.id}:{newest.page + 1}"))
+        nav = pager_row(t, newest.page, newest.pages, lambda p: f"{BROWSE}{resource.id}:{p}")
         rows.append(nav)
         card = Card(
             "resource", resource.id, resource.name, url=resource.url, resource_name=resource.name

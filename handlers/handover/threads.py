@@ -22,7 +22,7 @@ from bot.i18n import N_, Translator, translator
 from bot.privacy.coverage import PERSON_REF
 from bot.privacy.service import pseudonym
 from handlers import teach
-from handlers.answering.ask import HANDOVER
+from handlers.answering import HANDOVER
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
 from handlers.shared.menus import names
 

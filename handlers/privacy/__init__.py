@@ -22,8 +22,11 @@ from bot.i18n import Translator
 from bot.persistence import DatabasePersistence
 from bot.privacy.service import pseudonym
 from handlers.privacy import contact
+from handlers.privacy.contact import write_button
 from handlers.shared.common import button, escape, keyboard, reply, requires, show
 from handlers.shared.menus import names
+
+__all__ = ["handlers", "notice_keyboard", "on_start", "short_notice", "write_button"]
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,9 @@ from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot.context import PlumeContext
+from bot.shared.labels import ROLE_NAMES
 from bot.users import RoleError
-from handlers.shared.common import ROLE_NAMES, escape, reply, requires
+from handlers.shared.common import escape, reply, requires
 from handlers.shared.menus import names, publish_menu_for
 from storage.models import ROLES
 

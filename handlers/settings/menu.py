@@ -9,8 +9,8 @@ from bot.config import SUPPORTED_LOCALES
 from bot.context import PlumeContext
 from handlers.shared.common import button, escape, keyboard, reply, show
 from handlers.shared.menus import names, publish_menu_for
-from handlers.start.welcome import library_keyboard
-from handlers.subscriptions.topics import MENU as SUBSCRIPTIONS_MENU
+from handlers.start import library_keyboard
+from handlers.subscriptions import MENU as SUBSCRIPTIONS_MENU
 
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
 SETTINGS = "S:"

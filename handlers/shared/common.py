@@ -15,17 +15,11 @@ from telegram.ext import BaseHandler, ConversationHandler
 from telegram.warnings import PTBUserWarning
 
 from bot.context import PlumeContext
-from bot.i18n import N_
 from bot.persistence import conversation_key
+from bot.shared.labels import ROLE_NAMES
 
 Handler = Callable[[Update, PlumeContext], Coroutine[Any, Any, Any]]
 
-ROLE_NAMES = {
-    "patron": N_("patron"),
-    "staff": N_("library staff"),
-    "coordinator": N_("coordinator"),
-    "admin": N_("administrator"),
-}
 
 __all__ = ["button", "escape", "keyboard", "reply", "requires"]
 

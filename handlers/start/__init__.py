@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from handlers.start.welcome import handlers, help_text
+from handlers.start.welcome import handlers, help_text, library_keyboard
 
-__all__ = ["handlers", "help_text"]
+__all__ = ["handlers", "help_text", "library_keyboard"]

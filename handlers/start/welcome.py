@@ -7,10 +7,12 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import PlumeContext
 from bot.i18n import Translator
+from bot.shared.labels import ROLE_NAMES
 from handlers.privacy import notice_keyboard, short_notice
-from handlers.shared.common import ROLE_NAMES, button, escape, keyboard, reply, show
+from handlers.shared.common import escape, keyboard, reply, show
 from handlers.shared.menus import commands_for, names
-from handlers.subscriptions.topics import ask_subscriptions
+from handlers.shared.pickers import library_picker
+from handlers.subscriptions import ask_subscriptions
 from handlers.workshops import DEEP_LINK_PREFIX, show_workshop
 
 LIBRARY_PICK = "L:"
@@ -18,15 +20,10 @@ LIBRARY_PAGE = "Lp:"
 
 
 async def library_keyboard(context: PlumeContext, page: int) -> InlineKeyboardMarkup:
-    t = context.t
-    listing = await context.services.libraries.page(page)
-    rows = [[button(lib.name, f"{LIBRARY_PICK}{lib.id}")] for lib in listing.libraries]
-    nav = []
-    if listing.page > 0:
-        nav.append(button(t("◀ Previous"), f"{LIBRARY_PAGE}{listing.page - 1}"))
-    if listing.page < listing.pages - 1:
-        nav.append(button(t("Next ▶"), f"{LIBRARY_PAGE}{listing.page + 1}"))
-    return keyboard([*rows, nav])
+    rows = await library_picker(
+        context, page, lambda id_: f"{LIBRARY_PICK}{id_}", lambda p: f"{LIBRARY_PAGE}{p}"
+    )
+    return keyboard(rows)
 
 
 async def start(update: Update, context: PlumeContext) -> None:

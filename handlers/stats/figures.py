@@ -46,9 +46,10 @@ from bot.reporting.report import (
 )
 from bot.stats.service import Figures, Period, PeriodError, PeriodOrderError, media_keys
 from handlers import teach
-from handlers.privacy.contact import write_button
+from handlers.privacy import write_button
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
 from handlers.shared.menus import names
+from handlers.shared.pager import pager_row
 from storage.models import MEDIA_TYPES
 
 STATS = "St:"
@@ -332,11 +333,7 @@ async def _received_page(
     def data(p: int, rr: str = r, mm: str = m) -> str:
         return f"{RECEIVED}{p}:{rr}:{mm}:{lib}"
 
-    nav = []
-    if listing.page > 0:
-        nav.append(button(t("◀ Previous"), data(listing.page - 1)))
-    if listing.page < listing.pages - 1:
-        nav.append(button(t("Next ▶"), data(listing.page + 1)))
+    nav = pager_row(t, listing.page, listing.pages, data)
     ratings = [
         button(("• " if rating == n else "") + "★" * n, data(0, str(n))) for n in range(1, 6)
     ]

@@ -7,9 +7,9 @@ from __future__ import annotations
 from telegram.ext import BaseHandler
 
 from handlers.workshops import manage, patron
-from handlers.workshops.patron import DEEP_LINK_PREFIX, on_start, on_stop, show_workshop
+from handlers.workshops.patron import DEEP_LINK_PREFIX, show_workshop
 
-__all__ = ["DEEP_LINK_PREFIX", "handlers", "on_start", "on_stop", "show_workshop"]
+__all__ = ["DEEP_LINK_PREFIX", "handlers", "show_workshop"]
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]

@@ -36,6 +36,7 @@ from telegram.ext import (
 
 from bot.context import PlumeContext
 from bot.i18n import N_, Translator
+from bot.shared.labels import MEDIA_THEMES
 from bot.shared.when import WhenError, describe, parse_duration, parse_moment
 from bot.usage import ATTENDANCE
 from bot.workshops.service import (
@@ -49,6 +50,8 @@ from bot.workshops.service import (
 )
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires, show
 from handlers.shared.menus import names
+from handlers.shared.pager import pager_row
+from handlers.shared.pickers import library_rows
 from handlers.workshops.patron import (
     announce,
     duration_text,
@@ -102,14 +105,6 @@ STATE_OF: Final = {
     "capacity": SEATS,
     "description": DESCRIPTION,
     "media_type": MEDIA_TYPE,
-}
-MEDIA_NAMES: Final = {
-    "ebook": N_("e-books"),
-    "press": N_("press"),
-    "video": N_("films"),
-    "music": N_("music"),
-    "training": N_("self-training"),
-    "game": N_("video games"),
 }
 
 
@@ -198,7 +193,7 @@ async def ask(update: Update, context: PlumeContext, field: str) -> int:
     else:
         text = t("Which part of the digital library is it about?")
         rows = [
-            [button(t(MEDIA_NAMES[m]), f"{MEDIA}{m}") for m in MEDIA_TYPES[i : i + 3]]
+            [button(t(MEDIA_THEMES[m]), f"{MEDIA}{m}") for m in MEDIA_TYPES[i : i + 3]]
             for i in range(0, len(MEDIA_TYPES), 3)
         ]
         markup = keyboard([*rows, [button(t("None in particular"), f"{MEDIA}-")]])
@@ -215,16 +210,15 @@ async def _library_keyboard(context: PlumeContext, page: int) -> InlineKeyboardM
     pages = max(1, -(-len(libraries) // LIBRARY_PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     start = page * LIBRARY_PAGE_SIZE
-    rows = [
-        [button(lib.name, f"{PICK_LIBRARY}{lib.id}")]
-        for lib in libraries[start : start + LIBRARY_PAGE_SIZE]
-    ]
-    nav = []
-    if page > 0:
-        nav.append(button(t("◀ Previous"), f"{LIBRARY_PAGE}{page - 1}"))
-    if page < pages - 1:
-        nav.append(button(t("Next ▶"), f"{LIBRARY_PAGE}{page + 1}"))
-    return keyboard([*rows, nav])
+    rows = library_rows(
+        t,
+        libraries[start : start + LIBRARY_PAGE_SIZE],
+        page,
+        pages,
+        lambda id_: f"{PICK_LIBRARY}{id_}",
+        lambda p: f"{LIBRARY_PAGE}{p}",
+    )
+    return keyboard(rows)
 
 
 async def _next(update: Update, context: PlumeContext, draft: Draft) -> int:
@@ -371,7 +365,7 @@ def draft_text(t: Translator, draft: Draft, library_name: str, editing: bool) ->
         t.tn("👥 {count} seat", "👥 {count} seats", draft.capacity),
         t(
             "📚 {media}",
-            media=t(MEDIA_NAMES[draft.media_type])
+            media=t(MEDIA_THEMES[draft.media_type])
             if draft.media_type
             else t("None in particular"),
         ),
@@ -559,11 +553,7 @@ async def send_list(update: Update, context: PlumeContext, page: int, *, edit: b
         if len(label) > LABEL_LIMIT:
             label = label[: LABEL_LIMIT - 1] + "…"
         rows.append([button(label, f"{CARD}{view.id}")])
-    nav = []
-    if page > 0:
-        nav.append(button(t("◀ Previous"), f"{LIST_PAGE}{page - 1}"))
-    if page < pages - 1:
-        nav.append(button(t("Next ▶"), f"{LIST_PAGE}{page + 1}"))
+    nav = pager_row(t, page, pages, lambda p: f"{LIST_PAGE}{p}")
     text = t(
         "<b>Workshops</b> ({count}) — choose one to manage it; ✔️ = already held. "
         "/nouvel_atelier to create one.",
@@ -817,11 +807,7 @@ async def _sheet(update: Update, context: PlumeContext, view: WorkshopView, page
         for p in shown
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    nav = []
-    if page > 0:
-        nav.append(button(t("◀ Previous"), f"{SHEET}{view.id}:{page - 1}"))
-    if page < pages - 1:
-        nav.append(button(t("Next ▶"), f"{SHEET}{view.id}:{page + 1}"))
+    nav = pager_row(t, page, pages, lambda p: f"{SHEET}{view.id}:{p}")
     present = sum(1 for p in people if p.attended)
     text = t.tn(
         "<b>Attendance — {title}</b>\nTap a name: ✅ came, ❌ did not come. {count} of "

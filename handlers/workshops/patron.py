@@ -4,14 +4,12 @@ Callback data (``W:`` + action + ``:`` + workshop id): ``r`` register (or join t
 list), ``u`` unregister, ``x`` "I won't come" under a reminder, ``i`` the .ics file, ``m`` more
 cards (``W:m:<first>``), ``f`` a rating (``W:f:<id>:<1-5>``), ``s`` skip the comment.
 
-The reminders are sent by :class:`ReminderSender`: one JobQueue job, armed at the next due
-time read from the database, that hands what is due to the outbox (:mod:`bot.outbox`) and
-re-arms itself. See :mod:`bot.workshops.reminders` for the states and the crash rule.
+The reminders are sent by :class:`bot.workshops.sender.ReminderSender` (built by bot.app),
+with the words and buttons of :func:`render_reminder`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -23,7 +21,6 @@ from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     BaseHandler,
-    CallbackContext,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -35,7 +32,7 @@ from bot.context import PlumeContext
 from bot.i18n import N_, Translator, translator
 from bot.shared.when import duration_text
 from bot.usage import REGISTRATION, UNREGISTRATION
-from bot.workshops.reminders import FEEDBACK, DueMessage, ReminderQueue
+from bot.workshops.reminders import FEEDBACK, DueMessage
 from bot.workshops.service import (
     REGISTERED,
     WAITING,
@@ -47,6 +44,7 @@ from bot.workshops.service import (
 )
 from handlers.shared.common import button, conversation, escape, keyboard, reply, show
 from handlers.shared.menus import names
+from handlers.shared.pager import nav_row
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -175,6 +173,12 @@ def reminder_text(t: Translator, message: DueMessage) -> tuple[str, InlineKeyboa
     return text, markup
 
 
+def render_reminder(t: Translator, message: DueMessage) -> tuple[str, dict[str, Any]]:
+    """For :class:`bot.workshops.sender.ReminderSender`: the markup as the outbox stores it."""
+    text, markup = reminder_text(t, message)
+    return text, markup.to_dict()
+
+
 # -- the list and the cards ----------------------------------------------------------------
 
 
@@ -247,11 +251,11 @@ async def send_list(update: Update, context: PlumeContext, first: int, *, edit: 
         lines += ["", t("Page {page} of {pages}", page=first // PAGE_SIZE + 1, pages=pages)]
     lines += ["", t("Choose a number to see the workshop and sign up.")]
     numbers = [button(str(first + n + 1), f"{OPEN}{view.id}") for n, view in enumerate(page)]
-    pager = []
-    if first > 0:
-        pager.append(button(t("◀ Previous"), f"{MORE}{first - PAGE_SIZE}"))
-    if first + PAGE_SIZE < len(views):
-        pager.append(button(t("Next ▶"), f"{MORE}{first + PAGE_SIZE}"))
+    pager = nav_row(
+        t,
+        f"{MORE}{first - PAGE_SIZE}" if first > 0 else None,
+        f"{MORE}{first + PAGE_SIZE}" if first + PAGE_SIZE < len(views) else None,
+    )
     markup = keyboard([numbers, pager])
     text = "\n".join(lines)
     await (show(update, text, markup) if edit else reply(update, text, markup))
@@ -513,157 +517,6 @@ async def stale_skip(update: Update, context: PlumeContext) -> None:
         await query.edit_message_reply_markup(None)
 
 
-# -- sending the reminders -------------------------------------------------------------------
-
-
-class _NotClaimed(Exception):
-    """Someone else claimed or dropped the row first, or Plume is stopping."""
-
-
-class ReminderSender:
-    """One JobQueue job sends what is due, then re-arms itself at the next due time.
-
-    While it sends, newly due rows are fetched every ``TICK`` seconds; changes (a new
-    registration, a moved workshop) re-arm the job earlier through ``ReminderQueue.on_change``.
-    At most ``CONCURRENCY`` rows are claimed and waiting for their pacing slot at a time.
-    """
-
-    JOB_NAME: Final = "workshop-reminders"
-    BATCH: Final = 200
-    LOW_WATER: Final = 40
-    CONCURRENCY: Final = 8
-    TICK: Final = 0.2
-    LINGER: Final = 3.0  # a row due this soon is awaited in the job rather than re-armed
-    IDLE_POLL: Final = dt.timedelta(seconds=60)  # also picks up imports and other processes
-    RETRY: Final = dt.timedelta(seconds=2)  # after a failure (the database did not answer)
-
-    def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
-        self.application = application
-        services = application.services  # type: ignore[attr-defined]
-        self.queue: ReminderQueue = services.reminders
-        self.throttle = services.throttle
-        self.services = services
-        self._inflight: set[int] = set()
-        self._running = False
-        self._again = False
-        self._catalogue: str | None = None
-        self._stopping = False
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self.sent = 0
-
-    async def start(self) -> None:
-        await self.queue.recover()
-        self._catalogue = await self.queue.catalogue_version()
-        await self.queue.resync()
-        self.queue.on_change = self.arm
-        self.arm(utcnow())
-
-    async def stop(self) -> None:
-        """Plume is stopping: no new claims; the sends under way finish."""
-        self._stopping = True
-        self.queue.on_change = None
-        await self._idle.wait()
-
-    @property
-    def live(self) -> bool:
-        return self.application.running and not self._stopping
-
-    def arm(self, when: dt.datetime) -> None:
-        """Runs the job at ``when`` (now if past), unless it is running or due earlier."""
-        if self._running:
-            self._again = True
-            return
-        job_queue = self.application.job_queue
-        if job_queue is None or not self.live:
-            return
-        now = utcnow()
-        when = max(when, now)
-        jobs = job_queue.get_jobs_by_name(self.JOB_NAME)
-        if any(job.next_t is not None and job.next_t <= when for job in jobs):
-            return
-        for job in jobs:
-            job.schedule_removal()
-        job_queue.run_once(self._run, when=when, name=self.JOB_NAME)
-
-    async def _run(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
-        if self._running or not self.live:
-            self._again = True
-            return
-        self._running = True
-        self._idle.clear()
-        try:
-            version = await self.queue.catalogue_version()
-            if version != self._catalogue:
-                self._catalogue = version
-                await self.queue.resync()
-            await self.drain()
-            upcoming = await self.queue.next_due() if self.live else None
-        except Exception as error:  # the database away: look again soon, lose nothing
-            log.warning("reminders: %s; trying again in %.0f s", error, self.RETRY.total_seconds())
-            upcoming = utcnow() + self.RETRY
-        finally:
-            self._running = False
-            self._idle.set()
-        if not self.live:
-            return
-        limit = utcnow() + self.IDLE_POLL
-        self.arm(min(upcoming, limit) if upcoming else limit)
-
-    async def drain(self) -> None:
-        """Sends every due row; returns when nothing is due within ``LINGER`` seconds."""
-        tasks: set[asyncio.Task[None]] = set()
-        limit = asyncio.Semaphore(self.CONCURRENCY)
-        while self.live:
-            self._again = False
-            now = utcnow()
-            if len(tasks) < self.LOW_WATER:
-                batch = await self.queue.fetch_due(now, self.BATCH, self._inflight)
-                drops = []
-                for message in batch:
-                    if self.queue.verdict(message, now, batch) != "send" or not message.reachable:
-                        drops.append(message.reminder_id)
-                        continue
-                    self._inflight.add(message.reminder_id)
-                    task = asyncio.create_task(self._send(message, limit))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                await self.queue.drop(drops)
-            if tasks:
-                await asyncio.wait(tasks, timeout=self.TICK, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            upcoming = await self.queue.next_due(self._inflight)
-            if upcoming is None:
-                break
-            wait = (upcoming - utcnow()).total_seconds()
-            if wait > self.LINGER and not self._again:
-                break
-            await asyncio.sleep(min(max(wait, 0.0), self.TICK))
-        if tasks:  # stopping: let the claimed ones finish, the others give up
-            await asyncio.wait(tasks)
-
-    async def _send(self, message: DueMessage, limit: asyncio.Semaphore) -> None:
-        try:
-            async with limit:
-                await self._deliver(message)
-        except Exception:
-            log.exception("reminder %s failed", message.reminder_id)
-        finally:
-            self._inflight.discard(message.reminder_id)
-
-    async def _deliver(self, message: DueMessage) -> None:
-        """Claims the row and puts its message in the outbox (one transaction)."""
-        if not self.live:
-            return
-        t = translator(message.language, self.services.settings.timezone)
-        text, markup = reminder_text(t, message)
-        if await self.queue.hand_over(
-            message.reminder_id, message.telegram_id, text, markup.to_dict()
-        ):
-            self.sent += 1
-            self.services.outbox.wake()
-
-
 async def announce(
     application: Application,  # type: ignore[type-arg]
     recipients: Sequence[Recipient],
@@ -682,22 +535,6 @@ async def announce(
         text, markup = render(t)
         messages.append((recipient.telegram_id, text, markup.to_dict() if markup else None))
     return await services.outbox.notify_many(kind, messages)  # type: ignore[no-any-return]
-
-
-def sender(application: Application) -> ReminderSender:  # type: ignore[type-arg]
-    """The application's reminder sender (one per Application, kept under its class)."""
-    found = application.bot_data.get(ReminderSender)
-    if found is None:
-        found = application.bot_data[ReminderSender] = ReminderSender(application)
-    return found  # type: ignore[no-any-return]
-
-
-async def on_start(application: Application) -> None:  # type: ignore[type-arg]
-    await sender(application).start()
-
-
-async def on_stop(application: Application) -> None:  # type: ignore[type-arg]
-    await sender(application).stop()
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
