@@ -3,26 +3,46 @@
 ``PLUME_TEST_DATABASE``: ``sqlite`` (default) or ``postgresql``; the PostgreSQL URL comes from
 ``PLUME_TEST_POSTGRES_URL`` (default: the local server, database ``test``).
 Tests that need both backends use the ``any_database_url`` fixture.
+
+The suite runs on several processes (pytest-xdist, ``-n`` in pyproject.toml): most of a test's
+time is spent waiting for the bot, the stand-in or Telegram's pace, not on the CPU. Each
+worker gets a PostgreSQL database of its own, named after the configured one plus the worker
+(``test_gw0``, ``test_gw1``…), created on the same server when missing and dropped when the
+worker ends; the configured database itself is used by a run on one process (``-n 0``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, migrate
 from storage.models import Base
 
 BACKEND = os.environ.get("PLUME_TEST_DATABASE", "sqlite").lower()
-POSTGRES_URL = os.environ.get(
+CONFIGURED_POSTGRES_URL = os.environ.get(
     "PLUME_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
+#: pytest-xdist names its workers gw0, gw1…; absent on a run on one process
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_url(url: str, worker: str) -> str:
+    """The configured database for a run on one process, else one database per worker."""
+    if not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+POSTGRES_URL = _worker_url(CONFIGURED_POSTGRES_URL, WORKER)
 _pg_state: dict[str, object] = {}
 #: the advisory-lock key that serialises test runs sharing one PostgreSQL database
 _TEST_DATABASE_LOCK = 0x504C554D
@@ -35,10 +55,53 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"plume database: {BACKEND} ({where})"
 
 
+def _admin_dsn() -> str:
+    """The configured server's maintenance database, for creating a worker's database."""
+    url = make_url(CONFIGURED_POSTGRES_URL).set(drivername="postgresql", database="postgres")
+    return url.render_as_string(hide_password=False)
+
+
+async def _create_worker_database() -> None:
+    """The worker's own database, made when missing (CREATE DATABASE has no IF NOT EXISTS)."""
+    name = make_url(POSTGRES_URL).database
+    connection = await asyncpg.connect(_admin_dsn())
+    try:
+        found = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not found:
+            try:
+                await connection.execute(f'CREATE DATABASE "{name}"')
+            except asyncpg.DuplicateDatabaseError:  # another run of the same worker name won
+                pass
+        _pg_state["created"] = name
+    finally:
+        await connection.close()
+
+
+async def _drop_worker_database() -> None:
+    connection = await asyncpg.connect(_admin_dsn())
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{_pg_state["created"]}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker drops the database it created: nothing is left on the server after a run."""
+    if "created" in _pg_state:
+        asyncio.run(_drop_worker_database())
+
+
 async def _postgres_ready() -> str | None:
     """None when the server answers, else why not."""
     if "ready" in _pg_state:
         return _pg_state["ready"]  # type: ignore[return-value]
+    if WORKER:
+        try:
+            await _create_worker_database()
+        except Exception as error:
+            reason = f"PostgreSQL not reachable at {_admin_dsn()}: {type(error).__name__}: {error}"
+            _pg_state["ready"] = reason
+            return reason
     engine = create_engine(POSTGRES_URL, pool_size=1)
     try:
         async with engine.connect() as conn:

@@ -199,12 +199,12 @@ def test_migrate_accepts_the_plain_sqlite_form(tmp_path):
     assert (tmp_path / "data" / "plume.sqlite3").exists()
 
 
-def test_migrate_accepts_the_postgres_form_hosts_hand_out(tmp_path):
-    from tests.conftest import BACKEND, POSTGRES_URL
+def test_migrate_accepts_the_postgres_form_hosts_hand_out(tmp_path, database_url):
+    from tests.conftest import BACKEND
 
     if BACKEND != "postgresql":
         pytest.skip("PLUME_TEST_DATABASE=postgresql runs this one")
-    hosted = POSTGRES_URL.replace("postgresql+asyncpg://", "postgres://")
+    hosted = database_url.replace("postgresql+asyncpg://", "postgres://")
     result = _plume_cli(tmp_path, "migrate", DATABASE_URL=hosted)
     assert result.returncode == 0, result.stderr
     assert "database is up to date" in result.stdout

@@ -59,7 +59,10 @@ async def test_database_outage_apologises_resumes_and_loses_nothing(
     await import_network(database_url)
     plume = await start_plume(database_url=proxied, reminder_offsets=(55 * SECOND,))
     services = plume.services
-    starts = dt.datetime.now(dt.UTC) + 60 * SECOND  # reminders due in 5 s: during the outage
+    # the reminders fall due 20 s from now: after the setup below and the cut, however slow
+    # the machine, and during the outage, which lasts until 5 s past that moment
+    due = time.monotonic() + 20
+    starts = dt.datetime.now(dt.UTC) + 75 * SECOND
     view = await services.workshops.create(draft(starts))
     registered = [standin.user(9100 + n, first_name=f"R{n}") for n in range(20)]
     for patron in registered:
@@ -76,11 +79,13 @@ async def test_database_outage_apologises_resumes_and_loses_nothing(
     await until(lambda: received(audience, 20), 20, "the broadcast to start")
     await proxy.cut()
     cut_at = time.monotonic()
+    assert cut_at < due, "the setup took longer than the 20 s before the reminders are due"
     ana = standin.user(9001, first_name="Ana", language_code="fr")
     await ana.send("/whoami")
     sorry = await ana.wait_for("problème technique", timeout=15)
     assert "je vous répondrai" in sorry.text
-    await asyncio.sleep(max(0.0, 12 - (time.monotonic() - cut_at)))  # 12 s without database
+    # at least 12 s without database, and 5 s past the reminders' due time
+    await asyncio.sleep(max(12 - (time.monotonic() - cut_at), due + 5 - time.monotonic(), 0.0))
     assert sum(len(p.bot_messages) for p in registered) == 0  # due, but nothing can go
     proxy.restore()
     await ana.wait_for("identifiant", timeout=30)  # the answer, once the database is back
