@@ -6,9 +6,9 @@ Tests that need both backends use the ``any_database_url`` fixture.
 
 The suite runs on several processes (pytest-xdist, ``-n`` in pyproject.toml): most of a test's
 time is spent waiting for the bot, the stand-in or Telegram's pace, not on the CPU. Each
-worker gets a PostgreSQL database of its own, named after the configured one plus the worker
-(``test_gw0``, ``test_gw1``…), created on the same server when missing and dropped when the
-worker ends; the configured database itself is used by a run on one process (``-n 0``).
+worker gets a PostgreSQL database of its own, named after the configured one, the worker and
+the run (``test_gw0_1a2b3c4d``…), created on the same server and dropped when the worker
+ends; the configured database itself serves a run on one process (``-n 0``).
 """
 
 from __future__ import annotations
@@ -35,11 +35,17 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
 def _worker_url(url: str, worker: str) -> str:
-    """The configured database for a run on one process, else one database per worker."""
+    """The configured database for a run on one process, else one database per worker.
+
+    The name carries the run's id (xdist's, shared by its workers): two runs at once on one
+    server (two checkouts) never share, nor drop, each other's databases.
+    """
     if not worker:
         return url
     parsed = make_url(url)
-    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8]
+    name = f"{parsed.database}_{worker}_{run}"
+    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 POSTGRES_URL = _worker_url(CONFIGURED_POSTGRES_URL, WORKER)
