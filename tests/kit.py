@@ -23,6 +23,7 @@ from bot.app import Plume
 from bot.config import Settings, load_settings
 from bot.importer.service import Importer
 from bot.standin import BotAPIStandin
+from bot.standin.chat import ChatUser
 from storage.db import create_engine
 
 TOKEN = "123456:PLUME-TEST-TOKEN"
@@ -69,6 +70,17 @@ async def import_network(database_url: str, folder: Path = NETWORK) -> None:
         assert report.errors == []
     finally:
         await engine.dispose()
+
+
+async def make_staff(standin: BotAPIStandin, person: ChatUser, plume: Plume, library: str) -> None:
+    """``person`` becomes staff of ``library`` (staff manage their own library's workshops):
+    known to Plume by a first message, given the role by the administrator, then attached."""
+    admin = standin.user(ADMIN_ID, first_name="Ada", language_code="fr")
+    await person.send("/whoami")
+    await person.next_message()
+    await admin.send(f"/role {person.id} staff")
+    await admin.wait_for("bibliothécaire")
+    assert await plume.services.users.set_library(person.id, library)
 
 
 def test_settings(standin: BotAPIStandin, database_url: str, **overrides: object) -> Settings:

@@ -13,17 +13,7 @@ from bot.workshops.service import Draft
 from storage.db import create_engine
 from storage.models import Workshop
 from storage.webhook import ConversationState
-from tests.kit import ADMIN_ID, import_network
-
-
-async def make_staff(standin, person, plume, library: str) -> None:
-    """Staff of ``library`` (staff manage their own library's workshops)."""
-    admin = standin.user(ADMIN_ID, first_name="Ada", language_code="fr")
-    await person.send("/whoami")
-    await person.next_message()
-    await admin.send(f"/role {person.id} staff")
-    await admin.wait_for("bibliothécaire")
-    assert await plume.services.users.set_library(person.id, library)
+from tests.kit import import_network, make_staff
 
 
 async def saved_workshop(database_url: str, title: str):

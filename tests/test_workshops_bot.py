@@ -10,23 +10,13 @@ from sqlalchemy import func, select
 
 from storage.db import create_engine
 from storage.models import UsageEvent, Workshop
-from tests.kit import ADMIN_ID
+from tests.kit import make_staff
 
 
 async def choose_library(plume, person, library_id: str) -> None:
     await person.send("/whoami")
     await person.next_message()
     assert await plume.services.users.set_library(person.id, library_id)
-
-
-async def make_staff(standin, person, plume, library: str) -> None:
-    """Staff of ``library`` (staff manage their own library's workshops)."""
-    admin = standin.user(ADMIN_ID, first_name="Ada", language_code="fr")
-    await person.send("/whoami")
-    await person.next_message()
-    await admin.send(f"/role {person.id} staff")
-    await admin.wait_for("bibliothécaire")
-    assert await plume.services.users.set_library(person.id, library)
 
 
 async def collect(person, *fragments: str) -> dict:
