@@ -22,6 +22,10 @@ Scenarios (``--scenario a,b`` or ``all``):
                 second and latency from the question to its answer, p50/p95/p99.
 ``capacity``    the same with the reply limiter lifted (``PLUME_REPLY_RATE_LIMIT=false``):
                 what the bot itself can do (target: ≥ 200 answers/s with 2 instances).
+                Beside each figure, the CPU it cost per answer: the instances', this
+                process's (stand-in, balancer, patrons), the database backends', the
+                database's transactions per answer, and the other work the machine did
+                meanwhile (a shared host): where the cores went.
 ``rolling``     2 webhook instances under traffic (``/whoami``: exactly one answer each);
                 halfway each is replaced in turn (start the new one, wait for its /healthz,
                 SIGTERM the old one): updates lost (never handled) and answers lost or
@@ -165,18 +169,47 @@ class Instance:
 
 
 @dataclass
+class Cpu:
+    """CPU seconds so far, by who used them."""
+
+    bot: float = 0.0  # the instances, together
+    bench: float = 0.0  # this process: stand-in, balancer, simulated patrons
+    postgres: float = 0.0  # the PostgreSQL backends connected to the bench database
+    machine: float = 0.0  # every core of the machine busy (other work included)
+    transactions: int = 0  # committed and rolled back in the bench database
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        return Cpu(
+            self.bot - other.bot,
+            self.bench - other.bench,
+            self.postgres - other.postgres,
+            self.machine - other.machine,
+            self.transactions - other.transactions,
+        )
+
+
+@dataclass
 class Traffic:
     asked: int = 0
     answered: int = 0
     latencies: list[float] = field(default_factory=list)
     missing: int = 0
     seconds: float = 0.0
-    bot_cpu: float = 0.0  # CPU seconds of the instances during the traffic
-    bench_cpu: float = 0.0  # of this process (stand-in, balancer, patrons)
+    cpu: Cpu = field(default_factory=Cpu)  # used during the traffic
+
+    def per_answer(self, seconds: float) -> float:
+        """Milliseconds of ``seconds`` (of CPU) per answer."""
+        return 1000 * seconds / self.answered if self.answered else float("nan")
 
     @property
     def cpu_ms_per_answer(self) -> float:
-        return 1000 * self.bot_cpu / self.answered if self.answered else float("nan")
+        return self.per_answer(self.cpu.bot)
+
+    @property
+    def others_cpu(self) -> float:
+        """CPU seconds the machine spent on anything else (other work on a shared host)."""
+        cpu = self.cpu
+        return max(0.0, cpu.machine - cpu.bot - cpu.bench - cpu.postgres)
 
     @property
     def rate(self) -> float:
@@ -222,8 +255,9 @@ class Bench:
             await instance.start()
             self.instances.append(instance)
 
-    def cpu_seconds(self) -> tuple[float, float]:
-        """CPU used so far by the instances (together) and by this process."""
+    async def cpu_seconds(self) -> Cpu:
+        """CPU used so far: by the instances, this process, the database's backends, the
+        machine; and the database's transactions."""
         import psutil
 
         def used(process: psutil.Process) -> float:
@@ -233,8 +267,33 @@ class Bench:
                 return 0.0
             return float(times.user + times.system)
 
+        def backends() -> float:
+            # a backend's title names its database: "postgres: [cluster:] user database
+            # host(port) state"; only a local server's (the bench's default) can be read
+            total = 0.0
+            for process in psutil.process_iter(["cmdline"]):
+                title = " ".join(process.info["cmdline"] or []).split()
+                if title[:1] == ["postgres:"] and database in title[1:4]:
+                    total += used(process)
+            return total
+
+        from sqlalchemy.engine import make_url
+
+        database = make_url(self.database_url).database or ""
         instances = sum(used(psutil.Process(i.process.pid)) for i in self.instances if i.process)
-        return instances, used(psutil.Process())
+        machine = psutil.cpu_times()
+        transactions = await scalar(
+            self.database_url,
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+            "WHERE datname = current_database()",
+        )
+        return Cpu(
+            bot=instances,
+            bench=used(psutil.Process()),
+            postgres=backends(),
+            machine=machine.user + machine.system + machine.nice + machine.irq + machine.softirq,
+            transactions=int(transactions or 0),
+        )
 
     def patrons(self, count: int):  # type: ignore[no-untyped-def]
         standin = self.standin
@@ -269,15 +328,13 @@ class Bench:
                 figures.latencies.append(time.monotonic() - began)
 
         began = time.monotonic()
-        cpu_before = self.cpu_seconds()
+        cpu_before = await self.cpu_seconds()
         talking = asyncio.gather(*(patron(i, p) for i, p in enumerate(patrons)))
         if during is not None:
             await during()
         await talking
         figures.seconds = time.monotonic() - began
-        cpu_after = self.cpu_seconds()
-        figures.bot_cpu = cpu_after[0] - cpu_before[0]
-        figures.bench_cpu = cpu_after[1] - cpu_before[1]
+        figures.cpu = await self.cpu_seconds() - cpu_before
         return figures
 
     def say(self, line: str = "") -> None:
@@ -354,8 +411,8 @@ async def _rates(bench: Bench, limiter: bool, title: str) -> dict[str, Traffic]:
     )
     bench.say(
         f"{'mode':<9} {'instances':>9} {'answers':>8} {'missing':>8} {'seconds':>8} "
-        f"{'answers/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'bot CPU ms/answer':>18} "
-        f"{'bench CPU %':>11}"
+        f"{'answers/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} | CPU ms per answer: "
+        f"{'bot':>6} {'stand-in':>8} {'PG':>6} | {'PG xacts/answer':>15} {'other work %':>12}"
     )
     results: dict[str, Traffic] = {}
     setups = [("polling", 1)] + [("webhook", n) for n in args.instances]
@@ -369,11 +426,15 @@ async def _rates(bench: Bench, limiter: bool, title: str) -> dict[str, Traffic]:
         figures = await bench.traffic(patrons, args.questions, question_of(bench))
         results[f"{mode}-{count}"] = figures
         lat = figures.latencies
+        lat, cpu = figures.latencies, figures.cpu
         bench.say(
             f"{mode:<9} {count:>9} {figures.answered:>8} {figures.missing:>8} "
             f"{figures.seconds:>8.1f} {figures.rate:>10.1f} {percentile(lat, 50) * 1000:>8.0f} "
-            f"{percentile(lat, 95) * 1000:>8.0f} {percentile(lat, 99) * 1000:>8.0f} "
-            f"{figures.cpu_ms_per_answer:>18.1f} {100 * figures.bench_cpu / figures.seconds:>11.0f}"  # noqa: E501
+            f"{percentile(lat, 95) * 1000:>8.0f} {percentile(lat, 99) * 1000:>8.0f} | "
+            f"{'':>18} {figures.per_answer(cpu.bot):>6.1f} {figures.per_answer(cpu.bench):>8.1f} "
+            f"{figures.per_answer(cpu.postgres):>6.1f} | "
+            f"{cpu.transactions / max(1, figures.answered):>15.1f} "
+            f"{100 * figures.others_cpu / figures.seconds:>12.0f}"
         )
     for instance in bench.instances:
         await instance.stop()
@@ -388,15 +449,23 @@ async def throughput(bench: Bench) -> None:
 async def capacity(bench: Bench) -> None:
     results = await _rates(bench, False, "capacity, reply limiter lifted")
     two = results.get("webhook-2")
-    if two is not None:
-        verdict = "met" if two.rate >= 200 else "NOT met"
-        bench.say(f"target ≥ 200 answers/s with 2 instances: {two.rate:.0f}/s, {verdict}")
-        if two.answered:
-            per_core = 1000 / two.cpu_ms_per_answer
-            bench.say(
-                f"the instances used {two.cpu_ms_per_answer:.1f} ms of CPU per answer: about "
-                f"{per_core:.0f} answers/s per free core, this machine's load aside"
-            )
+    if two is None:
+        return
+    verdict = "met" if two.rate >= 200 else "NOT met"
+    bench.say(f"target ≥ 200 answers/s with 2 instances: {two.rate:.0f}/s, {verdict}")
+    if not two.answered:
+        return
+    cpu, cores = two.cpu, os.cpu_count() or 1
+    whole = two.per_answer(cpu.bot + cpu.bench + cpu.postgres)
+    bench.say(
+        f"CPU per answer with 2 instances: bot {two.per_answer(cpu.bot):.1f} ms, stand-in and "
+        f"patrons {two.per_answer(cpu.bench):.1f} ms, "
+        f"PostgreSQL {two.per_answer(cpu.postgres):.1f} ms: "
+        f"{whole:.1f} ms in all, so at most {1000 * cores / whole:.0f} answers/s on this "
+        f"machine's {cores} cores with nothing else on them (other work took "
+        f"{100 * two.others_cpu / two.seconds:.0f} % of a core meanwhile); the bot alone, "
+        f"{1000 / two.per_answer(cpu.bot):.0f} answers/s per core it has to itself"
+    )
 
 
 async def rolling(bench: Bench) -> None:

@@ -325,6 +325,12 @@ class Plume:
         await budget.start()
         await application.reminder_sender.start()
         await handlers.start_features(application)
+        if self.settings.warm_up:
+            # before the first update: otherwise the first questions are answered on words
+            # alone while the index loads, and pay for the model's weights (1.4 s of CPU)
+            began = time.monotonic()
+            await services.answers.responder.warm_up()
+            log.info("semantic index ready in %.1f s", time.monotonic() - began)
         if self.webhook_mode:
             await self._start_webhook()
         else:

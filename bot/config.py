@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     reply_retry_seconds: float = Field(
         default=8.0, ge=0, le=60, validation_alias="PLUME_REPLY_RETRY_SECONDS"
     )
+    #: load the semantic index and the model's weights at start, before taking updates
+    #: (false: on the first question, which is then answered on words alone meanwhile)
+    warm_up: bool = Field(default=True, validation_alias="PLUME_WARM_UP")
     #: polling mode only: where /healthz and /metrics are served (unset: not served)
     metrics_listen: str | None = Field(default=None, validation_alias="PLUME_METRICS_LISTEN")
 

