@@ -228,7 +228,7 @@ def build_application(
                 retry_for=settings.reply_retry_seconds,
             )
         )
-        .persistence(DatabasePersistence(services.sessions, services.engine.dialect.name))
+        .persistence(DatabasePersistence(services.sessions, services.engine))
     )
     if settings.reply_rate_limit:
         builder = builder.rate_limiter(

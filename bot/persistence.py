@@ -28,8 +28,9 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, cast, delete, null, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.ext import Application, BasePersistence, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey
@@ -113,7 +114,7 @@ def _key_text(key: ConversationKey) -> str:
 
 class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, Any]]):
     def __init__(
-        self, sessions: SessionFactory, dialect: str, update_interval: float = 60
+        self, sessions: SessionFactory, engine: AsyncEngine, update_interval: float = 60
     ) -> None:
         super().__init__(
             store_data=PersistenceInput(
@@ -122,7 +123,9 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[s
             update_interval=update_interval,
         )
         self._sessions = sessions
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
         self._stored_user: dict[int, str] = {}
         self._stored_state: dict[tuple[str, str], str | None] = {}
         self._prefetched: dict[int, str | None] = {}
@@ -188,21 +191,30 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[s
 
     async def states_for(self, key: ConversationKey, user_id: int) -> dict[str, object]:
         """The state of ``key`` in every conversation that has one (name → state); the
-        person's user_data is read in the same round trip, for refresh_user_data."""
+        person's user_data is read in the same statement, for refresh_user_data.
+
+        Every update reads these: one statement, outside any transaction (on PostgreSQL an
+        autocommit connection, no BEGIN and ROLLBACK around it), not a session's four
+        round trips."""
         key_text = _key_text(key)
-        async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    select(ConversationState.name, ConversationState.state).where(
-                        ConversationState.key == key_text
-                    )
-                )
-            ).all()
-            self._prefetched[user_id] = await session.scalar(
-                select(PersonState.data).where(PersonState.user_id == user_id)
-            )
+        statement = union_all(
+            select(ConversationState.name, ConversationState.state).where(
+                ConversationState.key == key_text
+            ),
+            select(cast(null(), String(64)), PersonState.data).where(
+                PersonState.user_id == user_id
+            ),
+        )
+        async with self._engine.connect() as connection:
+            if self._postgres:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            rows = (await connection.execute(statement)).all()
         found = {}
+        self._prefetched[user_id] = None
         for name, state in rows:
+            if name is None:  # the person's row
+                self._prefetched[user_id] = state
+                continue
             found[name] = json.loads(state)
             self._stored_state[(name, key_text)] = state
         return found

@@ -130,3 +130,81 @@ async def test_bot_api_unreachable_resumes_and_loses_nothing(standin, start_plum
         assert before < 100
     finally:
         await proxy.stop()
+
+
+LOCK_HOLDER = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+# the write lock (in WAL mode an exclusive transaction stops writers, not readers), held
+# until the test says so
+connection.execute("BEGIN EXCLUSIVE")
+connection.execute("CREATE TABLE IF NOT EXISTS held_by_another_process (n INTEGER)")
+print("locked", flush=True)
+sys.stdin.readline()  # until the test says so
+connection.rollback()
+connection.close()
+"""
+
+
+async def test_sqlite_file_locked_by_another_process(standin, start_plume, database_url):
+    """Another program (a backup, someone's sqlite3 shell) holds an exclusive lock on the
+    database file: Plume apologises to whoever writes, keeps running, and once the lock is
+    let go answers, sends the reminders that fell due and finishes the broadcast."""
+    import sys
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("a SQLite file held by another process")
+    await import_network(database_url)
+    plume = await start_plume(reminder_offsets=(55 * SECOND,), outbox_backoff=0.5)
+    services = plume.services
+    starts = dt.datetime.now(dt.UTC) + 62 * SECOND  # reminders due in 7 s: under the lock
+    view = await services.workshops.create(draft(starts))
+    registered = [standin.user(9400 + n, first_name=f"R{n}") for n in range(10)]
+    for patron in registered:
+        found, _ = await services.users.touch(patron.id, "Patron", "fr")
+        await services.workshops.register(view.id, found.id)
+    audience = [standin.user(9500 + n) for n in range(60)]
+    await services.outbox.notify_many(
+        "announcement", [(p.id, "Annonce", None) for p in audience], priority=BULK
+    )
+
+    async def received(people, count):
+        return sum(len(p.bot_messages) for p in people) >= count
+
+    await until(lambda: received(audience, 10), 20, "the broadcast to start")
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        LOCK_HOLDER,
+        str(url.database),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdin is not None
+        assert (await asyncio.wait_for(holder.stdout.readline(), 20)).strip() == b"locked"
+        locked_at = time.monotonic()
+        ana = standin.user(9003, first_name="Ana", language_code="fr")
+        await ana.send("/whoami")
+        sorry = await ana.wait_for("problème technique", timeout=30)
+        assert "je vous répondrai" in sorry.text
+        await asyncio.sleep(max(0.0, 25 - (time.monotonic() - locked_at)))  # 25 s locked
+        assert sum(len(p.bot_messages) for p in registered) == 0  # due, but nothing can go
+        assert not any(m.text and "identifiant" in m.text for m in ana.bot_messages)
+        holder.stdin.write(b"go\n")
+        await holder.stdin.drain()
+        await asyncio.wait_for(holder.wait(), 10)
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+            await holder.wait()
+    await ana.wait_for("identifiant", timeout=40)  # the answer, once the file is free
+    await until(lambda: received(registered, 10), 60, "the reminders after the lock")
+    await until(lambda: received(audience, 60), 60, "the broadcast after the lock")
+    await asyncio.sleep(1.0)
+    assert [len(p.bot_messages) for p in registered] == [1] * 10  # each reminder once
+    assert max(len(p.bot_messages) for p in audience) == 1  # no duplicate
+    assert [m.text for m in ana.bot_messages].count(sorry.text) == 1  # apologised once
+    counts = await services.reminders.counts()
+    assert counts.get("sent") == 10 and not counts.get("sending"), counts

@@ -48,7 +48,7 @@ class Metrics:
         )
         self.sends = Counter(
             "plume_telegram_sends",
-            "Bot API sending calls by path (reply: answers to updates; bulk: everything Plume "
+            "Bot API sending calls by path (reply: answers to updates; outbox: everything Plume "
             "sends on its own) and outcome (ok, 429, 403, 400, 5xx, other, error)",
             ["path", "outcome"],
             registry=registry,
@@ -80,7 +80,7 @@ class Metrics:
         self.refreshers: list[Callable[[Metrics], Awaitable[None]]] = []
 
     def record_call(self, path: str, method: str, status: int | None) -> None:
-        """One Bot API call made by ``path`` (``reply`` or ``bulk``)."""
+        """One Bot API call made by ``path`` (``reply``; the outbox counts its own)."""
         if not method.startswith(SENDING_PREFIXES):
             return
         outcome = send_outcome(status)
