@@ -19,7 +19,8 @@ from storage.models import FaqEntry, UsageEvent
 from tests.kit import ADMIN_ID, NETWORK, import_network
 
 ROOT = Path(__file__).resolve().parent.parent
-UNANSWERED = "mon code ne marche plus pour me connecter"  # near "mot de passe", not answered
+# about signing in, answered by no entry (neither its words nor their meaning are close enough)
+UNANSWERED = "impossible de rentrer dans mon compte depuis hier"
 
 
 async def onboard(standin, user_id, name, library="Bibliothèque de Bas", language="fr"):
