@@ -46,6 +46,9 @@ SPACE: dict[str, tuple[float, float]] = {
     "agreement": (0.3, 0.8),
     "question_item_factor": (0.5, 0.9),
     "faq_min_coverage": (0.4, 0.75),
+    "both_first": (0.4, 0.6),
+    "both_first_lexical": (0.0, 0.2),
+    "both_first_cosine": (0.4, 0.6),
 }
 
 

@@ -61,6 +61,14 @@ ITEM_MIN_COVERAGE = 0.75
 """A catalogue item that matches less of the question than this is not an answer by itself:
 its lexical confidence is scaled by (coverage / ITEM_MIN_COVERAGE)² ("horaires de la piscine"
 matches an album "La piscine" by half)."""
+BOTH_FIRST = 0.5
+"""A FAQ entry or resource that both signals rank first (the best of the words and the
+nearest in meaning) is worth at least this, with ``BOTH_FIRST_LEXICAL`` and
+``BOTH_FIRST_COSINE`` as the least evidence from each: two independent rankings agreeing
+on one of some fifty entries is rarely chance, even when each score alone is weak (a
+situation told in the patron's words: "mon mari m'a offert une Kindle...")."""
+BOTH_FIRST_LEXICAL = 0.05
+BOTH_FIRST_COSINE = 0.5
 COMMON_WORD_FACTOR = 0.5
 """A question whose one meaningful word is a common one ("on est quel jour") makes no item
 answer: its lexical confidence is multiplied by this (a lead at most)."""
@@ -108,6 +116,9 @@ class Params:
     agreement: float = AGREEMENT
     question_item_factor: float = QUESTION_ITEM_FACTOR
     faq_min_coverage: float = FAQ_MIN_COVERAGE
+    both_first: float = BOTH_FIRST
+    both_first_lexical: float = BOTH_FIRST_LEXICAL
+    both_first_cosine: float = BOTH_FIRST_COSINE
 
 
 DEFAULT = Params()
@@ -157,16 +168,26 @@ def fuse(
 ) -> list[Pick]:
     """The candidates of both signals with their fused confidence, best first."""
     cosine = {(s.type, s.id): s.cosine for s in similar}
+    nearest = max(similar, key=lambda s: s.cosine, default=None)
+    lexical = [lexical_confidence(hit, params, shaped) for hit in hits]
+    first = max(range(len(hits)), key=lexical.__getitem__, default=None)
     picks: dict[tuple[str, str], Pick] = {}
-    for hit in hits:
+    for position, (hit, score) in enumerate(zip(hits, lexical, strict=True)):
         key = (hit.type, hit.id)
-        score = lexical_confidence(hit, params, shaped)
         if key in cosine:
             semantic = _semantic(cosine[key], params)
+            both_first = (
+                position == first
+                and nearest is not None
+                and key == (nearest.type, nearest.id)
+                and score >= params.both_first_lexical
+                and nearest.cosine >= params.both_first_cosine
+            )
             score = max(
                 params.lexical_weight * score + params.semantic_weight * semantic,
                 params.semantic_alone * semantic,
                 1 - (1 - score) * (1 - params.agreement * semantic),
+                params.both_first if both_first else 0.0,
             )
         picks[key] = Pick.of(hit, score)
     for found in similar[:SEMANTIC_CANDIDATES]:

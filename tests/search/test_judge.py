@@ -47,6 +47,19 @@ def test_two_weak_signals_that_agree_make_an_answer() -> None:
     assert both.kind == "answer" and both.answer and both.answer.id == "faq-carte-perdue"
 
 
+def test_both_signals_ranking_one_entry_first_make_an_answer() -> None:
+    question = "mon mari m'a offert une kindle pour noel, je pourrai lire vos livres dessus"
+    hits = [faq(0.12, coverage=0.5, id="faq-kindle"), item(0.2, coverage=0.3, id="it-noel")]
+    nearest = Similar("faq", "faq-kindle", "Ma liseuse Kindle est-elle compatible ?", None, 0.6)
+    other = Similar("faq", "faq-liseuse", "Sur quelles liseuses ?", None, 0.5)
+    verdict = judge(question, hits, [nearest, other])
+    assert verdict.kind == "answer" and verdict.answer and verdict.answer.id == "faq-kindle"
+    # the same scores without the agreement (the nearest in meaning is another entry): a lead
+    swapped = [Similar("faq", "faq-kindle", "Ma liseuse Kindle ?", None, 0.6),
+               Similar("faq", "faq-liseuse", "Sur quelles liseuses ?", None, 0.62)]  # fmt: skip
+    assert judge(question, hits, swapped).kind == "suggest"
+
+
 def test_the_meaning_alone_answers_a_paraphrase_without_common_words() -> None:
     similar = [Similar("faq", "faq-pret-duree", "Combien de temps dure un prêt ?", None, 0.9)]
     verdict = judge("how long may I hold on to an e-book", [], similar)
