@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from bot.i18n import translator
 from bot.workshops.service import Draft
+from storage.db import create_engine
+from storage.models import UsageEvent
 from tests.kit import ADMIN_ID
 from tests.test_broadcast import add_patrons
 
@@ -371,3 +373,57 @@ async def test_annonces_lists_drafts_scheduled_sending_and_sent(standin, plume, 
     assert new_titles not in drafts and "Fermeture exceptionnelle" in drafts
     assert "2 personnes touchées" in sent and new_titles in sent
     assert f"Ouvrir n° {draft_id}" not in listing.button_texts
+
+
+async def test_nothing_typed_inside_a_flow_is_logged_as_a_question(standin, plume, database_url):
+    """Titles, dates, durations, places and periods typed in staff forms, the refused ones
+    included, are the form's (each prompt follows the last, none answered by the search),
+    and nothing staff type is logged as a patron question (issue 10, point 2)."""
+    lea = await with_role(standin, plume, 2960, "staff", "Léa", library="lib-amont")
+    await lea.send("/nouvel_atelier")
+    await lea.wait_for("titre de l'atelier")
+    await lea.send("Jeux vidéo en famille")
+    await lea.press(await lea.wait_for("Dans quelle bibliothèque"), "Amont")
+    await lea.wait_for("Date et heure")
+    await lea.send("bientôt")  # refused: the form asks again, the search never sees it
+    await lea.wait_for("Je n’ai pas compris cette date")
+    await lea.send("demain")
+    await lea.wait_for("Précisez aussi l’heure")
+    await lea.send(f"{(dt.date.today() + dt.timedelta(days=30)):%d/%m/%Y} 10h00")
+    await lea.wait_for("Quelle durée")
+    await lea.send("2 h")
+    await lea.wait_for("Combien de places")
+    await lea.send("beaucoup")
+    await lea.wait_for("entre 1 et 1000")
+    await lea.send("12")
+    await lea.wait_for("courte description")
+    await lea.send("Dès 7 ans, venez jouer en famille.")
+    await lea.press(await lea.wait_for("Quelle partie"), "jeux vidéo")
+    await lea.press(await lea.wait_for("Aperçu"), "Enregistrer")
+    await lea.wait_for("Atelier enregistré")
+    coco = await with_role(standin, plume, 2961, "coordinator", "Coralie")
+    await coco.send("/stats semaine")
+    await coco.next_message()  # the chart
+    await coco.press(await coco.next_message(), "Autres dates…")
+    await coco.wait_for("Quelle période")
+    await coco.send("du 30 au 1er novembre")  # refused, asked again
+    await coco.wait_for("finit avant de commencer")
+    await coco.send("novembre 2026")
+    await coco.next_message()
+    await coco.next_message()
+    # staff's own questions are not patrons' either; a patron's question is logged
+    await lea.send("jai oublie mon mdp")
+    await lea.wait_for("mot de passe")
+    gus = await with_role(standin, plume, 2962, "patron", "Gus", library="lib-amont")
+    await gus.send("vous avez des bd ?")
+    await gus.next_message()
+    await plume.services.answers.settled()
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            logged = (
+                await conn.execute(select(UsageEvent.query).where(UsageEvent.kind == "question"))
+            ).scalars().all()  # fmt: skip
+    finally:
+        await engine.dispose()
+    assert len(logged) == 1 and "bd" in (logged[0] or ""), logged

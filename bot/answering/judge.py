@@ -206,9 +206,15 @@ def judge(
     *,
     see_also: int = 3,
     params: Params = DEFAULT,
+    shaped: bool = False,
 ) -> Verdict:
-    """Answer, suggest or say "I don't know" for ``question`` given its candidates."""
-    results = fuse(hits, similar, params, question_shaped(question))
+    """Answer, suggest or say "I don't know" for ``question`` given its candidates.
+
+    ``shaped``: the message ``question`` comes from is shaped as a question (a sentence of a
+    long message is: "C'est vrai ?" at the end of a story asks about the service, not for
+    the song of that title).
+    """
+    results = fuse(hits, similar, params, shaped or question_shaped(question))
     if not results:
         return Verdict("none", question, 0.0)
     confidence = results[0].score

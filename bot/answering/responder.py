@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import select
 
 from bot.answering.chat import ChatKind, classify
-from bot.answering.judge import DEFAULT, Params, Pick, Similar, Verdict, judge
+from bot.answering.judge import DEFAULT, Params, Pick, Similar, Verdict, judge, question_shaped
 from bot.answering.places import LibraryNames, LibraryRef, place_question
 from bot.answering.reduce import reduce_message
 from bot.answering.semantic import Encoder, SemanticIndex
@@ -214,9 +214,17 @@ class Responder:
 
     async def _best_verdict(self, text: str, sentences: tuple[str, ...]) -> Verdict:
         best: Verdict | None = None
+        # the readings of a long message (its sentences, its known words) are parts of a
+        # question: each is judged as one, whatever its own shape
+        shaped = bool(sentences) or question_shaped(text)
         for found in await self._found(text, sentences):
             verdict = judge(
-                found.candidate, found.hits, found.similar, see_also=SEE_ALSO, params=self.params
+                found.candidate,
+                found.hits,
+                found.similar,
+                see_also=SEE_ALSO,
+                params=self.params,
+                shaped=shaped,
             )
             if best is None or verdict.confidence > best.confidence:
                 best = verdict

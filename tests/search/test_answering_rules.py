@@ -31,6 +31,13 @@ LIBRARIES = LibraryNames(
         ("aide", ChatKind.HELP),
         ("help", ChatKind.HELP),
         ("thanks!", ChatKind.THANKS),
+        ("re", ChatKind.GREETING),
+        ("merci bcp !", ChatKind.THANKS),
+        ("merci pour l'info", ChatKind.THANKS),
+        ("ok cool", ChatKind.ACK),
+        ("bonne continuation !", ChatKind.FAREWELL),
+        ("Qui es-tu ?", ChatKind.HELP),  # the help text says what Plume is
+        ("are you a bot?", ChatKind.HELP),
     ],
 )
 def test_conversational_messages(text: str, kind: ChatKind) -> None:

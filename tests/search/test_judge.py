@@ -71,5 +71,12 @@ def test_a_weak_meaning_alone_is_a_lead_at_most() -> None:
     assert judge("prix du gasoil", [], similar).kind != "answer"
 
 
+def test_a_sentence_of_a_long_message_is_judged_as_a_question() -> None:
+    # "C'est vrai ?" ending a story about the code de la route asks about the service
+    hits = [item(0.7, id="music-cest-vrai")]
+    assert judge("c'est vrai ?", hits).kind == "answer"
+    assert judge("c'est vrai ?", hits, shaped=True).kind != "answer"
+
+
 def test_nothing_found_is_none() -> None:
     assert judge("asdfgh", []).kind == "none"

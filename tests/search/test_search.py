@@ -143,3 +143,11 @@ def test_numbers_in_questions_weigh_little(index: SearchIndex) -> None:
 def test_recency_words_weigh_little(index: SearchIndex) -> None:
     assert index.search("je cherche le dernier astérix")[0].id == "ebook-asterix"
     assert index.search("le dernier loup")[0].id == "video-loup"
+
+
+def test_availability_and_volume_words_weigh_little(index: SearchIndex) -> None:
+    # "dispo", "tome" ask about the title and which one, they are not part of it
+    full = index.search("l'arabe du futur")[0]
+    asked = index.search("dispo l'arabe du futur tome 1 ?")[0]
+    assert asked.id == full.id == "ebook-arabe"
+    assert asked.coverage > 0.8, asked
