@@ -31,7 +31,8 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.privacy.service import PrivacyService, RetentionPolicy
-from bot.stats.service import Period, StatsService
+from bot.stats.period import Period
+from bot.stats.queries import StatsService
 from storage.db import create_engine, migrate, session_factory
 from storage.models import Feedback, Library, Subscription, UsageEvent, User
 from storage.privacy import AuditEntry

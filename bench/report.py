@@ -39,7 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.counter.service import import_usage
 from bot.reporting.report import build_report
-from bot.stats.service import Period, StatsService
+from bot.stats.period import Period
+from bot.stats.queries import StatsService
 from bot.usage import UsageRecorder
 from storage.db import create_engine, migrate, session_factory
 from storage.models import (

@@ -18,7 +18,7 @@ from bot.outbox import OutboxStore
 from bot.privacy.contact import ContactService
 from bot.privacy.service import PrivacyService, RetentionPolicy
 from bot.search import SearchService
-from bot.stats.service import StatsService
+from bot.stats.queries import StatsService
 from bot.subscriptions.service import SubscriptionService
 from bot.teach.service import TeachingService
 from bot.throttle import Throttle

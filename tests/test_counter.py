@@ -15,7 +15,8 @@ from sqlalchemy import select
 from bot.counter.service import import_usage
 from bot.demo import USAGE_DIR, demo_usage_files
 from bot.reporting.report import build_report
-from bot.stats.service import Period, StatsService
+from bot.stats.period import Period
+from bot.stats.queries import StatsService
 from storage.db import create_engine
 from storage.models import Resource
 from storage.report import PlatformUsage

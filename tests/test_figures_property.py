@@ -20,14 +20,10 @@ from sqlalchemy import text
 
 from bot.i18n import translator
 from bot.reporting.report import build_report, number, report_main
-from bot.stats.service import (
-    KIND_METRIC,
-    Period,
-    StatsService,
-    bucket_of,
-    buckets,
-    is_patron_question,
-)
+from bot.stats.metrics import KIND_METRIC
+from bot.stats.period import Period, bucket_of, buckets
+from bot.stats.queries import StatsService
+from bot.stats.shaping import is_patron_question
 from bot.usage import BROADCAST_REACHED, BROADCAST_SENT, Event, UsageRecorder, add_events
 from handlers.stats.figures import stats_text
 from storage.db import create_engine, session_factory

@@ -16,7 +16,7 @@ from sqlalchemy import update as sql_update
 
 from bot.privacy.coverage import ERASED_TEXT, POLICIES, uncovered
 from bot.privacy.masking import mask
-from bot.stats.service import Period
+from bot.stats.period import Period
 from storage.db import create_engine
 from storage.models import Base, Registration, User, Workshop
 from tests.kit import ADMIN_ID

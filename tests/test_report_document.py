@@ -19,7 +19,8 @@ import pytest
 from bot.i18n import translator
 from bot.reporting.report import build_report, default_period
 from bot.reporting.svg import COLORS
-from bot.stats.service import Period, StatsService
+from bot.stats.period import Period
+from bot.stats.queries import StatsService
 from bot.usage import UsageRecorder
 from bot.users import UserService
 from storage.db import create_engine, session_factory

@@ -11,7 +11,9 @@ import pytest
 
 from bot.feedback.service import FeedbackService
 from bot.reporting.report import build_report
-from bot.stats.service import Period, PeriodError, StatsService, rebuild_rollups
+from bot.stats.period import Period, PeriodError
+from bot.stats.queries import StatsService
+from bot.stats.rollups import rebuild_rollups
 from bot.usage import UsageRecorder
 from bot.users import UserService
 from storage.db import create_engine, session_factory

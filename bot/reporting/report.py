@@ -28,18 +28,11 @@ from bot.reporting import formats
 from bot.reporting.pdf import ChromiumPrinter, html_to_pdf, uses_chromium
 from bot.reporting.svg import bar_chart
 from bot.shared.labels import MEDIA_IN_TEXT
-from bot.stats.service import (
-    FEEDBACK_EXPORT_FIELDS,
-    NONE_KEY,
-    SURVEY_FIELDS,
-    USAGE_EXPORT_FIELDS,
-    Figures,
-    Period,
-    StatsService,
-    WorkshopFigures,
-    media_keys,
-    workshop_summary,
-)
+from bot.stats.metrics import NONE_KEY
+from bot.stats.period import Period
+from bot.stats.queries import FEEDBACK_EXPORT_FIELDS, USAGE_EXPORT_FIELDS, StatsService
+from bot.stats.rollups import SURVEY_FIELDS, media_keys, workshop_summary
+from bot.stats.shaping import Figures, WorkshopFigures
 from storage.models import MEDIA_TYPES
 
 FORMATS: Final = ("html", "pdf", "csv", "json", "survey")
@@ -1365,7 +1358,7 @@ def add_report_arguments(parser: Any) -> None:
 
 def period_from_args(args: Any, tz: Any) -> Period:
     """--from/--to, --year, or the last 12 full months; PeriodError on bad words."""
-    from bot.stats.service import PeriodError, parse_date
+    from bot.stats.period import PeriodError, parse_date
 
     if args.year is not None:
         if args.start or args.end:
@@ -1386,7 +1379,7 @@ async def report_main(args: Any, engine: Any, tz: Any, branding: Branding | None
 
     from sqlalchemy import select
 
-    from bot.stats.service import PeriodError
+    from bot.stats.period import PeriodError
     from storage.models import Library
 
     try:

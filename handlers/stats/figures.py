@@ -44,7 +44,9 @@ from bot.reporting.report import (
     topic_label,
     workshop_rows,
 )
-from bot.stats.service import Figures, Period, PeriodError, PeriodOrderError, media_keys
+from bot.stats.period import Period, PeriodError, PeriodOrderError
+from bot.stats.rollups import media_keys
+from bot.stats.shaping import Figures
 from handlers import teach
 from handlers.privacy import write_button
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
