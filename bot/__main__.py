@@ -147,7 +147,8 @@ async def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.reporting.report import Branding, report_main
+    from bot.reporting.data import Branding
+    from bot.reporting.report import report_main
     from storage.db import create_engine, migrate
 
     if await refuse_missing_database("report", settings):

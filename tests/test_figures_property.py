@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bot.i18n import translator
-from bot.reporting.report import build_report, number, report_main
+from bot.reporting.data import number
+from bot.reporting.report import build_report, report_main
 from bot.stats.metrics import KIND_METRIC
 from bot.stats.period import Period, bucket_of, buckets
 from bot.stats.queries import StatsService

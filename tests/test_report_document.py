@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import translator
-from bot.reporting.report import build_report, default_period
+from bot.reporting.data import default_period
+from bot.reporting.report import build_report
 from bot.reporting.svg import COLORS
 from bot.stats.period import Period
 from bot.stats.queries import StatsService
@@ -160,8 +161,8 @@ def contrast(a: str, b: str) -> float:
 
 @pytest.mark.parametrize("engine", ["weasyprint", "chromium"])
 async def test_pdf_with_name_logo_and_pages(network, tmp_path, engine):
+    from bot.reporting.data import Branding
     from bot.reporting.pdf import find_chromium
-    from bot.reporting.report import Branding
 
     if engine == "chromium" and find_chromium() is None:
         pytest.skip("no Chromium: install Debian's chromium package (.ci/run does)")

@@ -215,6 +215,7 @@ class ChromiumPrinter:
         except (asyncio.IncompleteReadError, ConnectionError) as error:
             failure = PrintError("Chromium stopped before printing the PDF")
             failure.__cause__ = error
-            for future in [*self._replies.values(), *self._events.values()]:
+            waiters: list[asyncio.Future[Any]] = [*self._replies.values(), *self._events.values()]
+            for future in waiters:
                 if not future.done():
                     future.set_exception(failure)

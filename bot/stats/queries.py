@@ -99,7 +99,7 @@ class StatsService:
         lanes: asyncio.Semaphore | None = None,
     ) -> Figures:
         """``detail``: ``full`` (the report), ``headline`` (/stats), or ``comparison`` (the
-        previous period of a report: only what :func:`bot.reporting.report.key_figures` reads — the
+        previous period of a report: only what :func:`bot.reporting.data.key_figures` reads — the
         totals, active patrons, visits, workshops and platform figures)."""
         full = detail == "full"
         comparison = detail == "comparison"

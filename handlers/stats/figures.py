@@ -25,25 +25,24 @@ from bot.context import PlumeContext
 from bot.feedback.service import FeedbackEntry
 from bot.i18n import N_, Translator
 from bot.privacy.service import pseudonym
-from bot.reporting.report import (
+from bot.reporting.as_csv import csv_bytes
+from bot.reporting.charts import stats_chart
+from bot.reporting.data import (
     EXPORT_FIELDS,
-    FORMATS,
     KIND_LABELS,
     Branding,
-    build_report,
     counted,
-    csv_bytes,
     default_period,
     library_label,
     media_label,
     number,
     percent,
-    stats_chart,
     survey_rows,
     to_data,
     topic_label,
     workshop_rows,
 )
+from bot.reporting.report import FORMATS, build_report
 from bot.stats.period import Period, PeriodError, PeriodOrderError
 from bot.stats.rollups import media_keys
 from bot.stats.shaping import Figures
