@@ -257,3 +257,37 @@ async def test_daylight_saving_due_times_in_the_database(service):
         assert starts - due[86400] == dt.timedelta(hours=24)
         assert f"{due[86400].astimezone(PARIS):%Y-%m-%d %H:%M}" == local_24h
         assert f"{due[3600].astimezone(PARIS):%H:%M}" == "09:00"
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"title": "ab"}, "title"),  # the form asks 3 to 200 characters: so does the service
+        ({"title": "x" * 201}, "title"),
+        ({"duration_min": 5}, "duration"),  # under 10 minutes: refused by both
+        ({"duration_min": 24 * 60 + 1}, "duration"),
+        ({"capacity": 0}, "capacity"),
+        ({"capacity": 1001}, "capacity"),
+        ({"description": "x" * 2001}, "description"),
+        ({"media_type": "vinyl"}, "media_type"),
+    ],
+)
+async def test_the_service_applies_the_forms_field_rules(service, change, code):
+    """One validation (bot.workshops.fields): what the form refuses, saving refuses too."""
+    from dataclasses import replace
+
+    from bot.workshops.fields import WorkshopError
+
+    draft = Draft(
+        title="Atelier liseuse",
+        library_id="lib-amont",
+        starts_at=dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=2),
+        duration_min=90,
+        capacity=10,
+        description="",
+        media_type="ebook",
+        media_set=True,
+    )
+    with pytest.raises(WorkshopError) as refused:
+        await service.create(replace(draft, **change))
+    assert refused.value.code == code

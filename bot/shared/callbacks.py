@@ -117,6 +117,9 @@ ROUTES: tuple[Route, ...] = (
         ("Wa:a:", [("key", "id")]),
         ("Wa:t:", [("id", "id")]),
         ("Wa:q:", _KEY),
+    ),
+    *_routes(
+        "handlers.workshops.form",
         ("Wb:L:", _KEY),
         ("Wb:P:", _ID),
         ("Wb:d:", _ID),

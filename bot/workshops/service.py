@@ -29,31 +29,27 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.users import Person
+from bot.workshops.fields import (
+    WorkshopError,
+    check_duration,
+    check_media_type,
+    clean_capacity,
+    clean_description,
+    clean_title,
+)
 from bot.workshops.reminders import ReminderQueue
 from storage.db import AsyncSession, SessionFactory
-from storage.models import MEDIA_TYPES, Library, Registration, User, Workshop, utcnow
+from storage.models import Library, Registration, User, Workshop, utcnow
 
 REGISTERED: Final = "registered"
 WAITING: Final = "waiting"
 CANCELLED: Final = "cancelled"
 
-TITLE_LIMIT: Final = 200
-DESCRIPTION_LIMIT: Final = 2000
-MAX_DURATION_MIN: Final = 24 * 60
-MAX_CAPACITY: Final = 1000
 #: staff can still mark attendance this long after a workshop
 ATTENDANCE_WINDOW: Final = dt.timedelta(days=14)
 LOCK_RETRIES: Final = 8
 
 T = TypeVar("T")
-
-
-class WorkshopError(ValueError):
-    """A draft that cannot be saved; ``code`` says which field and why."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 # -- dates typed by staff ------------------------------------------------------------------
@@ -492,20 +488,16 @@ class WorkshopService:
 
     def check(self, draft: Draft) -> None:
         """Raises WorkshopError for a draft that cannot be saved."""
-        if not draft.title or len(draft.title) > TITLE_LIMIT:
-            raise WorkshopError("title")
+        # the same rules as the form's, field by field (bot.workshops.fields)
+        clean_title(draft.title)
         if not draft.library_id:
             raise WorkshopError("library")
         if draft.starts_at is None:
             raise WorkshopError("starts_at")
-        if draft.duration_min is None or not 1 <= draft.duration_min <= MAX_DURATION_MIN:
-            raise WorkshopError("duration")
-        if draft.capacity is None or not 1 <= draft.capacity <= MAX_CAPACITY:
-            raise WorkshopError("capacity")
-        if draft.description is not None and len(draft.description) > DESCRIPTION_LIMIT:
-            raise WorkshopError("description")
-        if draft.media_type is not None and draft.media_type not in MEDIA_TYPES:
-            raise WorkshopError("media_type")
+        check_duration(draft.duration_min)
+        clean_capacity(draft.capacity)
+        clean_description(draft.description)
+        check_media_type(draft.media_type)
 
     async def create(self, draft: Draft, now: dt.datetime | None = None) -> WorkshopView:
         self.check(draft)
