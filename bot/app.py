@@ -143,6 +143,13 @@ async def pass_through_gate(
     return admission
 
 
+def _discard(awaitable: Awaitable[Any]) -> None:
+    """An update the gate did not let through: its handling is closed without running (PTB
+    gives a coroutine; closing it spares the "never awaited" warning)."""
+    if isinstance(awaitable, Coroutine):
+        awaitable.close()
+
+
 class GatedUpdateProcessor(BaseUpdateProcessor):
     """Polling mode: PTB's fetched updates go through the gate like webhook ones."""
 
@@ -151,7 +158,7 @@ class GatedUpdateProcessor(BaseUpdateProcessor):
         self.gate = gate
         self.application: PlumeApplication | None = None
 
-    async def do_process_update(self, update: object, coroutine: Coroutine[Any, Any, Any]) -> None:
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         if not isinstance(update, Update) or self.application is None:
             await coroutine
             return
@@ -165,14 +172,14 @@ class GatedUpdateProcessor(BaseUpdateProcessor):
                 )
             except Exception:
                 log.exception("update %s could not be handled", update.update_id)
-                coroutine.close()
+                _discard(coroutine)
                 return
             if admission is not Admission.FAILED or not self.application.running:
                 break
             await asyncio.sleep(pause)
             pause = min(10.0, pause * 2)
         if admission is not Admission.HANDLED:
-            coroutine.close()
+            _discard(coroutine)
 
     async def initialize(self) -> None:
         return None

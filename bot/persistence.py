@@ -298,9 +298,10 @@ async def load_conversations_for(application: Application, update: Update) -> No
     matched (ConversationHandler reads its in-memory dict in ``check_update``)."""
     persistence = application.persistence
     key = conversation_key(update)
-    if not isinstance(persistence, DatabasePersistence) or key is None:
+    user = update.effective_user
+    if not isinstance(persistence, DatabasePersistence) or key is None or user is None:
         return
-    stored = await persistence.states_for(key, key[-1])
+    stored = await persistence.states_for(key, user.id)
     # PTB's name → TrackingDict of every persistent ConversationHandler; no public accessor.
     conversations = application._conversation_handler_conversations
     for name, states in conversations.items():

@@ -123,7 +123,7 @@ async def actors_of(session: AsyncSession, user_ids: set[int]) -> dict[int, int]
         found.update({row.id: row.actor for row in rows})
     missing = [user for user, actor in found.items() if actor is None]
     if missing:
-        dialect = session.bind.dialect.name
+        dialect = session.get_bind().dialect.name
         fresh = [{"user_id": u, "actor": secrets.randbits(62) + 1} for u in missing]
         # another transaction may create the same person's actor: keep whichever came first
         statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(UsageActor)

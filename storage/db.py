@@ -63,14 +63,14 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
             # a folder that cannot be made is reported when connecting, naming DATABASE_URL
             with contextlib.suppress(OSError):
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, **kwargs)  # type: ignore[arg-type]
+        engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     if sa_url.get_driver_name() == "asyncpg":
         kwargs.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
-    return create_async_engine(url, **kwargs)  # type: ignore[arg-type]
+    return create_async_engine(url, **kwargs)
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -383,7 +383,8 @@ class AnnouncementService:
                 .group_by(OutboxMessage.campaign, OutboxMessage.state)
             )
             for campaign, state, n in rows:
-                found[wanted[campaign]][state] = int(n)
+                if campaign is not None:  # IN (...) above: never None
+                    found[wanted[campaign]][state] = int(n)
         return found
 
     async def schedule(

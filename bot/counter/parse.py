@@ -203,8 +203,8 @@ def _read_tabular(rows: list[list[str]]) -> UsageReport:
         for month, value in values:
             if month not in months:
                 raise UsageFileError(number, f"{month:%Y-%m} is outside the Reporting_Period")
-            key = (platform, month, metric)
-            report.values[key] = report.values.get(key, 0) + value
+            cell = (platform, month, metric)
+            report.values[cell] = report.values.get(cell, 0) + value
     return report
 
 
@@ -231,7 +231,7 @@ def _read_json(text: str) -> UsageReport:
         filters = header.get("Report_Filters")
         pairs: dict[str, Any] = {}
         if isinstance(filters, list):
-            pairs = {f.get("Name"): f.get("Value") for f in filters if isinstance(f, dict)}
+            pairs = {str(f.get("Name")): f.get("Value") for f in filters if isinstance(f, dict)}
         elif isinstance(filters, dict):
             pairs = filters
         if "Begin_Date" not in pairs or "End_Date" not in pairs:
@@ -267,22 +267,22 @@ def _read_json(text: str) -> UsageReport:
         performance = node.get("Performance")
         if performance is not None and platform is None:
             raise UsageFileError(_line_of(text, '"Performance"'), "usage without a Platform")
-        if isinstance(performance, list):  # R5: [{Period, Instance: [{Metric_Type, Count}]}]
+        if isinstance(performance, list) and platform is not None:  # R5: [{Period, Instance}]
             for entry in performance:
                 month = _json_month((entry.get("Period") or {}).get("Begin_Date"), text)
                 for instance in entry.get("Instance") or []:
-                    add(platform, month, str(instance.get("Metric_Type")), instance.get("Count"))  # type: ignore[arg-type]
-        elif isinstance(performance, dict):  # R5.1: {Metric_Type: {"2025-01": count}}
+                    add(platform, month, str(instance.get("Metric_Type")), instance.get("Count"))
+        elif isinstance(performance, dict) and platform is not None:  # R5.1: {Metric: {month: n}}
             for metric_type, by_month in performance.items():
                 if not isinstance(by_month, dict):
                     continue
                 for month_text, count in by_month.items():
-                    month = month_of(str(month_text)[:7])
-                    if month is None:
+                    begins = month_of(str(month_text)[:7])
+                    if begins is None:
                         raise UsageFileError(
                             _line_of(text, str(month_text)), f"bad month {month_text!r}"
                         )
-                    add(platform, month, metric_type, count)  # type: ignore[arg-type]
+                    add(platform, begins, metric_type, count)
         for key, child in node.items():
             if key != "Performance" and isinstance(child, (list, dict)):
                 walk(child, platform)

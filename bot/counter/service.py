@@ -102,8 +102,8 @@ def _resolve(
             )
         mapping[name] = next(iter(matches))
     for (name, month, metric), value in report.values.items():
-        key = (mapping[name], month, metric)
-        resolved[key] = resolved.get(key, 0) + value
+        cell = (mapping[name], month, metric)
+        resolved[cell] = resolved.get(cell, 0) + value
     return resolved
 
 

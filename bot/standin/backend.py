@@ -73,8 +73,9 @@ class Backend:
             raise ValueError("group chat ids are negative")
         chat = self.chats.get(chat_id)
         if chat is None:
-            kind = "supergroup" if supergroup else "group"
-            chat = self.chats[chat_id] = ChatState(id=chat_id, type=kind, title=title)
+            chat = self.chats[chat_id] = ChatState(
+                id=chat_id, type="supergroup" if supergroup else "group", title=title
+            )
         return chat
 
     def chat_for(self, chat_id: Any) -> ChatState:

@@ -471,8 +471,8 @@ class WorkshopService:
             if row is None:
                 return None
             registration, workshop = row
-            if registration.status != REGISTERED:
-                return None
+            if registration.status != REGISTERED or registration.user_id is None:
+                return None  # not registered, or the person erased since
             first_time = registration.attended is None and attended is True
             registration.attended = attended
             return Attendance(
@@ -719,4 +719,4 @@ def ics_calendar(view: WorkshopView, url: str | None = None) -> bytes:
         event.add("description", description)
     event.add("status", "CANCELLED" if view.cancelled else "CONFIRMED")
     calendar.add_component(event)
-    return calendar.to_ical()
+    return bytes(calendar.to_ical())  # icalendar has no types: bytes, said so

@@ -454,6 +454,7 @@ async def save(update: Update, context: PlumeContext) -> int:
     if draft.starts_at is not None and draft.starts_at <= utcnow():
         await query.answer(t("This moment is already past. Please give a date to come."))
         return await ask(update, context, "starts_at")
+    moved, promoted = False, []
     try:
         if workshop_id is None:
             view = await service.create(draft)
@@ -465,6 +466,8 @@ async def save(update: Update, context: PlumeContext) -> int:
                 _forget(context)
                 return ConversationHandler.END
             view = updated.view
+            moved = updated.time_changed or before.library_id != view.library_id
+            promoted = updated.promoted
     except WorkshopError:
         await query.answer(t("Something is missing or wrong: please check the fields."))
         return PREVIEW
@@ -473,8 +476,7 @@ async def save(update: Update, context: PlumeContext) -> int:
     with contextlib.suppress(TelegramError):
         await query.edit_message_reply_markup(None)
     if workshop_id is not None:
-        moved = updated.time_changed or before.library_id != view.library_id
-        await tell_promoted(context.application, view, updated.promoted)
+        await tell_promoted(context.application, view, promoted)
         if moved:
             await _tell_moved(update, context, view)
     await reply(update, t("✅ Workshop saved."))

@@ -16,6 +16,7 @@ import io
 from typing import Any, Final
 
 import qrcode
+from qrcode.image.pil import PilImage
 from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -427,7 +428,7 @@ async def link(update: Update, context: PlumeContext) -> None:
     assert query is not None
     await query.answer()
     url = workshop_link(context.bot.username, view.id)
-    image = qrcode.make(url, box_size=10, border=4)
+    image = qrcode.make(url, box_size=10, border=4, image_factory=PilImage)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     chat = update.effective_chat

@@ -1,13 +1,14 @@
 """Alembic environment: runs on the connection Plume hands over (storage.db.migrate)."""
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 
 from storage.models import Base, UtcDateTime
 
 
-def render_item(kind: str, item: Any, autogen_context: Any) -> str | bool:
+def render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Migrations spell our column types in plain SQLAlchemy, so they never import models."""
     if kind == "type" and isinstance(item, UtcDateTime):
         return "sa.DateTime(timezone=True)"
