@@ -92,6 +92,7 @@ class _Metered:
         while True:
             status: int | None = None
             try:
+                # a mixin: super() is the request class it is mixed into, unknown here
                 status, payload = await super().do_request(url, *args, **kwargs)  # type: ignore[misc]
             except TimedOut:
                 self._plume_metrics.record_call(self._plume_path, method, None)
@@ -245,7 +246,8 @@ def build_application(
     builder = builder.concurrent_updates(processor or CONCURRENT_UPDATES)
     if not polling:
         builder = builder.updater(None)  # webhook mode: nothing may call getUpdates
-    application: PlumeApplication = builder.build()  # type: ignore[assignment]
+    application = builder.build()
+    assert isinstance(application, PlumeApplication)  # application_class above
     if processor is not None:
         processor.application = application
     handlers.register(application)
@@ -437,7 +439,9 @@ class Plume:
                 await _within(_stop_features(application), left(2.0), "features")
         if stopping_outbox is not None and outbox is not None:
             await _within(asyncio.shield(stopping_outbox), left(1.5), "outbox")
-            await outbox.transport.close()  # type: ignore[attr-defined]
+            close = getattr(outbox.transport, "close", None)  # BotApiTransport's session
+            if close is not None:
+                await close()
         if application is not None:
             if application.running:
                 await _within(application.stop(), left(1.0), "application")

@@ -362,6 +362,7 @@ _ENV_NAMES = {
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment; a bad value raises ConfigError naming the variable."""
     try:
+        # pydantic types __init__ field by field; these are checked by its validation below
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors()[0]

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from telegram import Bot, Update
 from telegram.constants import ChatType
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    CallbackContext,
+    ConversationHandler,
+    ExtBot,
+    JobQueue,
+)
 
 from bot.i18n import Translator, pick_locale, translator
 from bot.users import Person
@@ -19,35 +26,19 @@ if TYPE_CHECKING:
     from bot.workshops.sender import ReminderSender
 
 
-class PlumeApplication(Application):  # type: ignore[type-arg]
-    """PTB's Application, carrying Plume's services."""
-
-    def __init__(
-        self,
-        *,
-        services: Services,
-        on_role_change: Callable[[Bot, Person], Awaitable[None]],
-        broadcasts: BroadcastDesk,
-        reminder_sender: ReminderSender,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.services = services
-        #: the features' engines (built by bot.app, started and stopped there)
-        self.broadcasts = broadcasts
-        self.reminder_sender = reminder_sender
-        #: refreshes a person's command menu (wired by bot.app)
-        self.on_role_change = on_role_change
-        #: the engine draining the outbox (set by bot.app once the bot runs)
-        self.outbox: OutboxEngine | None = None
+#: PTB's generics, spelled once. An Application of any kind (PTB's six parameters: bot,
+#: context, user_data, chat_data, bot_data, job queue), where Plume's is not needed.
+AnyApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
+#: Plume's data kinds: user_data, chat_data, bot_data are plain dicts (user_data persisted)
+Data: TypeAlias = dict[Any, Any]
 
 
-class PlumeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+class PlumeContext(CallbackContext[ExtBot[None], Data, Data, Data]):
     """Built once per update; ``person`` and ``t`` are ready before any handler runs."""
 
     def __init__(
         self,
-        application: Application,  # type: ignore[type-arg]
+        application: AnyApplication,
         chat_id: int | None = None,
         user_id: int | None = None,
     ) -> None:
@@ -62,11 +53,7 @@ class PlumeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
         self._update: object = None
 
     @classmethod
-    def from_update(
-        cls,
-        update: object,
-        application: Application,  # type: ignore[type-arg]
-    ) -> PlumeContext:
+    def from_update(cls, update: object, application: AnyApplication) -> PlumeContext:
         context = super().from_update(update, application)
         context._update = update
         return context
@@ -100,3 +87,35 @@ class PlumeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
     def use_language(self, language: str) -> None:
         """After a change in /settings, answer in the new language at once."""
         self.t = translator(language, self.services.settings.timezone)
+
+
+#: A handler of Plume's updates, as every feature's ``handlers()`` lists them (PTB's
+#: BaseHandler[update, context, return]; the update type varies: Update, object for TypeHandler)
+PlumeHandler: TypeAlias = BaseHandler[Any, PlumeContext, Any]
+#: one of Plume's conversations (a form, a flow: handlers.shared.common.conversation)
+PlumeConversation: TypeAlias = ConversationHandler[PlumeContext]
+
+
+class PlumeApplication(
+    Application[ExtBot[None], PlumeContext, Data, Data, Data, JobQueue[PlumeContext]]
+):
+    """PTB's Application, carrying Plume's services."""
+
+    def __init__(
+        self,
+        *,
+        services: Services,
+        on_role_change: Callable[[Bot, Person], Awaitable[None]],
+        broadcasts: BroadcastDesk,
+        reminder_sender: ReminderSender,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.services = services
+        #: the features' engines (built by bot.app, started and stopped there)
+        self.broadcasts = broadcasts
+        self.reminder_sender = reminder_sender
+        #: refreshes a person's command menu (wired by bot.app)
+        self.on_role_change = on_role_change
+        #: the engine draining the outbox (set by bot.app once the bot runs)
+        self.outbox: OutboxEngine | None = None

@@ -32,9 +32,10 @@ from sqlalchemy import String, cast, delete, null, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
-from telegram.ext import Application, BasePersistence, PersistenceInput
+from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey
 
+from bot.context import AnyApplication
 from bot.workshops.service import Draft
 from storage.db import SessionFactory
 from storage.models import utcnow
@@ -293,7 +294,7 @@ def conversation_key(update: Update) -> ConversationKey | None:
     return (chat.id, user.id)
 
 
-async def load_conversations_for(application: Application, update: Update) -> None:  # type: ignore[type-arg]
+async def load_conversations_for(application: AnyApplication, update: Update) -> None:
     """Puts the person's stored conversation states into the handlers before the update is
     matched (ConversationHandler reads its in-memory dict in ``check_update``)."""
     persistence = application.persistence

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from telegram.ext import Application
-
+from bot.context import PlumeApplication
 from handlers import (
     announcements,
     answering,
@@ -47,7 +46,7 @@ FEATURES = (
 )
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: PlumeApplication) -> None:
     # private chats only, and only buttons the registry knows: before every other group
     application.add_handlers(guard.handlers(), group=guard.GUARD_GROUP)
     for feature in FEATURES:
@@ -56,7 +55,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_error_handler(errors.on_error)
 
 
-async def start_features(application: Application) -> None:  # type: ignore[type-arg]
+async def start_features(application: PlumeApplication) -> None:
     """Once the bot runs: each feature's ``on_start`` (jobs rebuilt from the database...)."""
     for feature in FEATURES:
         on_start = getattr(feature, "on_start", None)
@@ -64,7 +63,7 @@ async def start_features(application: Application) -> None:  # type: ignore[type
             await on_start(application)
 
 
-async def stop_features(application: Application) -> None:  # type: ignore[type-arg]
+async def stop_features(application: PlumeApplication) -> None:
     """Before the bot stops: each feature's ``on_stop`` (work under way is wound down)."""
     for feature in FEATURES:
         on_stop = getattr(feature, "on_stop", None)

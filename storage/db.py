@@ -6,12 +6,18 @@ import asyncio
 import contextlib
 import threading
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -42,7 +48,7 @@ except ImportError:  # pragma: no cover - asyncpg is a dependency
     pass
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -100,7 +106,7 @@ async def _let_aiosqlite_threads_finish() -> None:
             await asyncio.to_thread(thread.join, 0.5)
 
 
-async def connect_or_explain(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+async def connect_or_explain(engine: AsyncEngine) -> AsyncConnection:
     """A connection, or DatabaseUnreachable saying in one line where and why not."""
     try:
         return await engine.connect()
@@ -127,3 +133,10 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
 
 def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def affected(result: object) -> int:
+    """Rows an UPDATE, DELETE or INSERT touched. ``session.execute`` is typed as returning a
+    plain ``Result``; for these statements it is a ``CursorResult``, whose ``rowcount`` this
+    reads (0 when the driver does not say)."""
+    return int(getattr(result, "rowcount", 0) or 0)

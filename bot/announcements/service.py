@@ -44,7 +44,7 @@ from bot.search.loader import CATALOGUE_VERSION_KEY
 from bot.shared.labels import NEW_TITLES_HEADINGS
 from bot.subscriptions.service import EVENTS, MEDIA_PREFIX, NEWS, media_topic
 from bot.usage import BROADCAST_REACHED, BROADCAST_SENT, Event, add_events
-from storage.db import SessionFactory, session_factory
+from storage.db import SessionFactory, affected, session_factory
 from storage.models import (
     MEDIA_TYPES,
     Announcement,
@@ -498,7 +498,7 @@ class AnnouncementService:
                     created_at=utcnow(),
                 )
             )
-            resent = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            resent = affected(result)
             if not resent:  # nothing failed after all: it stays done
                 await self._transition(session, announcement_id, (SENDING,), {"state": DONE})
             return resent
@@ -552,7 +552,7 @@ class AnnouncementService:
             row = await session.get(Announcement, announcement_id, populate_existing=True)
             if row is None or row.state == SENDING:
                 return None
-            if done.rowcount and first:  # type: ignore[attr-defined]
+            if affected(done) and first:
                 await self._record_usage(session, row)
             elif row.state == CANCELLED and not await self._usage_recorded(session, row.id):
                 await self._record_usage(session, row)
@@ -649,7 +649,7 @@ class AnnouncementService:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if not affected(result):
             return None
         return await session.get(Announcement, announcement_id, populate_existing=True)
 

@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from bot.privacy.coverage import ERASED_TEXT
 from bot.privacy.masking import mask
 from bot.privacy.service import pseudonym
-from storage.db import SessionFactory
+from storage.db import SessionFactory, affected
 from storage.models import FaqEntry, Feedback, Item, Resource, User, utcnow
 
 VOTE: Final = "vote"
@@ -215,7 +215,7 @@ class FeedbackService:
                 .where(Feedback.id == feedback_id, Feedback.user_id == user_id)
                 .values(comment=comment)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(affected(result))
 
     async def set_contact(self, feedback_id: int, user_id: int, contact_ok: bool) -> bool:
         async with self._sessions.begin() as session:
@@ -224,7 +224,7 @@ class FeedbackService:
                 .where(Feedback.id == feedback_id, Feedback.user_id == user_id)
                 .values(contact_ok=contact_ok)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(affected(result))
 
     async def last_survey_at(self, user_id: int) -> dt.datetime | None:
         async with self._sessions() as session:

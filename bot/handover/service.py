@@ -24,7 +24,7 @@ from bot.outbox import UNREACHABLE, URGENT, Settled, enqueue
 from bot.privacy.masking import mask
 from bot.privacy.service import pseudonym
 from bot.users import Person, UserService
-from storage.db import AsyncSession, SessionFactory
+from storage.db import AsyncSession, SessionFactory, affected
 from storage.models import HandoverMessage, HandoverQuestion, Library, User, utcnow
 
 MAX_TEXT = 3500
@@ -137,7 +137,7 @@ class HandoverService:
                     network_wide=network_wide,
                 )
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if affected(result) != 1:
                 return None
         handover = await self.get(question_id)
         assert handover is not None
@@ -204,7 +204,7 @@ class HandoverService:
                 )
                 .values(state="taken", taken_by=staff.id, taken_at=utcnow())
             )
-            taken = result.rowcount == 1  # type: ignore[attr-defined]
+            taken = affected(result) == 1
         handover = await self.get(question_id)
         if handover is None or handover.state == "draft":
             return Took(Taking.UNKNOWN)
@@ -234,7 +234,7 @@ class HandoverService:
                 )
                 .values(answered_at=now)  # the last answer's time; the first one's below
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if affected(result) != 1:
                 return None
             await session.execute(
                 update(HandoverQuestion)
@@ -301,7 +301,7 @@ class HandoverService:
                 )
                 .values(state="closed", closed_at=utcnow())
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if affected(result) != 1:
                 return None
         return await self.get(question_id)
 

@@ -31,6 +31,8 @@ from typing import Any, Final
 from sqlalchemy import Column, ColumnElement, MetaData, Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import affected
+
 #: what replaces a comment of an erased person (kept so the count of comments stays);
 #: listings of comments leave it out
 ERASED_TEXT: Final = "[effacé]"
@@ -38,11 +40,6 @@ ERASED_TEXT: Final = "[effacé]"
 PERSON_REF: Final = "person:"
 _CHUNK = 500
 Row = dict[str, Any]
-
-
-def _count(result: object) -> int:
-    """Rows an UPDATE or DELETE touched (CursorResult.rowcount; typed as a plain Result)."""
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class Key(enum.Enum):
@@ -173,7 +170,7 @@ class ByColumns(Policy):
                     if link.action is Action.SCRUB:
                         statement = statement.where(_any_not_null(table, link.scrub))
                 result = await session.execute(statement)
-                changed += _count(result)
+                changed += affected(result)
         return changed
 
 
@@ -207,7 +204,7 @@ class Reminders(Policy):
         changed = 0
         for chunk in _chunks(people.ids):
             result = await session.execute(delete(table).where(self._theirs(table, people, chunk)))
-            changed += _count(result)
+            changed += affected(result)
         return changed
 
 
@@ -243,7 +240,7 @@ class HandoverMessages(Policy):
         changed = 0
         for chunk in _chunks(people.ids):
             result = await session.execute(delete(table).where(self._theirs(table, chunk)))
-            changed += _count(result)
+            changed += affected(result)
         return changed
 
 
@@ -262,7 +259,7 @@ class Registrations(ByColumns):
             result = await session.execute(
                 delete(table).where(table.c.user_id.in_(chunk), table.c.workshop_id.in_(upcoming))
             )
-            changed += _count(result)
+            changed += affected(result)
         return changed + await super().erase(session, table, people)
 
 
@@ -308,7 +305,7 @@ class Outbox(Policy):
             result = await session.execute(
                 delete(table).where(match, table.c.state.in_(("pending", "sending")))
             )
-            changed += _count(result)
+            changed += affected(result)
             result = await session.execute(
                 update(table)
                 .where(match)
@@ -321,7 +318,7 @@ class Outbox(Policy):
                     message_id=None,
                 )
             )
-            changed += _count(result)
+            changed += affected(result)
         return changed
 
 
@@ -355,7 +352,7 @@ class Conversations(Policy):
         for chunk in _chunks(people.telegram_ids):
             keys = [conversation_key(t) for t in chunk]
             result = await session.execute(delete(table).where(table.c.key.in_(keys)))
-            changed += _count(result)
+            changed += affected(result)
         return changed
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.privacy.coverage import People, ordered
-from storage.db import SessionFactory
+from storage.db import SessionFactory, affected
 from storage.models import (
     Base,
     HandoverQuestion,
@@ -309,13 +309,13 @@ class PrivacyService:
                 )
                 .values(raw_text=None)
             )
-            run.question_texts = result.rowcount or 0  # type: ignore[attr-defined]
+            run.question_texts = affected(result)
             result = await session.execute(
                 delete(HandoverQuestion).where(
                     HandoverQuestion.state == "draft", HandoverQuestion.created_at < text_before
                 )
             )
-            run.handover_drafts = result.rowcount or 0  # type: ignore[attr-defined]
+            run.handover_drafts = affected(result)
             run.registrations = await self._detach_old_registrations(session, now)
             if run.erased or run.question_texts or run.registrations or run.handover_drafts:
                 session.add(
@@ -355,7 +355,7 @@ class PrivacyService:
             .where(Registration.workshop_id.in_(old), Registration.user_id.is_not(None))
             .values(user_id=None)
         )
-        return result.rowcount or 0  # type: ignore[attr-defined]
+        return affected(result)
 
     # -- audit -----------------------------------------------------------------------------
 

@@ -163,8 +163,10 @@ async def run_sandbox(settings: Settings, host: str, port: int, webhook: bool = 
         )
         await plume.start(poll_timeout=10)
         await seed_accounts(plume)
+        services = plume.services
+        assert services is not None  # set by plume.start()
         for account in ACCOUNTS:  # their menus, now that they have their roles
-            person = await plume.services.users.get(account.user_id)  # type: ignore[union-attr]
+            person = await services.users.get(account.user_id)
             if person and plume.application:
                 await plume.application.on_role_change(plume.application.bot, person)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, Translator
@@ -80,7 +80,7 @@ def _clean(text: str) -> str:
     return _SPACES.sub(" ", text.strip().lower()).replace("’", "'")
 
 
-def _parser(prefer: str, base: dt.datetime):  # type: ignore[no-untyped-def]  # untyped lib
+def _parser(prefer: str, base: dt.datetime) -> Any:  # dateparser has no types
     # Imported here: dateparser loads its language data on first use (about a second),
     # which the bot's start and the CLI's other commands need not pay for. A parser per
     # call (a few milliseconds): the relative base ("demain") is one of its settings.

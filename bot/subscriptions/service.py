@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.i18n import N_
 from bot.shared.labels import MEDIA_TOPICS
 from bot.usage import SUBSCRIPTION, UNSUBSCRIPTION, UsageRecorder
-from storage.db import SessionFactory
+from storage.db import SessionFactory, affected
 from storage.models import MEDIA_TYPES, Subscription
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class SubscriptionService:
                     Subscription.user_id == user_id, Subscription.topic == topic
                 )
             )
-            removed = bool(result.rowcount)  # type: ignore[attr-defined]
+            removed = bool(affected(result))
         if removed:
             await self._record(UNSUBSCRIPTION, user_id, topic, library_id)
         return removed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -43,7 +44,7 @@ class MeteredTransport:
         return getattr(self.inner, name)
 
 
-def outbox_depth_refresher(sessions: SessionFactory):  # type: ignore[no-untyped-def]
+def outbox_depth_refresher(sessions: SessionFactory) -> Callable[[Metrics], Awaitable[None]]:
     """Reads the outbox depth by kind before each scrape (one grouped count)."""
 
     async def refresh(metrics: Metrics) -> None:

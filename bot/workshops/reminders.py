@@ -38,7 +38,7 @@ from bot.outbox import REMINDER as OUTBOX_REMINDER
 from bot.outbox import SENT as OUTBOX_SENT
 from bot.outbox import Settled, enqueue
 from bot.search.loader import CATALOGUE_VERSION_KEY
-from storage.db import AsyncSession, SessionFactory
+from storage.db import AsyncSession, SessionFactory, affected
 from storage.models import Library, Meta, Registration, Reminder, User, Workshop, utcnow
 from storage.outbox import OutboxMessage
 
@@ -205,7 +205,7 @@ class ReminderQueue:
             .where(Reminder.registration_id.in_(ids), Reminder.state == PENDING)
             .values(state=DROPPED)
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return affected(result)
 
     def changed(self, earliest: dt.datetime | None) -> None:
         """After the caller's commit: tell the sender about a new earliest due time."""
@@ -227,7 +227,7 @@ class ReminderQueue:
                 .values(state=UNCONFIRMED)
                 .execution_options(synchronize_session=False)
             )
-            count = int(result.rowcount)  # type: ignore[attr-defined]
+            count = affected(result)
         if count:
             log.warning("%d reminders were being sent when Plume stopped: not resent", count)
         return count
@@ -270,7 +270,7 @@ class ReminderQueue:
                     result = await session.execute(
                         update(Reminder).where(Reminder.id.in_(chunk)).values(state=DROPPED)
                     )
-                    report.dropped += int(result.rowcount)  # type: ignore[attr-defined]
+                    report.dropped += affected(result)
             live = (
                 await session.execute(
                     select(Registration.id, Workshop)
@@ -444,7 +444,7 @@ class ReminderQueue:
                 .where(Reminder.id == reminder_id, Reminder.state == PENDING)
                 .values(state=SENDING, claimed_at=now or utcnow())
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(affected(result))
 
     async def hand_over(
         self,
@@ -461,7 +461,7 @@ class ReminderQueue:
                 .where(Reminder.id == reminder_id, Reminder.state == PENDING)
                 .values(state=SENDING, claimed_at=utcnow())
             )
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if not affected(result):
                 return False
             await enqueue(
                 session,
@@ -507,7 +507,7 @@ class ReminderQueue:
                 .where(Reminder.id.in_(ids), Reminder.state == PENDING)
                 .values(state=DROPPED)
             )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            return affected(result)
 
     async def counts(self) -> dict[str, int]:
         """Rows per state (for logs, tests and the benchmark)."""

@@ -21,11 +21,11 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
-from sqlalchemy import case, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.users import Person
@@ -127,8 +127,8 @@ class Draft:
             return "media_type"
         return None
 
-    def with_(self, **changes: object) -> Draft:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_(self, **changes: Any) -> Draft:
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +252,7 @@ class WorkshopService:
                 .where(Registration.id == registration_id)
             )
 
-    async def _views(self, *conditions: object) -> list[WorkshopView]:
+    async def _views(self, *conditions: ColumnElement[bool]) -> list[WorkshopView]:
         counts = (
             select(
                 Registration.workshop_id,
@@ -266,7 +266,7 @@ class WorkshopService:
             select(Workshop, Library, counts.c.registered, counts.c.waiting)
             .join(Library, Library.id == Workshop.library_id)
             .outerjoin(counts, counts.c.workshop_id == Workshop.id)
-            .where(*conditions)  # type: ignore[arg-type]
+            .where(*conditions)
             .order_by(Workshop.starts_at, Workshop.id)
         )
         async with self._sessions() as session:
@@ -628,8 +628,8 @@ class WorkshopService:
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _case(condition: object) -> object:
-    return case((condition, 1), else_=0)  # type: ignore[arg-type]
+def _case(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
 
 
 async def _lock(session: AsyncSession, workshop_id: str) -> Workshop | None:

@@ -19,7 +19,6 @@ from typing import Final
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -39,7 +38,7 @@ from bot.announcements.service import (
     AnnouncementView,
     recipient_payload,
 )
-from bot.context import PlumeApplication, PlumeContext
+from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import N_, Translator, translator
 from bot.outbox import enqueue
 from bot.services import Services
@@ -694,7 +693,7 @@ async def on_start(application: PlumeApplication) -> None:
     )
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     content = (filters.TEXT | filters.PHOTO | filters.Document.ALL) & ~filters.COMMAND
     return [
         conversation(

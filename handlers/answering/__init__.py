@@ -4,13 +4,13 @@ to a librarian. Its catch-all text handler comes after every other feature's."""
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler
-
+from bot.context import PlumeHandler
 from handlers.answering import ask, libraries
-from handlers.answering.ask import CARD, HANDOVER, on_start
+from handlers.answering.ask import HANDOVER, on_start
+from handlers.shared.cards import CARD
 
 __all__ = ["CARD", "HANDOVER", "handlers", "on_start"]
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [*libraries.handlers(), *ask.handlers()]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot.answering.judge import Pick
 from bot.answers import Answer, Card
-from bot.context import PlumeApplication, PlumeContext
+from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import Translator
 from bot.shared.labels import MEDIA_EMOJI
 from handlers.answering.chat import chat_reply
@@ -150,7 +150,7 @@ async def on_start(application: PlumeApplication) -> None:
     )
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [
         CallbackQueryHandler(show_card, pattern=f"^{CARD}"),
         MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, ask),

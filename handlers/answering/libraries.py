@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler
+from telegram.ext import CallbackQueryHandler
 
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeHandler
 from bot.i18n import N_, Translator
 from handlers.shared.common import button, escape, keyboard, reply, show
 from handlers.shared.pickers import library_picker
@@ -88,7 +88,7 @@ async def library_card(update: Update, context: PlumeContext) -> None:
     await send_library_card(update, context, library)
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [
         CallbackQueryHandler(library_list, pattern=f"^{LIBRARY_LIST}"),
         CallbackQueryHandler(library_card, pattern=f"^{LIBRARY_CARD}"),

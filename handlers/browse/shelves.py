@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.answers import Card
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeHandler
 from bot.shared.labels import MEDIA_EMOJI, MEDIA_SHELVES
 from handlers.shared.cards import BROWSE, CARD, link_row, short
 from handlers.shared.common import button, escape, keyboard, reply, show
@@ -89,7 +89,7 @@ async def browse_button(update: Update, context: PlumeContext) -> None:
     await query.answer(t("This button is no longer valid."), show_alert=True)
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [
         CommandHandler(names("media"), media),
         CallbackQueryHandler(browse_button, pattern=f"^{BROWSE}"),

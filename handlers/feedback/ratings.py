@@ -20,19 +20,16 @@ import logging
 import time
 from typing import Any
 
-from telegram import ForceReply, Update
+from telegram import ForceReply, InlineKeyboardMarkup, Update
 from telegram.ext import (
-    Application,
     ApplicationHandlerStop,
-    BaseHandler,
-    CallbackContext,
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
     filters,
 )
 
-from bot.context import PlumeContext
+from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.feedback.service import FREE, SURVEY, FeedbackError, subject_media_type
 from bot.i18n import translator
 from bot.outbox import BULK
@@ -52,7 +49,7 @@ SURVEY_FIRST_SECONDS = 30.0
 SURVEY_BATCH = 200
 
 
-def _cancel_keyboard(context: PlumeContext):  # type: ignore[no-untyped-def]
+def _cancel_keyboard(context: PlumeContext) -> InlineKeyboardMarkup:
     return keyboard([[button(context.t("✖ Cancel"), f"{FEEDBACK}x")]])
 
 
@@ -180,7 +177,7 @@ async def _store_remark(update: Update, context: PlumeContext, text: str) -> Non
     )
 
 
-def _contact_keyboard(context: PlumeContext, feedback_id: int):  # type: ignore[no-untyped-def]
+def _contact_keyboard(context: PlumeContext, feedback_id: int) -> InlineKeyboardMarkup:
     t = context.t
     return keyboard(
         [
@@ -293,15 +290,15 @@ async def feedback_button(update: Update, context: PlumeContext) -> None:
 # Survey --------------------------------------------------------------------------------
 
 
-def survey_keyboard(t: Any, feedback_id: int):  # type: ignore[no-untyped-def]
+def survey_keyboard(t: Any, feedback_id: int) -> InlineKeyboardMarkup:
     scores = [button(str(n), f"{FEEDBACK}s:{feedback_id}:{n}") for n in range(11)]
     return keyboard([scores[:6], scores[6:]])
 
 
-async def survey_round(context: CallbackContext) -> None:  # type: ignore[type-arg]
+async def survey_round(context: PlumeContext) -> None:
     """Sends the survey to active patrons not surveyed during the last period."""
-    application = context.application
-    services = application.services  # type: ignore[attr-defined]
+    application = context.plume
+    services = application.services
     days = services.settings.survey_period_days
     if days <= 0:
         return
@@ -327,9 +324,9 @@ async def survey_round(context: CallbackContext) -> None:  # type: ignore[type-a
         )
 
 
-async def on_start(application: Application) -> None:  # type: ignore[type-arg]
+async def on_start(application: PlumeApplication) -> None:
     """The survey job, when enabled; who got it when is in the database (feedback rows)."""
-    services = application.services  # type: ignore[attr-defined]
+    services = application.services
     if services.settings.survey_period_days <= 0 or application.job_queue is None:
         return
     for job in application.job_queue.get_jobs_by_name(SURVEY_JOB):
@@ -339,7 +336,7 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
     )
 
 
-def handlers() -> dict[int, list[BaseHandler]]:  # type: ignore[type-arg]
+def handlers() -> dict[int, list[PlumeHandler]]:
     return {
         PENDING_GROUP: [MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, pending_text)],
         0: [

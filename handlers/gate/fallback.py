@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from telegram import Update
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
     filters,
 )
 
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeHandler
 from handlers.shared.common import reply
 from handlers.shared.menus import names
 
@@ -47,7 +46,7 @@ async def other_message(update: Update, context: PlumeContext) -> None:
     )
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [
         CommandHandler(names("cancel"), nothing_to_cancel),
         MessageHandler(filters.COMMAND, unknown_command),

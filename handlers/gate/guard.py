@@ -16,9 +16,9 @@ import time
 
 from telegram import Update
 from telegram.constants import ChatType, MessageEntityType
-from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
+from telegram.ext import ApplicationHandlerStop, TypeHandler
 
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeHandler
 from bot.i18n import pick_locale, translator
 from bot.shared import callbacks
 from bot.shared.documents import document_exists
@@ -106,5 +106,5 @@ async def guard(update: Update, context: PlumeContext) -> None:
             raise ApplicationHandlerStop
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [TypeHandler(Update, guard)]

@@ -8,7 +8,6 @@ import logging
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -16,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeHandler
 from bot.handover.service import ANSWER_KIND, Handover, Taking, answer_ref
 from bot.i18n import N_, Translator, translator
 from bot.privacy.coverage import PERSON_REF
@@ -373,7 +372,7 @@ async def cancel(update: Update, context: PlumeContext) -> int:
     return ConversationHandler.END
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [
         CallbackQueryHandler(pass_on, pattern=f"^{HANDOVER}"),
         CommandHandler(names("questions"), questions),

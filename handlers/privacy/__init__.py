@@ -14,10 +14,10 @@ import datetime as dt
 import logging
 
 from telegram import InlineKeyboardMarkup, InputFile, Update
-from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.config import Settings
-from bot.context import PlumeContext
+from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import Translator
 from bot.persistence import DatabasePersistence
 from bot.privacy.service import pseudonym
@@ -281,7 +281,7 @@ async def _retention(context: PlumeContext) -> None:
     await context.services.privacy.run_retention()
 
 
-async def on_start(application: Application) -> None:  # type: ignore[type-arg]
+async def on_start(application: PlumeApplication) -> None:
     """The daily retention run (first a few minutes after the start)."""
     if application.job_queue is None:
         return
@@ -295,7 +295,7 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
     )
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [
         CommandHandler(names("privacy"), privacy_command),
         CommandHandler(names("my_data"), my_data),

@@ -8,7 +8,6 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -16,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeHandler
 from bot.i18n import N_, translator
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
 from handlers.shared.menus import names
@@ -137,7 +136,7 @@ async def cancel(update: Update, context: PlumeContext) -> int:
     return ConversationHandler.END
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     text = filters.TEXT & ~filters.COMMAND
     fallbacks = [CommandHandler(names("cancel"), cancel)]
     return [

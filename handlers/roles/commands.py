@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import BaseHandler, CommandHandler
+from telegram.ext import CommandHandler
 
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeHandler
 from bot.shared.labels import ROLE_NAMES
 from bot.users import RoleError
 from handlers.shared.common import escape, reply, requires
@@ -91,5 +91,5 @@ async def role(update: Update, context: PlumeContext) -> None:
     )
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [CommandHandler(names("roles"), roles), CommandHandler(names("role"), role)]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.config import SUPPORTED_LOCALES
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeHandler
 from handlers.shared.common import button, escape, keyboard, reply, show
 from handlers.shared.menus import names, publish_menu_for
 from handlers.start import library_keyboard
@@ -30,7 +30,7 @@ async def settings_text(context: PlumeContext) -> str:
     )
 
 
-def settings_keyboard(context: PlumeContext):  # type: ignore[no-untyped-def]
+def settings_keyboard(context: PlumeContext) -> InlineKeyboardMarkup:
     t = context.t
     return keyboard(
         [
@@ -81,7 +81,7 @@ async def settings_button(update: Update, context: PlumeContext) -> None:
         await query.answer(t("This button is no longer valid."), show_alert=True)
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [
         CommandHandler(names("settings"), settings),
         CallbackQueryHandler(settings_button, pattern=f"^{SETTINGS}"),

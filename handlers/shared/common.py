@@ -14,7 +14,7 @@ from telegram.error import BadRequest
 from telegram.ext import BaseHandler, ConversationHandler
 from telegram.warnings import PTBUserWarning
 
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeConversation
 from bot.persistence import conversation_key
 from bot.shared.labels import ROLE_NAMES
 
@@ -67,7 +67,7 @@ class Flow:
 FLOWS: dict[str, Flow] = {}
 
 
-def _active_flows(update: Update, context: PlumeContext, but: str) -> list[ConversationHandler]:  # type: ignore[type-arg]
+def _active_flows(update: Update, context: PlumeContext, but: str) -> list[PlumeConversation]:
     """The person's other conversations that have a state right now."""
     key = conversation_key(update)
     if key is None:
@@ -86,7 +86,7 @@ def _active_flows(update: Update, context: PlumeContext, but: str) -> list[Conve
     return found
 
 
-def _end(update: Update, context: PlumeContext, handler: ConversationHandler) -> None:  # type: ignore[type-arg]
+def _end(update: Update, context: PlumeContext, handler: PlumeConversation) -> None:
     """Ends ``handler``'s conversation for this person (its timeout too), and its data."""
     key = conversation_key(update)
     assert key is not None and handler.name is not None
@@ -159,7 +159,7 @@ def conversation(
     states: dict[object, Sequence[AnyHandler]],
     fallbacks: Sequence[AnyHandler],
     **kwargs: Any,
-) -> ConversationHandler:  # type: ignore[type-arg]
+) -> PlumeConversation:
     """A ConversationHandler that keeps to itself: a person is in one flow at a time.
 
     Entering it ends the person's other flow, if any, and says what became of it

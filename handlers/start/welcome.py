@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeHandler
 from bot.i18n import Translator
 from bot.shared.labels import ROLE_NAMES
 from handlers.privacy import notice_keyboard, short_notice
@@ -129,7 +129,7 @@ async def whoami(update: Update, context: PlumeContext) -> None:
     await reply(update, "\n".join(lines))
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [
         CommandHandler(names("start"), start),
         CommandHandler(names("help"), help_command),

@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import io
 
-from telegram import InputFile, Update
+from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.constants import ChatAction
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -21,7 +20,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeHandler
 from bot.feedback.service import FeedbackEntry
 from bot.i18n import N_, Translator
 from bot.privacy.service import pseudonym
@@ -178,7 +177,7 @@ def stats_text(t: Translator, figures: Figures) -> str:
     return "\n".join(lines)
 
 
-def _period_keyboard(t: Translator):  # type: ignore[no-untyped-def]
+def _period_keyboard(t: Translator) -> InlineKeyboardMarkup:
     return keyboard(
         [
             [
@@ -521,7 +520,7 @@ async def rapport(update: Update, context: PlumeContext) -> None:
     )
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [
         CommandHandler(names("stats"), stats),
         conversation(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler
+from telegram.ext import CallbackQueryHandler
 
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeHandler
 from bot.subscriptions.service import TOPIC_NAMES, TOPICS, is_topic
 from handlers.announcements import UNSUBSCRIBE
 from handlers.shared.common import button, keyboard, reply, show
@@ -96,7 +96,7 @@ async def stop_button(update: Update, context: PlumeContext) -> None:
     await reply(update, text)
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [
         CallbackQueryHandler(subscriptions_button, pattern=f"^{SUBSCRIBE}"),
         CallbackQueryHandler(stop_button, pattern=f"^{UNSUBSCRIBE}"),

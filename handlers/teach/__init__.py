@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -22,7 +21,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeHandler
 from bot.i18n import N_
 from bot.teach.service import Taught
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
@@ -42,12 +41,12 @@ def remember_listing(context: PlumeContext, texts: list[str]) -> None:
         context.user_data[LISTING_KEY] = list(texts)
 
 
-def listing_keyboard(count: int):  # type: ignore[no-untyped-def]
+def listing_keyboard(count: int) -> InlineKeyboardMarkup:
     buttons = [button(f"➕ {n + 1}", f"{TEACH}u:{n}") for n in range(count)]
     return keyboard([buttons[i : i + 5] for i in range(0, len(buttons), 5)])
 
 
-def handover_button(t: Any, handover_id: int):  # type: ignore[no-untyped-def]
+def handover_button(t: Any, handover_id: int) -> InlineKeyboardButton:
     return button(t("📚 Teach Plume"), f"{TEACH}h:{handover_id}")
 
 
@@ -182,7 +181,7 @@ async def cancel(update: Update, context: PlumeContext) -> int:
     return ConversationHandler.END
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [
         conversation(
             name="faq_teaching",

@@ -4,13 +4,12 @@ registration, the reminders' buttons, ratings), the staff's form
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler
-
+from bot.context import PlumeHandler
 from handlers.workshops import form, manage, patron
 from handlers.workshops.patron import DEEP_LINK_PREFIX, show_workshop
 
 __all__ = ["DEEP_LINK_PREFIX", "handlers", "show_workshop"]
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [*patron.handlers(), form.form(), *manage.handlers()]

@@ -22,11 +22,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeConversation
 from bot.i18n import N_, Translator
 from bot.reporting.formats import number
 from bot.shared.labels import MEDIA_THEMES
-from bot.shared.when import WhenError, describe, parse_duration, parse_moment
+from bot.shared.when import WhenError, describe, duration_text, parse_duration, parse_moment
 from bot.workshops.fields import (
     CAPACITY_MAX,
     CAPACITY_MIN,
@@ -54,7 +54,6 @@ from handlers.shared.menus import names
 from handlers.shared.pickers import library_rows
 from handlers.workshops.manage import EDIT, NO_LIBRARY, _in_background, _may_manage, send_card
 from handlers.workshops.patron import (
-    duration_text,
     place_text,
     tell_promoted,
     when_text,
@@ -476,7 +475,7 @@ async def save(update: Update, context: PlumeContext) -> int:
     with contextlib.suppress(TelegramError):
         await query.edit_message_reply_markup(None)
     if workshop_id is not None:
-        await tell_promoted(context.application, view, promoted)
+        await tell_promoted(context.plume, view, promoted)
         if moved:
             await _tell_moved(update, context, view)
     await reply(update, t("✅ Workshop saved."))
@@ -530,7 +529,7 @@ async def wrong_input(update: Update, context: PlumeContext) -> None:
     )
 
 
-def form() -> ConversationHandler:  # type: ignore[type-arg]
+def form() -> PlumeConversation:
     """The create/edit conversation."""
     text = filters.TEXT & ~filters.COMMAND
     return conversation(

@@ -20,13 +20,11 @@ from qrcode.image.pil import PilImage
 from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
 )
 
-from bot.context import PlumeContext
+from bot.context import PlumeContext, PlumeHandler
 from bot.i18n import N_, Translator
 from bot.usage import ATTENDANCE
 from bot.workshops.service import (
@@ -291,7 +289,7 @@ def _in_background(
     update: Update,
 ) -> None:
     """Paced notification of many patrons; the staff member gets the count at the end."""
-    application: Application = context.application  # type: ignore[type-arg]
+    application = context.plume
     t = context.t
     chat = update.effective_chat
 
@@ -444,7 +442,7 @@ async def link(update: Update, context: PlumeContext) -> None:
     )
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [
         CommandHandler(names("manage_workshops"), manage),
         CallbackQueryHandler(list_page, pattern=f"^{LIST_PAGE}"),

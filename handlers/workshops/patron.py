@@ -19,8 +19,6 @@ from typing import Any, Final
 from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -28,7 +26,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import PlumeContext
+from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import N_, Translator, translator
 from bot.shared.when import duration_text
 from bot.usage import REGISTRATION, UNREGISTRATION
@@ -375,7 +373,7 @@ async def unregister(update: Update, context: PlumeContext) -> None:
                     library_id=view.library_id,
                     media_type=view.media_type,
                 )
-            await tell_promoted(context.application, view, result.promoted)
+            await tell_promoted(context.plume, view, result.promoted)
     if wont_come:
         text = (
             t("Noted, thank you for telling us: your seat goes to someone else.")
@@ -389,14 +387,14 @@ async def unregister(update: Update, context: PlumeContext) -> None:
 
 
 async def tell_promoted(
-    application: Application,  # type: ignore[type-arg]
+    application: PlumeApplication,
     view: WorkshopView,
     promoted: Sequence[Recipient],
 ) -> None:
     """Each patron who just got a seat from the waiting list is told (in their language)."""
     if not promoted:
         return
-    services = application.services  # type: ignore[attr-defined]
+    services = application.services
     now = utcnow()
     for recipient in promoted:
         t = translator(recipient.language, services.settings.timezone)
@@ -518,7 +516,7 @@ async def stale_skip(update: Update, context: PlumeContext) -> None:
 
 
 async def announce(
-    application: Application,  # type: ignore[type-arg]
+    application: PlumeApplication,
     recipients: Sequence[Recipient],
     render: Callable[[Translator], tuple[str, InlineKeyboardMarkup | None]],
     *,
@@ -526,7 +524,7 @@ async def announce(
 ) -> int:
     """Tells many patrons something about a workshop: one outbox row each, in one
     transaction (paced and retried by the outbox); how many were queued."""
-    services = application.services  # type: ignore[attr-defined]
+    services = application.services
     messages = []
     for recipient in recipients:
         if not recipient.reachable:
@@ -534,10 +532,10 @@ async def announce(
         t = translator(recipient.language, services.settings.timezone)
         text, markup = render(t)
         messages.append((recipient.telegram_id, text, markup.to_dict() if markup else None))
-    return await services.outbox.notify_many(kind, messages)  # type: ignore[no-any-return]
+    return await services.outbox.notify_many(kind, messages)
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[PlumeHandler]:
     return [
         CommandHandler(names("workshops"), list_workshops),
         CallbackQueryHandler(more_workshops, pattern=f"^{MORE}"),

@@ -15,7 +15,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _revision_column() -> sa.Column:  # type: ignore[type-arg]
+def _revision_column() -> sa.Column[int]:
     return sa.Column("revision", sa.Integer(), server_default="0", nullable=False)
 
 
