@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 DocType = Literal["faq", "resource", "item"]
 
@@ -60,7 +60,11 @@ class Document:
     body: str = ""  # FAQ answer, resource access conditions: weighs little
 
 
-def _text(row: Mapping[str, Any], key: str) -> str:
+#: a catalogue row by column name (SQLAlchemy's RowMapping, whose keys may also be columns)
+RowData: TypeAlias = Mapping[Any, Any]
+
+
+def _text(row: RowData, key: str) -> str:
     value = row.get(key)
     return "" if value is None else str(value).strip()
 
@@ -78,7 +82,7 @@ def _year(value: Any) -> int | None:
         return None
 
 
-def resource_document(row: Mapping[str, Any]) -> Document:
+def resource_document(row: RowData) -> Document:
     """A document from a resource row (``id, media_type, name, description, access, keywords``)."""
     return Document(
         type="resource",
@@ -92,7 +96,7 @@ def resource_document(row: Mapping[str, Any]) -> Document:
     )
 
 
-def faq_document(row: Mapping[str, Any], media_of_resource: Mapping[str, str]) -> Document:
+def faq_document(row: RowData, media_of_resource: Mapping[str, str]) -> Document:
     """A document from a FAQ row (``id, question, answer, alternatives, resource_id``).
 
     Its media type is the one of its resource, when it has one.
@@ -109,7 +113,7 @@ def faq_document(row: Mapping[str, Any], media_of_resource: Mapping[str, str]) -
     )
 
 
-def item_document(row: Mapping[str, Any]) -> Document:
+def item_document(row: RowData) -> Document:
     """A document from an item row (``id, resource_id, media_type, title, creator, year...``)."""
     return Document(
         type="item",
@@ -177,9 +181,9 @@ def document_rows(document: Document) -> list[Row]:
 
 
 def documents_from_rows(
-    resources: Iterable[Mapping[str, Any]] = (),
-    faq: Iterable[Mapping[str, Any]] = (),
-    items: Iterable[Mapping[str, Any]] = (),
+    resources: Iterable[RowData] = (),
+    faq: Iterable[RowData] = (),
+    items: Iterable[RowData] = (),
 ) -> Iterator[Document]:
     """Documents from plain rows (dicts, CSV rows, SQL row mappings): resources first."""
     media_of_resource: dict[str, str] = {}

@@ -108,7 +108,9 @@ class IndexBuilder:
         self._ids = PackedStringsBuilder()
         self._titles = PackedStringsBuilder()
         self._resource_ids = PackedStringsBuilder()
-        self._repeated: dict[str, list[int]] = {}  # creators and genres come back often
+        self._repeated: dict[
+            str, tuple[list[int], list[int]]
+        ] = {}  # creators and genres come back often
 
     @property
     def lexicon(self) -> Lexicon:
@@ -547,8 +549,11 @@ class SearchIndex:
 
     @staticmethod
     def _cover(found: np.ndarray, weight: np.ndarray) -> np.ndarray:
-        cover = np.divide(found, weight, out=np.zeros(len(found), np.float32), where=weight > 0)
-        return np.minimum(cover, 1.0, out=cover)
+        cover: np.ndarray = np.divide(
+            found, weight, out=np.zeros(len(found), np.float32), where=weight > 0
+        )
+        np.minimum(cover, 1.0, out=cover)
+        return cover
 
     def search(self, query: str, limit: int = 5, media_type: str | None = None) -> list[Hit]:
         """The best documents for ``query``, best first, with scores in 0..1.

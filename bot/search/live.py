@@ -177,7 +177,7 @@ class LiveIndex:
 
     def parent_of(self, doc_type: str, doc_id: str) -> int | None:
         """The document number of the live document ``(doc_type, doc_id)``, if indexed."""
-        code = DOC_TYPES.index(doc_type)  # type: ignore[arg-type]
+        code = DOC_TYPES.index(doc_type)
         wanted = _key_hash(code, doc_id)
         position = int(np.searchsorted(self.key_hash, wanted))
         while position < len(self.key_hash) and self.key_hash[position] == wanted:
@@ -337,12 +337,13 @@ class LiveIndex:
             return None
 
         def array(attribute: str) -> np.ndarray:
-            return np.load(folder / f"{attribute}.npy", mmap_mode="r")
+            loaded: np.ndarray = np.load(folder / f"{attribute}.npy", mmap_mode="r")
+            return loaded
 
         def strings(attribute: str) -> PackedStrings:
             buffer = array(f"{attribute}.buffer")
             ends = array(f"{attribute}.ends")
-            return PackedStrings(memoryview(buffer) if len(buffer) else b"", ends)
+            return PackedStrings(buffer.data if len(buffer) else b"", ends)
 
         try:
             arrays = {attribute: array(attribute) for attribute in cls._ARRAYS}

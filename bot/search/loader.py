@@ -8,16 +8,15 @@ million items never sit in memory as rows, and a long read does not hold the dat
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from bot.search.documents import Document, faq_document, item_document, resource_document
+from bot.search.documents import Document, RowData, faq_document, item_document, resource_document
 from storage.models import FaqEntry, Item, Meta, Resource
 
 CATALOGUE_VERSION_KEY = "catalogue_version"
@@ -25,7 +24,7 @@ CATALOGUE_ID_KEY = "catalogue_id"
 ITEM_BATCH_SIZE = 2000
 
 SessionFactory = async_sessionmaker[AsyncSession]
-RowBatch = tuple[Callable[[Mapping[str, Any]], Document], list[Mapping[str, Any]]]
+RowBatch = tuple[Callable[[RowData], Document], Sequence[RowData]]
 
 _RESOURCE_COLUMNS = (
     Resource.id,
@@ -97,16 +96,14 @@ async def bump_catalogue_version(conn: AsyncConnection, at_least: int = 0) -> in
     """
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     version = max(await next_catalogue_revision(conn), at_least)
-    statement = insert(Meta.__table__).values(key=CATALOGUE_VERSION_KEY, value=str(version))
+    statement = insert(Meta).values(key=CATALOGUE_VERSION_KEY, value=str(version))
     await conn.execute(
         statement.on_conflict_do_update(
             index_elements=[Meta.__table__.c.key], set_={"value": str(version)}
         )
     )
     await conn.execute(
-        insert(Meta.__table__)
-        .values(key=CATALOGUE_ID_KEY, value=uuid.uuid4().hex)
-        .on_conflict_do_nothing()
+        insert(Meta).values(key=CATALOGUE_ID_KEY, value=uuid.uuid4().hex).on_conflict_do_nothing()
     )
     return version
 

@@ -123,7 +123,11 @@ class SearchService:
         if loaded is None:
             return False
         live, meta = loaded
-        state = CatalogueState(meta.get("catalogue_id"), int(meta.get("version") or 0))  # type: ignore[arg-type]
+        catalogue_id = meta.get("catalogue_id")
+        state = CatalogueState(
+            catalogue_id if isinstance(catalogue_id, str) else None,
+            int(str(meta.get("version") or 0)),
+        )
         current = await read_catalogue_state(self._session_factory)
         if state.catalogue_id != current.catalogue_id or state.version > current.version:
             log.info("saved search index is of another catalogue: rebuilding")
