@@ -121,7 +121,7 @@ async def fill(engine: AsyncEngine, patrons: int, heavy_events: int) -> dict[int
         rows = await conn.execute(
             select(User.telegram_id, User.id).where(User.telegram_id >= BASE)
         )
-        ids = {telegram_id: user_id for telegram_id, user_id in rows}
+        ids = dict(rows.all())
     actors = {user_id: rng.randrange(1, 2**62) for user_id in ids.values()}
     await _bulk(
         engine, UsageActor.__table__, [{"user_id": u, "actor": a} for u, a in actors.items()]

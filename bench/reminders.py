@@ -253,7 +253,7 @@ async def row_states(url: str, created: Created) -> dict[str, int]:
                 .where(Reminder.kind == "reminder", created.ours(Registration.workshop_id))
                 .group_by(Reminder.state)
             )
-            return {state: count for state, count in result.all()}
+            return dict(result.all())
     finally:
         await engine.dispose()
 

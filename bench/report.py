@@ -310,20 +310,20 @@ async def fill(engine: AsyncEngine, events: int, feedback: int, platform_rows: i
     month = dt.date(YEAR, 12, 1)
     rows: list[dict] = []
     while len(rows) < platform_rows:
-        for resource, _ in RESOURCES:
-            for metric in metrics:
-                for family in ("PR", "CSV"):
-                    rows.append(
-                        {
-                            "resource_id": resource,
-                            "month": month,
-                            "metric": metric,
-                            "report": family,
-                            "value": rng.randrange(50, 5000),
-                            "source": "bench",
-                            "imported_at": now,
-                        }
-                    )
+        rows += [
+            {
+                "resource_id": resource,
+                "month": month,
+                "metric": metric,
+                "report": family,
+                "value": rng.randrange(50, 5000),
+                "source": "bench",
+                "imported_at": now,
+            }
+            for resource, _ in RESOURCES
+            for metric in metrics
+            for family in ("PR", "CSV")
+        ]
         month = (month - dt.timedelta(days=1)).replace(day=1)
     await _bulk(engine, PlatformUsage.__table__, rows[:platform_rows])
     async with engine.begin() as conn:

@@ -145,9 +145,11 @@ class Instance:
     async def metrics(self) -> str:
         import aiohttp
 
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"{self.listen_url}/metrics") as answer:
-                return await answer.text()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{self.listen_url}/metrics") as answer,
+        ):
+            return await answer.text()
 
     async def stop(self) -> None:
         """SIGTERM, then the time it took to exit."""

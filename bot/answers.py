@@ -238,7 +238,7 @@ class AnswerService:
             rows = await session.execute(
                 select(Resource.media_type, func.count()).group_by(Resource.media_type)
             )
-            counts: dict[str, int] = {media: count for media, count in rows}
+            counts: dict[str, int] = dict(rows.all())
         return [(m, counts[m]) for m in MEDIA_TYPES if counts.get(m)]
 
     async def shelf(self, media_type: str) -> MediaShelf | None:

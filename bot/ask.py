@@ -78,10 +78,7 @@ def _print_human(decision: Decision, limit: int, out: TextIO) -> None:
 
 
 def _read_questions(batch: str) -> list[str]:
-    if batch == "-":
-        text = sys.stdin.read()
-    else:
-        text = Path(batch).read_text(encoding="utf-8")
+    text = sys.stdin.read() if batch == "-" else Path(batch).read_text(encoding="utf-8")
     return text.splitlines()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -94,9 +95,8 @@ class Services:
         )
 
     async def close(self, settle_within: float = 5.0) -> None:
-        try:  # questions answered just before the stop: their logs are being written
+        # questions answered just before the stop: their logs are being written
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.answers.settled(), timeout=settle_within)
-        except TimeoutError:
-            pass
         await self.answers.responder.close()
         await self.engine.dispose()

@@ -11,7 +11,6 @@ pointed at the stand-in through ``TELEGRAM_API_BASE_URL``. Tests talk to it as p
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -49,7 +48,8 @@ def chromium() -> str:
     """Debian's Chromium for Playwright; the test skips, saying why, where it is missing."""
     if importlib.util.find_spec("playwright") is None:
         pytest.skip("playwright (python) is not installed")
-    path = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
+    debian = Path("/usr/bin/chromium")
+    path = str(debian) if debian.exists() else shutil.which("chromium")
     if path is None:
         pytest.skip("no Chromium: install Debian's chromium package (.ci/run does)")
     return path

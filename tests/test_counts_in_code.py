@@ -153,12 +153,21 @@ def messages_in(source: str, filename: str) -> list[tuple[int, str | tuple[str, 
         strings = [
             a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
         ]
-        if name in ("tn", "Np_") and len(strings) >= 2 and len(node.args) >= 2:
-            if all(isinstance(a, ast.Constant) for a in node.args[:2]):
-                found.append((node.lineno, (strings[0], strings[1])))
-        elif name in TRANSLATORS and node.args and strings and node.args[0] is not None:
-            if isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-                found.append((node.lineno, node.args[0].value))
+        if (
+            name in ("tn", "Np_")
+            and len(strings) >= 2
+            and len(node.args) >= 2
+            and all(isinstance(a, ast.Constant) for a in node.args[:2])
+        ):
+            found.append((node.lineno, (strings[0], strings[1])))
+        elif (
+            name in TRANSLATORS
+            and node.args
+            and strings
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.append((node.lineno, node.args[0].value))
     return found
 
 

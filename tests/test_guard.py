@@ -201,7 +201,7 @@ async def test_start_in_a_group_from_an_anonymous_administrator(plume, standin):
         },
     )
     for _ in range(50):
-        if [e for e in group.chat.bot_events]:
+        if list(group.chat.bot_events):
             break
         await asyncio.sleep(0.1)
     [event] = group.chat.bot_events

@@ -61,7 +61,7 @@ async def outbox_states(database_url: str) -> dict[str, int]:
             rows = await conn.execute(
                 select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
             )
-            return {state: n for state, n in rows}
+            return dict(rows.all())
     finally:
         await engine.dispose()
 

@@ -157,10 +157,12 @@ async def test_stopping_instance_answers_503_and_the_other_takes_over(
     await dan.send("/start")
     await dan.next_message()
     first.listener.start_draining()
-    async with aiohttp.ClientSession() as http:
-        async with http.get(listener_url(first, "/healthz")) as answer:
-            assert answer.status == 503
-            assert (await answer.json())["status"] == "draining"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(listener_url(first, "/healthz")) as answer,
+    ):
+        assert answer.status == 503
+        assert (await answer.json())["status"] == "draining"
     for _ in range(4):  # round-robin would give half of them to the draining instance
         await dan.send("/whoami")
         assert "identifiant Telegram" in (await dan.wait_for("identifiant")).text
@@ -192,9 +194,11 @@ async def test_polling_mode_serves_metrics_when_asked(standin: BotAPIStandin, st
         else:
             raise AssertionError("the update was not counted")
     assert plume.listener is not None
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"http://{listen}/telegram", json={}) as answer:
-            assert answer.status in (404, 405)  # no webhook path in polling mode
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"http://{listen}/telegram", json={}) as answer,
+    ):
+        assert answer.status in (404, 405)  # no webhook path in polling mode
 
 
 @pytest.mark.parametrize("failures", [2])

@@ -552,9 +552,9 @@ class AnnouncementService:
             row = await session.get(Announcement, announcement_id, populate_existing=True)
             if row is None or row.state == SENDING:
                 return None
-            if affected(done) and first:
-                await self._record_usage(session, row)
-            elif row.state == CANCELLED and not await self._usage_recorded(session, row.id):
+            if (affected(done) and first) or (
+                row.state == CANCELLED and not await self._usage_recorded(session, row.id)
+            ):
                 await self._record_usage(session, row)
             return _view(row)
 

@@ -68,7 +68,7 @@ def demo_usage_files(target: Path, today: dt.date | None = None) -> list[Path]:
     moved onto the last 12 full months, so that the default report shows them."""
     import re
 
-    today = today or dt.date.today()
+    today = today or dt.datetime.now(dt.UTC).astimezone().date()
     end = today.replace(day=1) - dt.timedelta(days=1)
     months = [end.replace(day=1)]
     while len(months) < 12:

@@ -484,12 +484,16 @@ def uncovered(metadata: MetaData, policies: Mapping[str, Policy] = POLICIES) -> 
                         f"{table.name}.{column.name}: rows of {parent} are deleted on erasure, "
                         "this table's rows that hang on them are not"
                     )
-        for name in named:
-            if name not in table.columns:
-                problems.append(f"{table.name}.{name}: named by its policy, not in the table")
-    for name in policies:
-        if name not in metadata.tables:
-            problems.append(f"{name}: a policy for a table that does not exist")
+        problems += [
+            f"{table.name}.{name}: named by its policy, not in the table"
+            for name in named
+            if name not in table.columns
+        ]
+    problems += [
+        f"{name}: a policy for a table that does not exist"
+        for name in policies
+        if name not in metadata.tables
+    ]
     return problems
 
 

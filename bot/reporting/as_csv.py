@@ -22,9 +22,11 @@ def render_csv(figures: Figures, t: Translator, brand: Branding | None = None) -
         ["period", "", "to", data["period"]["to"]],
         ["period", "", "library", figures.library_id or ""],
     ]
-    for row in data["key_figures"]:
-        for metric in ("value", "previous", "difference", "change"):
-            rows.append(["key_figures", row["figure"], metric, _cell(row[metric])])
+    rows += [
+        ["key_figures", row["figure"], metric, _cell(row[metric])]
+        for row in data["key_figures"]
+        for metric in ("value", "previous", "difference", "change")
+    ]
     rows += [["totals", "", metric, value] for metric, value in figures.totals.items()]
     for name, value in data["active_patrons"].items():
         if not isinstance(value, list):

@@ -205,9 +205,7 @@ KEY_LABELS: Final = {
 
 
 def comparison(figures: Figures) -> list[dict[str, Any]]:
-    previous = (
-        dict((n, v) for n, v, _ in key_figures(figures.previous)) if figures.previous else {}
-    )
+    previous = {n: v for n, v, _ in key_figures(figures.previous)} if figures.previous else {}
     rows = []
     for name, value, rate in key_figures(figures):
         before = previous.get(name)

@@ -15,7 +15,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +47,7 @@ def find_chromium() -> str | None:
     for name in CHROMIUM_NAMES:
         if path := shutil.which(name):
             return path
-    return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
 
 def uses_chromium(engine: str) -> bool:

@@ -31,7 +31,7 @@ from .accounts import SandboxAccount
 from .serve import serve_sandbox
 from .web import LanguageHook, LanguageLookup
 
-TOKEN = "100000:SANDBOX"
+TOKEN = "100000:SANDBOX"  # noqa: S105 (the stand-in's own token, not a secret)
 BOT_USERNAME = "plume_sandbox_bot"
 ACCOUNTS = (
     SandboxAccount(710001, "Usager · Patron", "Camille"),

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 import uuid
@@ -312,10 +311,10 @@ class LiveIndex:
             "documents": self.document_count,
         }
         (work / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-        os.replace(work, directory / name)
+        work.replace(directory / name)
         pointer = directory / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
         pointer.write_text(name, encoding="utf-8")
-        os.replace(pointer, directory / CURRENT_FILE)
+        pointer.replace(directory / CURRENT_FILE)
         for old in directory.glob("snapshot-*"):
             if old.name != name:
                 shutil.rmtree(old, ignore_errors=True)

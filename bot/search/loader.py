@@ -76,7 +76,7 @@ async def read_catalogue_state(session_factory: SessionFactory) -> CatalogueStat
                 Meta.key.in_((CATALOGUE_VERSION_KEY, CATALOGUE_ID_KEY))
             )
         )
-        values = {key: value for key, value in rows.all()}
+        values = dict(rows.all())
     version = int(values.get(CATALOGUE_VERSION_KEY) or 0)
     return CatalogueState(values.get(CATALOGUE_ID_KEY), version)
 

@@ -23,6 +23,7 @@ kept is the one that makes the required columns appear.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -124,10 +125,8 @@ def _header(line: str, delimiter: str) -> tuple[str, ...]:
 def _delimiter(lines: list[str], required: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     """The separator that makes the required columns appear (sniffed first), and the header."""
     candidates: list[str] = []
-    try:
+    with contextlib.suppress(csv.Error):
         candidates.append(csv.Sniffer().sniff("".join(lines), "".join(SEPARATORS)).delimiter)
-    except csv.Error:
-        pass
     candidates += [s for s in SEPARATORS if s not in candidates]
     best: tuple[int, str, tuple[str, ...]] | None = None
     for delimiter in candidates:

@@ -37,7 +37,7 @@ class PeriodOrderError(PeriodError):
 def parse_date(word: str) -> dt.date:
     """One day, as the time grammar reads it (``2025-01-31``, ``31/01/2025``...)."""
     try:
-        start, end = parse_period(word, dt.date.today())
+        start, end = parse_period(word, dt.datetime.now(dt.UTC).astimezone().date())
     except WhenError:
         start, end = dt.date.min, dt.date.max
     if start != end:

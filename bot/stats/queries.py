@@ -492,8 +492,7 @@ class _Query:
         points = []
         for start, n in active_series[self.period.granularity]:
             point = {"start": start, "active": n, **dict.fromkeys(SERIES_METRICS, 0)}
-            for metric, value in counts.get(start, {}).items():
-                point[metric] = value
+            point.update(counts.get(start, {}))
             points.append(point)
         return points
 

@@ -91,4 +91,4 @@ def media_keys(figures: Figures) -> list[str]:
 async def rebuild_rollups(engine: AsyncEngine, tz: ZoneInfo) -> None:
     """Kept for ``report --rebuild-rollups``: there are no roll-ups any more (every figure is
     computed from the events), so there is nothing to rebuild."""
-    return None
+    return

@@ -54,6 +54,6 @@ def outbox_depth_refresher(sessions: SessionFactory) -> Callable[[Metrics], Awai
                 .where(OutboxMessage.state.in_(WAITING_STATES))
                 .group_by(OutboxMessage.kind)
             )
-            metrics.set_outbox_depth({kind: count for kind, count in rows})
+            metrics.set_outbox_depth(dict(rows.all()))
 
     return refresh

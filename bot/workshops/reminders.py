@@ -363,8 +363,7 @@ class ReminderQueue:
             query = select(func.min(Reminder.due_at)).where(Reminder.state == PENDING)
             if excluded:
                 query = query.where(Reminder.id.not_in(excluded))
-            moment = await session.scalar(query)
-        return moment
+            return await session.scalar(query)
 
     async def fetch_due(
         self, now: dt.datetime, limit: int = 100, exclude: Iterable[int] = ()
@@ -515,7 +514,7 @@ class ReminderQueue:
             rows = await session.execute(
                 select(Reminder.state, func.count(Reminder.id)).group_by(Reminder.state)
             )
-            return {state: count for state, count in rows.all()}
+            return dict(rows.all())
 
     async def for_registration(self, registration_id: int) -> list[Reminder]:
         async with self._sessions() as session:

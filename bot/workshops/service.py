@@ -295,7 +295,7 @@ class WorkshopService:
                     Registration.user_id == user_id, Registration.status != CANCELLED
                 )
             )
-            return {workshop_id: status for workshop_id, status in rows.all()}
+            return dict(rows.all())
 
     async def registrants(self, workshop_id: str) -> list[Registrant]:
         """Registered patrons (by name), then the waiting list in order."""

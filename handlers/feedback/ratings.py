@@ -271,17 +271,16 @@ async def feedback_button(update: Update, context: PlumeContext) -> None:
                     + ("\n" + t("Someone may contact you here.") if value else ""),
                 )
                 return
-        elif action == "s":
-            if await feedback.rate(feedback_id, person.id, SURVEY, value):
-                await query.answer()
-                await show(
-                    update,
-                    t(
-                        "Thank you! You answered {score}/10. Tell us more at any time with /avis.",
-                        score=value,
-                    ),
-                )
-                return
+        elif action == "s" and await feedback.rate(feedback_id, person.id, SURVEY, value):
+            await query.answer()
+            await show(
+                update,
+                t(
+                    "Thank you! You answered {score}/10. Tell us more at any time with /avis.",
+                    score=value,
+                ),
+            )
+            return
     except FeedbackError:
         pass
     await query.answer(invalid, show_alert=True)

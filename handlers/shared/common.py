@@ -72,18 +72,16 @@ def _active_flows(update: Update, context: PlumeContext, but: str) -> list[Plume
     key = conversation_key(update)
     if key is None:
         return []
-    found = []
-    for group in context.application.handlers.values():
-        for handler in group:
-            if (
-                isinstance(handler, ConversationHandler)
-                and handler.name in FLOWS
-                and handler.name != but
-                # PTB has no public reader of one key's state; the dict is its own
-                and handler._conversations.get(key) is not None
-            ):
-                found.append(handler)
-    return found
+    return [
+        handler
+        for group in context.application.handlers.values()
+        for handler in group
+        if isinstance(handler, ConversationHandler)
+        and handler.name in FLOWS
+        and handler.name != but
+        # PTB has no public reader of one key's state; the dict is its own
+        and handler._conversations.get(key) is not None
+    ]
 
 
 def _end(update: Update, context: PlumeContext, handler: PlumeConversation) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler
@@ -89,10 +91,8 @@ async def stop_button(update: Update, context: PlumeContext) -> None:
         topic=t(TOPIC_NAMES[topic]),
     )
     await query.answer(t("Unsubscribed."))
-    try:
+    with contextlib.suppress(TelegramError):  # an old message: the confirmation matters
         await query.edit_message_reply_markup(reply_markup=None)
-    except TelegramError:
-        pass  # an old message: the confirmation below is what matters
     await reply(update, text)
 
 

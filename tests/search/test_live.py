@@ -130,15 +130,15 @@ def write_export(folder: Path, items: list[dict[str, str]]) -> Path:
 
 def many_items(count: int, rng: random.Random) -> list[dict[str, str]]:
     rows = [dict(row) for row in ITEMS]
-    for number in range(count):
-        rows.append(
-            {
-                **ITEMS[number % len(ITEMS)],
-                "id": f"gen-{number:05d}",
-                "title": " ".join(rng.sample(WORDS, 3)).capitalize(),
-                "creator": rng.choice(WORDS),
-            }
-        )
+    rows += [
+        {
+            **ITEMS[number % len(ITEMS)],
+            "id": f"gen-{number:05d}",
+            "title": " ".join(rng.sample(WORDS, 3)).capitalize(),
+            "creator": rng.choice(WORDS),
+        }
+        for number in range(count)
+    ]
     return rows
 
 
