@@ -64,6 +64,10 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo == (args.directory is not None):
         print("import: give a directory or --demo", file=sys.stderr)
         return EXIT_CONFIG
+    folder = None if args.demo else Path(args.directory)
+    if folder is not None and not folder.is_dir():  # said before any database is made
+        print(f"import: {folder} is not a directory", file=sys.stderr)
+        return 1
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
@@ -74,11 +78,8 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
                 report = await importer.run(directory, strict=args.strict)
                 await import_demo_usage(engine, directory / "usage")
         else:
-            directory = Path(args.directory)
-            if not directory.is_dir():
-                print(f"import: {directory} is not a directory", file=sys.stderr)
-                return 1
-            report = await importer.run(directory, strict=args.strict)
+            assert folder is not None
+            report = await importer.run(folder, strict=args.strict)
         drafts = []
         if not report.strict_failed:  # new titles: drafts the staff approve in the bot
             drafts = await draft_new_titles(

@@ -95,6 +95,7 @@ def test_import_of_a_missing_folder(tmp_path):
     result = cli(tmp_path, "import", str(tmp_path / "nowhere"))
     assert result.returncode == 1
     assert one_line_error(result) == f"import: {tmp_path / 'nowhere'} is not a directory"
+    assert not (tmp_path / "plume.sqlite3").exists()  # said before any database is made
 
 
 @pytest.mark.parametrize("command", ["ask", "report"])
