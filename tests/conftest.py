@@ -14,6 +14,7 @@ ends; the configured database itself serves a run on one process (``-n 0``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -74,10 +75,9 @@ async def _create_worker_database() -> None:
     try:
         found = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not found:
-            try:
+            # another run of the same worker name may win the race
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 await connection.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:  # another run of the same worker name won
-                pass
         _pg_state["created"] = name
     finally:
         await connection.close()
