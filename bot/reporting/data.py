@@ -14,7 +14,7 @@ from bot.reporting import formats
 from bot.shared.labels import MEDIA_IN_TEXT
 from bot.stats.period import Period
 from bot.stats.queries import FEEDBACK_EXPORT_FIELDS, USAGE_EXPORT_FIELDS
-from bot.stats.rollups import SURVEY_FIELDS
+from bot.stats.rollups import SURVEY_FIELDS, answer_rate
 from bot.stats.shaping import Figures
 
 TOPIC_LABELS: Final = {"events": N_("workshops and events"), "news": N_("network news")}
@@ -176,11 +176,7 @@ def key_figures(figures: Figures) -> list[tuple[str, float | None, bool]]:
         ("active_patrons", totals["active"], False),
         ("chat_sessions", totals["visits"], False),
         ("questions", totals["questions"], False),
-        (
-            "answer_rate",
-            totals["answered"] / totals["questions"] if totals["questions"] else None,
-            True,
-        ),
+        ("answer_rate", answer_rate(figures), True),
         ("cards_viewed", totals["card_views"], False),
         ("workshops_held", summary["held"], False),
         ("workshop_participants", summary["participants"], False),

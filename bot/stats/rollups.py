@@ -16,6 +16,22 @@ if TYPE_CHECKING:  # bot.stats.shaping reads these roll-ups: types only, no cycl
     from bot.stats.shaping import Figures, WorkshopFigures
 
 
+def answer_rate(figures: Figures) -> float | None:
+    """The share of patron questions that got an answer (None without questions)."""
+    totals = figures.totals
+    return totals["answered"] / totals["questions"] if totals["questions"] else None
+
+
+def average_rating(
+    figures: Figures, kinds: tuple[str, ...] = ("workshop", "free")
+) -> float | None:
+    """The mean of the 1-5 ratings of these kinds of feedback, weighted by their counts."""
+    by_kind = figures.feedback["by_kind"]
+    rated = [by_kind[k] for k in kinds if by_kind.get(k, {}).get("rated")]
+    count = sum(k["rated"] for k in rated)
+    return sum(k["average"] * k["rated"] for k in rated) / count if count else None
+
+
 def workshop_summary(workshops: list[WorkshopFigures]) -> dict[str, Any]:
     held = [w for w in workshops if w.status == "held"]
     known = sum(w.attendance_known for w in held)

@@ -12,10 +12,9 @@ from bot.i18n import Translator
 from bot.shared.labels import MEDIA_EMOJI
 from handlers.answering.chat import chat_reply
 from handlers.answering.libraries import others_row, send_library_card
-from handlers.shared.cards import BROWSE, CARD, link_row, short
+from handlers.shared.cards import BROWSE, CARD, VOTE_BUTTON, link_row, short
 from handlers.shared.common import button, escape, keyboard, reply
 
-VOTE = "V:"  # V:<f|r|i>:<id>:<1|0>  👍/👎, handled by handlers.feedback.ratings
 HANDOVER = "H:"  # H:<question id>  pass an unanswered question to the librarians
 TYPE_CODES = {"faq": "f", "resource": "r", "item": "i"}
 CODE_TYPES = {code: kind for kind, code in TYPE_CODES.items()}
@@ -50,7 +49,7 @@ def hit_row(hit: Pick) -> list[InlineKeyboardButton]:
 
 
 def vote_row(card: Card) -> list[InlineKeyboardButton]:
-    data = f"{VOTE}{TYPE_CODES[card.type]}:{card.id}"
+    data = f"{VOTE_BUTTON}{TYPE_CODES[card.type]}:{card.id}"
     return [button("👍", f"{data}:1"), button("👎", f"{data}:0")]
 
 

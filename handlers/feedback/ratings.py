@@ -33,12 +33,12 @@ from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.feedback.service import FREE, SURVEY, FeedbackError, subject_media_type
 from bot.i18n import translator
 from bot.outbox import BULK
+from handlers.shared.cards import VOTE_BUTTON
 from handlers.shared.common import button, escape, keyboard, reply, show
 from handlers.shared.menus import names
 
 log = logging.getLogger(__name__)
 
-VOTE = "V:"
 FEEDBACK = "F:"
 PENDING_KEY = "plume.feedback.pending"
 PENDING_TTL = 600.0  # seconds a "what was missing?" or /avis prompt waits for the text
@@ -340,7 +340,7 @@ def handlers() -> dict[int, list[PlumeHandler]]:
         PENDING_GROUP: [MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, pending_text)],
         0: [
             CommandHandler(names("feedback"), avis),
-            CallbackQueryHandler(vote, pattern=f"^{VOTE}"),
+            CallbackQueryHandler(vote, pattern=f"^{VOTE_BUTTON}"),
             CallbackQueryHandler(feedback_button, pattern=f"^{FEEDBACK}"),
         ],
     }

@@ -43,7 +43,7 @@ from bot.reporting.data import (
 )
 from bot.reporting.report import FORMATS, build_report
 from bot.stats.period import Period, PeriodError, PeriodOrderError
-from bot.stats.rollups import media_keys
+from bot.stats.rollups import answer_rate, average_rating, media_keys
 from bot.stats.shaping import Figures
 from handlers import teach
 from handlers.privacy import write_button
@@ -109,11 +109,8 @@ def _period_line(t: Translator, figures: Figures) -> str:
 def stats_text(t: Translator, figures: Figures) -> str:
     totals = figures.totals
     feedback = figures.feedback
-    answered = totals["answered"] / totals["questions"] if totals["questions"] else None
-    kinds = feedback["by_kind"]
-    rated = [kinds[k] for k in ("workshop", "free") if kinds.get(k, {}).get("rated")]
-    count = sum(k["rated"] for k in rated)
-    average = sum(k["average"] * k["rated"] for k in rated) / count if count else None
+    answered = answer_rate(figures)
+    average = average_rating(figures)
     lines = [
         _period_line(t, figures),
         "",
