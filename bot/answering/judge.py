@@ -173,7 +173,7 @@ def fuse(
     first = max(range(len(hits)), key=lexical.__getitem__, default=None)
     picks: dict[tuple[str, str], Pick] = {}
     for position, (hit, score) in enumerate(zip(hits, lexical, strict=True)):
-        key = (hit.type, hit.id)
+        key: tuple[str, str] = (hit.type, hit.id)
         if key in cosine:
             semantic = _semantic(cosine[key], params)
             both_first = (
