@@ -26,10 +26,11 @@ Scenarios (``--scenario a,b`` or ``all``):
                 process's (stand-in, balancer, patrons), the database backends', the
                 database's transactions per answer, and the other work the machine did
                 meanwhile (a shared host): where the cores went.
-``rolling``     2 webhook instances under traffic (``/whoami``: exactly one answer each);
+``rolling``     2 webhook instances under traffic (``/whoami``: exactly one answer each)
+                while a broadcast (``--rolling-audience``) goes out through the outbox;
                 halfway each is replaced in turn (start the new one, wait for its /healthz,
-                SIGTERM the old one): updates lost (never handled) and answers lost or
-                doubled, SIGTERM-to-exit times.
+                SIGTERM the old one): updates lost (never handled), answers and broadcast
+                messages lost or doubled, SIGTERM-to-exit times.
 
 Other scenarios plug in through ``SCENARIOS`` (name → coroutine taking the ``Bench``).
 The machine is shared: the load average is printed beside the figures, and this process
@@ -474,10 +475,13 @@ async def rolling(bench: Bench) -> None:
     """Replace both instances, one after the other, under steady traffic."""
     args = bench.args
     await bench.reset()
+    audience = await add_audience(bench, args.rolling_audience, first=31_000_000)
     await bench.start(2, limiter=False)
     patrons = bench.patrons(args.patrons)
     rounds = args.rolling_rounds
     replaced: list[Instance] = []
+    # the outbox at work meanwhile: a broadcast (Telegram-like pace) spans the restarts
+    await start_broadcast(bench, "Nouveaux horaires à partir de lundi.")
 
     async def replace_each() -> None:
         await asyncio.sleep(args.rolling_after)
@@ -489,8 +493,9 @@ async def rolling(bench: Bench) -> None:
             await asyncio.sleep(args.rolling_after)
 
     bench.say(
-        f"\n== rolling restart: {args.patrons} patrons × {rounds} /whoami, 2 instances "
-        f"replaced one after the other under traffic; {load_line()} =="
+        f"\n== rolling restart: {args.patrons} patrons × {rounds} /whoami and a broadcast to "
+        f"{len(audience)}, 2 instances replaced one after the other under traffic; "
+        f"{load_line()} =="
     )
     figures = await bench.traffic(patrons, rounds, lambda i, s: f"/whoami {s}", replace_each)
     standin = bench.standin
@@ -511,6 +516,16 @@ async def rolling(bench: Bench) -> None:
         f"{pushed - handled} lost"
     )
     bench.say(f"answers expected {pushed}: {lost} lost, {doubled} doubled")
+    first, last = audience[0], audience[-1]
+    await wait_for(lambda: _at_least(bench, first, last, len(audience), distinct=True), 120)
+    await asyncio.sleep(2.0)  # a duplicate would come after the last first send
+    per_chat: dict[int, int] = {}
+    for call in sends_to(bench, first, last):
+        per_chat[call.chat_id] = per_chat.get(call.chat_id, 0) + 1  # type: ignore[attr-defined]
+    bench.say(
+        f"broadcast messages expected {len(audience)} (outbox, sent across the restarts): "
+        f"{len(audience) - len(per_chat)} lost, {sum(n - 1 for n in per_chat.values())} doubled"
+    )
     stops = ", ".join(f"{i.name} {i.stop_seconds:.1f} s" for i in replaced)
     bench.say(f"SIGTERM to exit: {stops} (limit 10 s)")
     lat = figures.latencies
@@ -937,6 +952,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rolling-rounds", type=int, default=12, help="/whoami per patron")
     parser.add_argument(
         "--rolling-after", type=float, default=3.0, help="seconds between replacements"
+    )
+    parser.add_argument(
+        "--rolling-audience", type=int, default=1500, help="broadcast during the restarts"
     )
     parser.add_argument("--answer-timeout", type=float, default=60.0, help="seconds per answer")
     parser.add_argument("--recipients", type=int, default=10_000, help="broadcast audience")
