@@ -582,7 +582,7 @@ def main() -> int:
     parser.add_argument(
         "--baseline-queries", type=int, default=40, help="questions for each rapidfuzz scorer"
     )
-    parser.add_argument("--updates", type=int, default=3, help="imports changing 1% (3)")
+    parser.add_argument("--updates", type=int, default=3, help="imports changing 1%% (3)")
     parser.add_argument(
         "--beside-items", type=int, help="new items imported beside the bot (items / 10)"
     )

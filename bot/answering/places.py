@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from bot.search.analysis import detect_media_type
 from bot.search.lexicon import WORD_RE, fold, stem
 from bot.search.vocabulary import max_typos
 
@@ -25,6 +26,15 @@ INFO_WORDS = frozenset(
         "joindre appeler email mail courriel contact coordonnees situee situe trouve "
         "trouver hours opening open opens closed close address phone number located where"
     ).split()
+)
+# Of those, the words that ask for the hours, address or phone of a place: beside another
+# place ("horaires de la piscine", "adresse de la mairie") they say the question is about
+# that place, which Plume knows nothing of (unless that place is one of the digital offer:
+# "les horaires du cinéma"). Not "téléphone", mostly the patron's device; and an "adresse
+# mail" is no place.
+MAIL_WORDS = frozenset(stem(w) for w in "mail email mails emails courriel electronique".split())
+PLACE_INFO_WORDS = frozenset(
+    stem(w) for w in ("horaire horaires ouverture fermeture adresse hours opening address").split()
 )
 # Words that ask for practical information only beside a library ("Setques, c'est où la
 # bibliothèque ?", "bibliothèque de Seninghem, quels jours ?"), not alone ("on est quel
@@ -69,6 +79,7 @@ class LibraryRef:
 class PlaceQuestion:
     library_id: str | None  # the library the question names, if any
     about_library: bool  # asks for hours, address, phone... of a library
+    elsewhere: bool = False  # asks for the hours, address or phone of another place
 
 
 def _stems(text: str) -> list[str]:
@@ -185,4 +196,12 @@ def place_question(text: str, names: LibraryNames) -> PlaceQuestion:
             about = True  # "c koi les horaires d elnes", "phone number for the Hallines library"
         elif not others and len(words) <= 4:
             about = True  # "bibliothèque de Lumbres", "Esquerdes ?"
-    return PlaceQuestion(library_id, about)
+    elsewhere = (
+        not about
+        and library_id is None
+        and not names_library
+        and any(s in PLACE_INFO_WORDS for s in stems)
+        and not any(s in MAIL_WORDS for s in stems)
+        and any(detect_media_type(w) is None for w in others)
+    )
+    return PlaceQuestion(library_id, about, elsewhere)

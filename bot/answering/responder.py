@@ -188,6 +188,13 @@ class Responder:
                     query, "answer", reduced.text, answer=pick, results=[pick], about_library=True
                 )
         verdict = await self._best_verdict(reduced.text, reduced.sentences)
+        if place.elsewhere and verdict.kind == "answer":
+            # "horaires de la piscine": neither the FAQ on the libraries' hours nor the
+            # album "La piscine" answers it; they stay as leads
+            leads = [p for p in verdict.results[:SEE_ALSO] if p.score >= self.params.suggest]
+            verdict = Verdict(
+                "suggest", verdict.searched, verdict.confidence, None, leads, verdict.results
+            )
         return Decision(
             query,
             verdict.kind,

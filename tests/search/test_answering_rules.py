@@ -104,3 +104,20 @@ def test_questions_about_a_library(text: str, library_id: str | None) -> None:
 )  # fmt: skip
 def test_other_questions_are_not_about_a_library(text: str) -> None:
     assert not place_question(text, LIBRARIES).about_library
+
+
+@pytest.mark.parametrize(
+    ("text", "elsewhere"),
+    [
+        ("horaires de la piscine", True),
+        ("adresse de la mairie", True),
+        ("opening hours of the swimming pool", True),
+        ("les horaires du cinéma", False),  # the online cinema is Plume's
+        ("adresse mail pour contacter un bibliothécaire", False),
+        ("quelle appli sur mon téléphone", False),  # the patron's device
+        ("horaires", False),
+        ("adresse de la médiathèque de lumbre", False),
+    ],
+)
+def test_hours_or_address_of_another_place(text: str, elsewhere: bool) -> None:
+    assert place_question(text, LIBRARIES).elsewhere is elsewhere
