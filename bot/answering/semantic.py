@@ -247,7 +247,10 @@ class SemanticIndex:
                 refreshed.kept,
                 refreshed.removed,
             )
-        documents = {(d.type, d.id): d for d in await _documents(sessions)}
+        # keyed as the stored rows name them (doc_type is text there)
+        documents: dict[tuple[str, str], Document] = {
+            (d.type, d.id): d for d in await _documents(sessions)
+        }
         async with sessions() as session:
             rows = (
                 await session.execute(

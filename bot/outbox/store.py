@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.users import unreachable
-from storage.db import AsyncSession, SessionFactory
+from storage.db import AsyncSession, SessionFactory, affected
 from storage.models import User, utcnow
 from storage.outbox import OutboxLease, OutboxMessage
 
@@ -126,7 +126,7 @@ async def enqueue(
     else:
         statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
     result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(affected(result))
 
 
 async def enqueue_audience(
@@ -177,7 +177,7 @@ async def enqueue_audience(
     ]
     statement = _insert(session)(O).from_select(columns, rows).on_conflict_do_nothing()
     result = await session.execute(statement)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return affected(result)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +315,7 @@ class OutboxStore:
                 .where(OutboxLease.name == name, or_(OutboxLease.holder == holder, free))
                 .values(holder=holder, expires_at=now + ttl)
             )
-            if result.rowcount:  # type: ignore[attr-defined]
+            if affected(result):
                 return True
             statement = (
                 _insert(session)(OutboxLease)
@@ -323,7 +323,7 @@ class OutboxStore:
                 .on_conflict_do_nothing(index_elements=["name"])
             )
             inserted = await session.execute(statement)
-            return bool(inserted.rowcount)  # type: ignore[attr-defined]
+            return bool(affected(inserted))
 
     async def lease_holder(self, name: str = DRAIN_LEASE) -> tuple[str | None, dt.datetime | None]:
         async with self._sessions() as session:
@@ -355,7 +355,7 @@ class OutboxStore:
                 .where(O.state == SENDING, or_(O.claimed_by.is_(None), O.claimed_by != holder))
                 .values(state=PENDING, claimed_by=None, claimed_until=None)
             )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return affected(result)
 
     async def claim(
         self,
@@ -539,14 +539,14 @@ class OutboxStore:
                 .where(O.campaign == campaign, O.state == PENDING)
                 .values(state=FAILED, last_error=error[:300])
             )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return affected(result)
 
     async def cancel_campaign(self, campaign: str) -> int:
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(O).where(O.campaign == campaign, O.state == PENDING).values(state=CANCELLED)
             )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return affected(result)
 
     async def retry_failed(self, campaign: str) -> int:
         """The campaign's failed rows are sent again (staff pressed "Resend to the failed")."""
@@ -556,7 +556,7 @@ class OutboxStore:
                 .where(O.campaign == campaign, O.state == FAILED)
                 .values(state=PENDING, attempts=0, not_before=utcnow(), created_at=utcnow())
             )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return affected(result)
 
     async def depth(self) -> dict[str, int]:
         """Rows waiting (pending or being sent) per kind (for /metrics and the benchmarks)."""

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -139,27 +140,28 @@ class LiveIndex:
         )
 
     @classmethod
-    def assemble(cls, **parts: object) -> LiveIndex:
+    def assemble(cls, **parts: Any) -> LiveIndex:
+        """The arrays of a built or saved index, by name (assemble_index's keywords)."""
         p = parts
         index = assemble_index(
-            lexicon=p["lexicon"],  # type: ignore[arg-type]
-            term_ids=p["term_ids"],  # type: ignore[arg-type]
-            offsets=p["offsets"],  # type: ignore[arg-type]
-            post_rows=p["post_rows"],  # type: ignore[arg-type]
-            post_fields=p["post_fields"],  # type: ignore[arg-type]
-            live_rows=p["live_rows"],  # type: ignore[arg-type]
-            soft_terms=p["soft_terms"],  # type: ignore[arg-type]
-            row_parent=p["row_parent"],  # type: ignore[arg-type]
-            row_boost=p["row_boost"],  # type: ignore[arg-type]
-            parent_type=p["parent_type"],  # type: ignore[arg-type]
-            parent_media=p["parent_media"],  # type: ignore[arg-type]
-            media_names=p["media_names"],  # type: ignore[arg-type]
-            ids=p["ids"],  # type: ignore[arg-type]
-            titles=p["titles"],  # type: ignore[arg-type]
-            resource_ids=p["resource_ids"],  # type: ignore[arg-type]
-            written=p["written"],  # type: ignore[arg-type]
+            lexicon=p["lexicon"],
+            term_ids=p["term_ids"],
+            offsets=p["offsets"],
+            post_rows=p["post_rows"],
+            post_fields=p["post_fields"],
+            live_rows=p["live_rows"],
+            soft_terms=p["soft_terms"],
+            row_parent=p["row_parent"],
+            row_boost=p["row_boost"],
+            parent_type=p["parent_type"],
+            parent_media=p["parent_media"],
+            media_names=p["media_names"],
+            ids=p["ids"],
+            titles=p["titles"],
+            resource_ids=p["resource_ids"],
+            written=p["written"],
         )
-        return cls(index=index, **parts)  # type: ignore[arg-type]
+        return cls(index=index, **parts)
 
     # -- reading -------------------------------------------------------------------------
 
