@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalogue_gen import COLUMNS, generate_items, shared_dir
 from search_quality import document_text
 
-from bot.answers import AnswerService
+from bot.answering.service import AnswerService
 from bot.importer.service import Importer
 from bot.search import SearchService, detect_media_type
 from bot.search.loader import load_documents

@@ -128,7 +128,7 @@ async def refuse_missing_database(command: str, settings: Settings) -> bool:
 
 
 async def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.ask import ask_main
+    from bot.answering.ask import ask_main
     from storage.db import create_engine, migrate, session_factory
 
     if await refuse_missing_database("ask", settings):
@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", help="search like the bot does (quality checks)")
     try:
-        from bot.ask import add_ask_arguments
+        from bot.answering.ask import add_ask_arguments
     except ImportError:  # pragma: no cover - during development only
         pass
     else:

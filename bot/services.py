@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.announcements.service import AnnouncementService
 from bot.answering.semantic import load_encoder
-from bot.answers import AnswerService
+from bot.answering.service import AnswerService
 from bot.config import Settings
 from bot.feedback.service import FeedbackService
 from bot.handover.service import ANSWER_KIND, HandoverService, tell_staff_undelivered

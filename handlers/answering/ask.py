@@ -6,7 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot.answering.judge import Pick
-from bot.answers import Answer, Card
+from bot.answering.service import Answer, Card
 from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import Translator
 from bot.shared.labels import MEDIA_EMOJI

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.answers import Card
+from bot.answering.service import Card
 from bot.context import PlumeContext, PlumeHandler
 from bot.shared.labels import MEDIA_EMOJI, MEDIA_SHELVES
 from handlers.shared.cards import BROWSE, CARD, link_row, short

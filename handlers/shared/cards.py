@@ -7,7 +7,7 @@ from typing import Final
 
 from telegram import InlineKeyboardButton
 
-from bot.answers import Card
+from bot.answering.service import Card
 from bot.i18n import Translator
 
 CARD: Final = "C:"  # C:<f|r|i>:<id>  show a card (handlers.answering)

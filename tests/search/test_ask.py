@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.ask import add_ask_arguments, ask_main
+from bot.answering.ask import add_ask_arguments, ask_main
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
