@@ -176,3 +176,22 @@ def test_the_callback_registry_names_handler_modules_that_exist() -> None:
         {route.owner for route in ROUTES} - {module for module, _ in _modules("handlers")}
     )
     assert not missing, missing
+
+
+def test_callback_prefixes_are_written_once_in_the_registry() -> None:
+    """A handler imports its buttons' prefixes from ``bot.shared.callbacks``: a module-level
+    string in handlers/ that starts like a route's prefix is a second copy of it."""
+    from bot.shared.callbacks import ROUTES
+
+    heads = {route.prefix.split(":")[0] + ":" for route in ROUTES}
+    copies = []
+    for module, path in _modules("handlers"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+            if (
+                isinstance(value, ast.Constant)
+                and isinstance(value.value, str)
+                and any(value.value.startswith(head) for head in heads)
+            ):
+                copies.append(f"{module}:{node.lineno} {value.value!r}")
+    assert copies == []

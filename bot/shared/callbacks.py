@@ -23,8 +23,9 @@ The table (``ROUTES``): a prefix, the shapes its remainder may take (fields sepa
 A shape ``()`` means the data is the prefix alone. ``subject`` routes name a document
 (``f``/``r``/``i`` then its id) that must still exist; the guard checks it in the database.
 
-Adding a button: add its prefix here (a test fails for any ``CallbackQueryHandler`` whose
-pattern no route covers).
+Adding a button: name its prefix here, give it a route, and import the name in the handler
+module (a test fails for any ``CallbackQueryHandler`` whose pattern no route covers, and for
+a prefix written again in handlers/).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 MAX_BYTES = 64  # Telegram's limit for callback_data
 MAX_SERIAL = 2**31 - 1
@@ -68,66 +70,151 @@ def _routes(
     return [Route(prefix, tuple(shapes), owner, subject) for prefix, shapes in entries]
 
 
+# The prefixes, by owner (the handler modules import them from here: one place each).
+
+# handlers.shared.cards
+CARD: Final = "C:"  # C:<f|r|i>:<id>  show a card (handlers.answering)
+BROWSE: Final = "M:"  # the media shelves (handlers.browse)
+VOTE: Final = "V:"
+# handlers.handover.threads
+HANDOVER_ANSWER: Final = "Q:"  # Q:<question id>  a librarian takes the question and writes
+HANDOVER_REPLY: Final = "Qp:"  # Qp:<question id>  the patron answers the librarian
+HANDOVER_CLOSE: Final = "Qc:"  # Qc:<question id>  the librarian closes the thread
+# handlers.stats.figures
+STATS: Final = "St:"
+RECEIVED: Final = "Ar:"
+# handlers.feedback.ratings
+FEEDBACK: Final = "F:"
+# handlers.start.welcome
+LIBRARY_PICK: Final = "L:"
+LIBRARY_PAGE: Final = "Lp:"
+# handlers.settings.menu
+SETTINGS: Final = "S:"
+# handlers.answering.libraries
+LIBRARY_CARD: Final = "Li:"  # Li:<library id>  show a library's card
+LIBRARY_LIST: Final = "Ll:"  # Ll:<page>  the network's libraries
+# handlers.answering.ask
+HANDOVER: Final = "H:"  # H:<question id>  pass an unanswered question to the librarians
+# handlers.announcements.progress
+UNSUBSCRIBE: Final = "Un:"
+ANNOUNCEMENT_CARD: Final = "An:"
+# handlers.announcements.compose
+AUDIENCE_PICK: Final = "Aa:"
+# handlers.teach
+TEACH: Final = "T:"
+# handlers.privacy
+PRIVACY: Final = "PV:"
+PRIVACY_NOTICE: Final = "PV:n"
+PRIVACY_FORGET_YES: Final = "PV:f"
+PRIVACY_FORGET_NO: Final = "PV:x"
+PRIVACY_ADMIN_ERASE: Final = "PV:adm:"  # PV:adm:<users.id>
+# handlers.privacy.contact
+CONTACT_WRITE: Final = "PC:"  # PC:<feedback id>  a coordinator writes to the remark's author
+CONTACT_ANSWER: Final = "PR:"  # PR:<thread id>    the patron answers
+# handlers.subscriptions.topics
+SUBSCRIBE: Final = "Sb:"
+# handlers.workshops.form
+FORM_LIBRARY: Final = "Wb:L:"
+FORM_LIBRARY_PAGE: Final = "Wb:P:"
+FORM_DURATION: Final = "Wb:d:"
+FORM_NO_DESCRIPTION: Final = "Wb:n"
+FORM_MEDIA: Final = "Wb:M:"
+FORM_FIELD: Final = "Wb:F:"
+FORM_SAVE: Final = "Wb:S"
+FORM_QUIT: Final = "Wb:X"
+# handlers.workshops.manage
+MANAGE: Final = "Wa:"
+MANAGE_CARD: Final = "Wa:c:"
+MANAGE_BACK: Final = "Wa:b:"
+MANAGE_PAGE: Final = "Wa:g:"
+MANAGE_EDIT: Final = "Wa:e:"
+MANAGE_CANCEL_ASK: Final = "Wa:k:"
+MANAGE_CANCEL_DO: Final = "Wa:K:"
+MANAGE_REGISTRANTS: Final = "Wa:r:"
+MANAGE_SHEET: Final = "Wa:a:"
+MANAGE_TOGGLE: Final = "Wa:t:"
+MANAGE_LINK: Final = "Wa:q:"
+# handlers.workshops.patron
+WORKSHOP: Final = "W:"
+WORKSHOP_REGISTER: Final = "W:r:"
+WORKSHOP_UNREGISTER: Final = "W:u:"
+WORKSHOP_WONT_COME: Final = "W:x:"
+WORKSHOP_CALENDAR: Final = "W:i:"
+WORKSHOP_MORE: Final = "W:m:"  # W:m:<first>  another page of the list
+WORKSHOP_OPEN: Final = "W:o:"  # W:o:<workshop id>  a workshop's card, from the list
+WORKSHOP_RATE: Final = "W:f:"
+WORKSHOP_SKIP: Final = "W:s"
+
 _KEY = (("key",),)
 _ID = (("id",),)
 _EXACT: tuple[Shape, ...] = ((),)
 DOCUMENT = "=f|r|i"
 
 ROUTES: tuple[Route, ...] = (
-    *_routes("handlers.answering.ask", ("C:", [(DOCUMENT, "key")]), subject=True),
-    *_routes("handlers.feedback.ratings", ("V:", [(DOCUMENT, "key", "=0|1")]), subject=True),
-    *_routes("handlers.feedback.ratings", ("F:", [("=x",), ("word", "id", "id")])),
-    *_routes("handlers.answering.ask", ("H:", _ID)),
-    *_routes("handlers.browse.shelves", ("M:", [(), ("word",), ("key", "id")])),
-    *_routes("handlers.handover.threads", ("Q:", _ID), ("Qp:", _ID), ("Qc:", _ID)),
-    *_routes("handlers.teach", ("T:", [("=n|x",), ("=u|h|a", "id")])),
-    *_routes("handlers.start.welcome", ("L:", _KEY), ("Lp:", _ID)),
-    *_routes("handlers.privacy", ("PV:", [("=n|f|x",)]), ("PV:adm:", _ID)),
-    *_routes("handlers.privacy.contact", ("PC:", _ID), ("PR:", _ID)),
-    *_routes("handlers.answering.libraries", ("Li:", _KEY), ("Ll:", _ID)),
-    *_routes("handlers.settings.menu", ("S:", [("word",), ("word", "word")])),
+    *_routes("handlers.answering.ask", (CARD, [(DOCUMENT, "key")]), subject=True),
+    *_routes("handlers.feedback.ratings", (VOTE, [(DOCUMENT, "key", "=0|1")]), subject=True),
+    *_routes("handlers.feedback.ratings", (FEEDBACK, [("=x",), ("word", "id", "id")])),
+    *_routes("handlers.answering.ask", (HANDOVER, _ID)),
+    *_routes("handlers.browse.shelves", (BROWSE, [(), ("word",), ("key", "id")])),
     *_routes(
-        "handlers.stats.figures", ("St:", [("word",)]), ("Ar:", [("id", "-id", "word", "-id")])
+        "handlers.handover.threads",
+        (HANDOVER_ANSWER, _ID),
+        (HANDOVER_REPLY, _ID),
+        (HANDOVER_CLOSE, _ID),
     ),
-    *_routes("handlers.subscriptions.topics", ("Sb:", [("word",), ("=t", "rest")])),
-    *_routes("handlers.announcements.progress", ("Un:", [("rest",)]), ("An:", [("word", "id")])),
+    *_routes("handlers.teach", (TEACH, [("=n|x",), ("=u|h|a", "id")])),
+    *_routes("handlers.start.welcome", (LIBRARY_PICK, _KEY), (LIBRARY_PAGE, _ID)),
+    *_routes("handlers.privacy", (PRIVACY, [("=n|f|x",)]), (PRIVACY_ADMIN_ERASE, _ID)),
+    *_routes("handlers.privacy.contact", (CONTACT_WRITE, _ID), (CONTACT_ANSWER, _ID)),
+    *_routes("handlers.answering.libraries", (LIBRARY_CARD, _KEY), (LIBRARY_LIST, _ID)),
+    *_routes("handlers.settings.menu", (SETTINGS, [("word",), ("word", "word")])),
     *_routes(
-        "handlers.announcements.compose", ("Aa:", [("word",), ("word", "id"), ("word", "key")])
+        "handlers.stats.figures", (STATS, [("word",)]), (RECEIVED, [("id", "-id", "word", "-id")])
+    ),
+    *_routes("handlers.subscriptions.topics", (SUBSCRIBE, [("word",), ("=t", "rest")])),
+    *_routes(
+        "handlers.announcements.progress",
+        (UNSUBSCRIBE, [("rest",)]),
+        (ANNOUNCEMENT_CARD, [("word", "id")]),
+    ),
+    *_routes(
+        "handlers.announcements.compose",
+        (AUDIENCE_PICK, [("word",), ("word", "id"), ("word", "key")]),
     ),
     *_routes(
         "handlers.workshops.patron",
-        ("W:r:", _KEY),
-        ("W:u:", _KEY),
-        ("W:x:", _KEY),
-        ("W:i:", _KEY),
-        ("W:m:", _ID),
-        ("W:o:", _KEY),
-        ("W:f:", [("key", "id")]),
-        ("W:s", _EXACT),
+        (WORKSHOP_REGISTER, _KEY),
+        (WORKSHOP_UNREGISTER, _KEY),
+        (WORKSHOP_WONT_COME, _KEY),
+        (WORKSHOP_CALENDAR, _KEY),
+        (WORKSHOP_MORE, _ID),
+        (WORKSHOP_OPEN, _KEY),
+        (WORKSHOP_RATE, [("key", "id")]),
+        (WORKSHOP_SKIP, _EXACT),
     ),
     *_routes(
         "handlers.workshops.manage",
-        ("Wa:c:", _KEY),
-        ("Wa:b:", _KEY),
-        ("Wa:g:", _ID),
-        ("Wa:e:", _KEY),
-        ("Wa:k:", _KEY),
-        ("Wa:K:", _KEY),
-        ("Wa:r:", _KEY),
-        ("Wa:a:", [("key", "id")]),
-        ("Wa:t:", [("id", "id")]),
-        ("Wa:q:", _KEY),
+        (MANAGE_CARD, _KEY),
+        (MANAGE_BACK, _KEY),
+        (MANAGE_PAGE, _ID),
+        (MANAGE_EDIT, _KEY),
+        (MANAGE_CANCEL_ASK, _KEY),
+        (MANAGE_CANCEL_DO, _KEY),
+        (MANAGE_REGISTRANTS, _KEY),
+        (MANAGE_SHEET, [("key", "id")]),
+        (MANAGE_TOGGLE, [("id", "id")]),
+        (MANAGE_LINK, _KEY),
     ),
     *_routes(
         "handlers.workshops.form",
-        ("Wb:L:", _KEY),
-        ("Wb:P:", _ID),
-        ("Wb:d:", _ID),
-        ("Wb:n", _EXACT),
-        ("Wb:M:", [("word",)]),
-        ("Wb:F:", [("word",)]),
-        ("Wb:S", _EXACT),
-        ("Wb:X", _EXACT),
+        (FORM_LIBRARY, _KEY),
+        (FORM_LIBRARY_PAGE, _ID),
+        (FORM_DURATION, _ID),
+        (FORM_NO_DESCRIPTION, _EXACT),
+        (FORM_MEDIA, [("word",)]),
+        (FORM_FIELD, [("word",)]),
+        (FORM_SAVE, _EXACT),
+        (FORM_QUIT, _EXACT),
     ),
 )
 #: longest prefix first, so "W:r:" is tried before any shorter prefix it starts with

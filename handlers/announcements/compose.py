@@ -42,11 +42,12 @@ from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import N_, Translator, translator
 from bot.outbox import enqueue
 from bot.services import Services
+from bot.shared.callbacks import ANNOUNCEMENT_CARD as CARD
+from bot.shared.callbacks import AUDIENCE_PICK as AUDIENCE_PICK
 from bot.shared.when import WhenError, describe, parse_moment
 from bot.subscriptions.service import TOPIC_NAMES, media_topic
 from bot.users import Person
 from handlers.announcements.progress import (
-    CARD,
     send_announcement,
     stop_keyboard,
     stop_markup,
@@ -58,7 +59,6 @@ from storage.models import MEDIA_TYPES, utcnow
 
 log = logging.getLogger(__name__)
 
-AUDIENCE_PICK: Final = "Aa:"
 COMPOSE, AUDIENCE, PREVIEW, WHEN, EDIT = range(5)
 CURRENT: Final = "announcement"  # user_data: the announcement being prepared
 #: how often the bot looks for new drafts, due or orphaned broadcasts (other processes)

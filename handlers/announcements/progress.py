@@ -12,15 +12,15 @@ from telegram import Bot, InlineKeyboardMarkup, Message
 
 from bot.announcements.service import CANCELLED, AnnouncementView, Progress
 from bot.i18n import Np_, Translator, translator
+from bot.shared.callbacks import ANNOUNCEMENT_CARD as CARD
+from bot.shared.callbacks import UNSUBSCRIBE as UNSUBSCRIBE
 from handlers.shared.common import button, escape, keyboard
 
-UNSUBSCRIBE: Final = "Un:"
 #: kept apart: Babel extracts a t.tn(...) written inside a list as a lone singular
 REACHED: Final = Np_(
     "Announcement #{id} is sent: {count} person reached in {duration}.",
     "Announcement #{id} is sent: {count} people reached in {duration}.",
 )
-CARD: Final = "An:"
 
 
 def stop_keyboard(t: Translator, topic: str) -> InlineKeyboardMarkup | None:

@@ -5,9 +5,9 @@ to a librarian. Its catch-all text handler comes after every other feature's."""
 from __future__ import annotations
 
 from bot.context import PlumeHandler
+from bot.shared.callbacks import CARD
 from handlers.answering import ask, libraries
 from handlers.answering.ask import HANDOVER, on_start
-from handlers.shared.cards import CARD
 
 __all__ = ["CARD", "HANDOVER", "handlers", "on_start"]
 

@@ -9,13 +9,15 @@ from bot.answering.judge import Pick
 from bot.answering.service import Answer, Card
 from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import Translator
+from bot.shared.callbacks import BROWSE, CARD
+from bot.shared.callbacks import HANDOVER as HANDOVER
+from bot.shared.callbacks import VOTE as VOTE_BUTTON
 from bot.shared.labels import MEDIA_EMOJI
 from handlers.answering.chat import chat_reply
 from handlers.answering.libraries import others_row, send_library_card
-from handlers.shared.cards import BROWSE, CARD, VOTE_BUTTON, link_row, short
+from handlers.shared.cards import link_row, short
 from handlers.shared.common import button, escape, keyboard, reply
 
-HANDOVER = "H:"  # H:<question id>  pass an unanswered question to the librarians
 TYPE_CODES = {"faq": "f", "resource": "r", "item": "i"}
 CODE_TYPES = {code: kind for kind, code in TYPE_CODES.items()}
 

@@ -7,12 +7,12 @@ from telegram.ext import CallbackQueryHandler
 
 from bot.context import PlumeContext, PlumeHandler
 from bot.i18n import N_, Translator
+from bot.shared.callbacks import LIBRARY_CARD as LIBRARY_CARD
+from bot.shared.callbacks import LIBRARY_LIST as LIBRARY_LIST
 from handlers.shared.common import button, escape, keyboard, reply, show
 from handlers.shared.pickers import library_picker
 from storage.models import Library
 
-LIBRARY_CARD = "Li:"  # Li:<library id>  show a library's card
-LIBRARY_LIST = "Ll:"  # Ll:<page>  the network's libraries
 DAYS = {  # the import's abbreviations (libraries.csv opening_hours: "mar 14h-18h; sam ...")
     "lun": N_("Monday"), "mar": N_("Tuesday"), "mer": N_("Wednesday"), "jeu": N_("Thursday"),
     "ven": N_("Friday"), "sam": N_("Saturday"), "dim": N_("Sunday"),

@@ -7,8 +7,9 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.answering.service import Card
 from bot.context import PlumeContext, PlumeHandler
+from bot.shared.callbacks import BROWSE, CARD
 from bot.shared.labels import MEDIA_EMOJI, MEDIA_SHELVES
-from handlers.shared.cards import BROWSE, CARD, link_row, short
+from handlers.shared.cards import link_row, short
 from handlers.shared.common import button, escape, keyboard, reply, show
 from handlers.shared.menus import names
 from handlers.shared.pager import pager_row

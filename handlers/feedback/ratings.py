@@ -33,13 +33,13 @@ from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.feedback.service import FREE, SURVEY, FeedbackError, subject_media_type
 from bot.i18n import translator
 from bot.outbox import BULK
-from handlers.shared.cards import VOTE_BUTTON
+from bot.shared.callbacks import FEEDBACK as FEEDBACK
+from bot.shared.callbacks import VOTE as VOTE_BUTTON
 from handlers.shared.common import button, escape, keyboard, reply, show
 from handlers.shared.menus import names
 
 log = logging.getLogger(__name__)
 
-FEEDBACK = "F:"
 PENDING_KEY = "plume.feedback.pending"
 PENDING_TTL = 600.0  # seconds a "what was missing?" or /avis prompt waits for the text
 PENDING_GROUP = -5

@@ -20,6 +20,9 @@ from bot.handover.service import ANSWER_KIND, Handover, Taking, answer_ref
 from bot.i18n import N_, Translator, translator
 from bot.privacy.coverage import PERSON_REF
 from bot.privacy.service import pseudonym
+from bot.shared.callbacks import HANDOVER_ANSWER as ANSWER
+from bot.shared.callbacks import HANDOVER_CLOSE as CLOSE
+from bot.shared.callbacks import HANDOVER_REPLY as PATRON_REPLY
 from handlers import teach
 from handlers.answering import HANDOVER
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
@@ -27,9 +30,6 @@ from handlers.shared.menus import names
 
 log = logging.getLogger(__name__)
 
-ANSWER = "Q:"  # Q:<question id>  a librarian takes the question and writes
-PATRON_REPLY = "Qp:"  # Qp:<question id>  the patron answers the librarian
-CLOSE = "Qc:"  # Qc:<question id>  the librarian closes the thread
 WRITING = 1
 REPLY_TIMEOUT = 15 * 60
 

@@ -21,6 +21,11 @@ from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import Translator
 from bot.persistence import DatabasePersistence
 from bot.privacy.service import pseudonym
+from bot.shared.callbacks import PRIVACY as PRIVACY
+from bot.shared.callbacks import PRIVACY_ADMIN_ERASE as ADMIN_ERASE
+from bot.shared.callbacks import PRIVACY_FORGET_NO as FORGET_NO
+from bot.shared.callbacks import PRIVACY_FORGET_YES as FORGET_YES
+from bot.shared.callbacks import PRIVACY_NOTICE as FULL_NOTICE
 from handlers.privacy import contact
 from handlers.privacy.contact import write_button
 from handlers.shared.common import button, escape, keyboard, reply, requires, show
@@ -30,11 +35,6 @@ __all__ = ["handlers", "notice_keyboard", "on_start", "short_notice", "write_but
 
 log = logging.getLogger(__name__)
 
-PRIVACY = "PV:"
-FULL_NOTICE = "PV:n"
-FORGET_YES = "PV:f"
-FORGET_NO = "PV:x"
-ADMIN_ERASE = "PV:adm:"  # PV:adm:<users.id>
 RETENTION_JOB = "privacy-retention"
 RETENTION_EVERY = dt.timedelta(days=1)
 RETENTION_FIRST = dt.timedelta(minutes=5)

@@ -17,11 +17,11 @@ from telegram.ext import (
 
 from bot.context import PlumeContext, PlumeHandler
 from bot.i18n import N_, translator
+from bot.shared.callbacks import CONTACT_ANSWER as ANSWER
+from bot.shared.callbacks import CONTACT_WRITE as WRITE
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
 from handlers.shared.menus import names
 
-WRITE = "PC:"  # PC:<feedback id>  a coordinator writes to the remark's author
-ANSWER = "PR:"  # PR:<thread id>    the patron answers
 WRITING = 1
 ANSWERING = 2
 TIMEOUT = 15 * 60

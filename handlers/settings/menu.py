@@ -7,13 +7,13 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.config import SUPPORTED_LOCALES
 from bot.context import PlumeContext, PlumeHandler
+from bot.shared.callbacks import SETTINGS as SETTINGS
 from handlers.shared.common import button, escape, keyboard, reply, show
 from handlers.shared.menus import names, publish_menu_for
 from handlers.start import library_keyboard
 from handlers.subscriptions import MENU as SUBSCRIPTIONS_MENU
 
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
-SETTINGS = "S:"
 
 
 async def settings_text(context: PlumeContext) -> str:

@@ -9,11 +9,10 @@ from telegram import InlineKeyboardButton
 
 from bot.answering.service import Card
 from bot.i18n import Translator
+from bot.shared.callbacks import BROWSE as BROWSE
+from bot.shared.callbacks import CARD as CARD
 
-CARD: Final = "C:"  # C:<f|r|i>:<id>  show a card (handlers.answering)
-BROWSE: Final = "M:"  # the media shelves (handlers.browse)
 #: V:<f|r|i>:<id>:<1|0>  👍/👎 under a card (handlers.feedback; its kind is bot.feedback VOTE)
-VOTE_BUTTON: Final = "V:"
 BUTTON_TITLE: Final = 48
 
 

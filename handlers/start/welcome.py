@@ -7,6 +7,8 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.context import PlumeContext, PlumeHandler
 from bot.i18n import Translator
+from bot.shared.callbacks import LIBRARY_PAGE as LIBRARY_PAGE
+from bot.shared.callbacks import LIBRARY_PICK as LIBRARY_PICK
 from bot.shared.labels import ROLE_NAMES
 from handlers.privacy import notice_keyboard, short_notice
 from handlers.shared.common import escape, keyboard, reply, show
@@ -14,9 +16,6 @@ from handlers.shared.menus import commands_for, names
 from handlers.shared.pickers import library_picker
 from handlers.subscriptions import ask_subscriptions
 from handlers.workshops import DEEP_LINK_PREFIX, show_workshop
-
-LIBRARY_PICK = "L:"
-LIBRARY_PAGE = "Lp:"
 
 
 async def library_keyboard(context: PlumeContext, page: int) -> InlineKeyboardMarkup:

@@ -42,6 +42,7 @@ from bot.reporting.data import (
     workshop_rows,
 )
 from bot.reporting.report import FORMATS, build_report
+from bot.shared.callbacks import RECEIVED, STATS
 from bot.stats.period import Period, PeriodError, PeriodOrderError
 from bot.stats.rollups import answer_rate, average_rating, media_keys
 from bot.stats.shaping import Figures
@@ -52,8 +53,6 @@ from handlers.shared.menus import names
 from handlers.shared.pager import pager_row
 from storage.models import MEDIA_TYPES
 
-STATS = "St:"
-RECEIVED = "Ar:"
 PERIOD_CODES = {"w": "week", "m": "month", "q": "quarter", "y": "year"}
 MEDIA_CODES = {m[0]: m for m in MEDIA_TYPES if m != "game"} | {"j": "game"}
 MEDIA_LETTERS = {m: c for c, m in MEDIA_CODES.items()}

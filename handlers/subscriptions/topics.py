@@ -9,11 +9,11 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler
 
 from bot.context import PlumeContext, PlumeHandler
+from bot.shared.callbacks import SUBSCRIBE as SUBSCRIBE
 from bot.subscriptions.service import TOPIC_NAMES, TOPICS, is_topic
 from handlers.announcements import UNSUBSCRIBE
 from handlers.shared.common import button, keyboard, reply, show
 
-SUBSCRIBE = "Sb:"
 TOGGLE = f"{SUBSCRIBE}t:"
 DONE = f"{SUBSCRIBE}ok"
 MENU = f"{SUBSCRIBE}menu"

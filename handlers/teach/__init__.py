@@ -23,11 +23,11 @@ from telegram.ext import (
 
 from bot.context import PlumeContext, PlumeHandler
 from bot.i18n import N_
+from bot.shared.callbacks import TEACH as TEACH
 from bot.teach.service import Taught
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
 from handlers.shared.menus import names
 
-TEACH = "T:"
 LISTING_KEY = "plume.teach.listing"  # the texts of the last /sans_reponse listing
 TEACHING_KEY = "plume.teach.current"  # {"question": ..., "guesses": [faq ids]}
 WRITING = 1

@@ -25,6 +25,15 @@ from telegram.ext import (
 from bot.context import PlumeContext, PlumeConversation
 from bot.i18n import N_, Translator
 from bot.reporting.formats import number
+from bot.shared.callbacks import FORM_DURATION as DURATION
+from bot.shared.callbacks import FORM_FIELD as FIELD
+from bot.shared.callbacks import FORM_LIBRARY as PICK_LIBRARY
+from bot.shared.callbacks import FORM_LIBRARY_PAGE as LIBRARY_PAGE
+from bot.shared.callbacks import FORM_MEDIA as MEDIA
+from bot.shared.callbacks import FORM_NO_DESCRIPTION as NO_DESCRIPTION
+from bot.shared.callbacks import FORM_QUIT as QUIT
+from bot.shared.callbacks import FORM_SAVE as SAVE
+from bot.shared.callbacks import MANAGE_EDIT as EDIT
 from bot.shared.labels import MEDIA_THEMES
 from bot.shared.when import WhenError, describe, duration_text, parse_duration, parse_moment
 from bot.workshops.fields import (
@@ -52,22 +61,13 @@ from bot.workshops.service import (
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires, show
 from handlers.shared.menus import names
 from handlers.shared.pickers import library_rows
-from handlers.workshops.manage import EDIT, NO_LIBRARY, _in_background, _may_manage, send_card
+from handlers.workshops.manage import NO_LIBRARY, _in_background, _may_manage, send_card
 from handlers.workshops.patron import (
     place_text,
     tell_promoted,
     when_text,
 )
 from storage.models import MEDIA_TYPES, utcnow
-
-PICK_LIBRARY: Final = "Wb:L:"
-LIBRARY_PAGE: Final = "Wb:P:"
-DURATION: Final = "Wb:d:"
-NO_DESCRIPTION: Final = "Wb:n"
-MEDIA: Final = "Wb:M:"
-FIELD: Final = "Wb:F:"
-SAVE: Final = "Wb:S"
-QUIT: Final = "Wb:X"
 
 DRAFT_KEY: Final = "workshop_draft"
 EDITING_KEY: Final = "workshop_editing"

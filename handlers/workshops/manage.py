@@ -26,6 +26,17 @@ from telegram.ext import (
 
 from bot.context import PlumeContext, PlumeHandler
 from bot.i18n import N_, Translator
+from bot.shared.callbacks import MANAGE as MANAGE
+from bot.shared.callbacks import MANAGE_BACK as BACK
+from bot.shared.callbacks import MANAGE_CANCEL_ASK as CANCEL_ASK
+from bot.shared.callbacks import MANAGE_CANCEL_DO as CANCEL_DO
+from bot.shared.callbacks import MANAGE_CARD as CARD
+from bot.shared.callbacks import MANAGE_EDIT as EDIT
+from bot.shared.callbacks import MANAGE_LINK as LINK
+from bot.shared.callbacks import MANAGE_PAGE as LIST_PAGE
+from bot.shared.callbacks import MANAGE_REGISTRANTS as REGISTRANTS
+from bot.shared.callbacks import MANAGE_SHEET as SHEET
+from bot.shared.callbacks import MANAGE_TOGGLE as TOGGLE
 from bot.usage import ATTENDANCE
 from bot.workshops.service import (
     REGISTERED,
@@ -45,17 +56,6 @@ from handlers.workshops.patron import (
 )
 from storage.models import utcnow
 
-MANAGE: Final = "Wa:"
-CARD: Final = "Wa:c:"
-BACK: Final = "Wa:b:"
-LIST_PAGE: Final = "Wa:g:"
-EDIT: Final = "Wa:e:"
-CANCEL_ASK: Final = "Wa:k:"
-CANCEL_DO: Final = "Wa:K:"
-REGISTRANTS: Final = "Wa:r:"
-SHEET: Final = "Wa:a:"
-TOGGLE: Final = "Wa:t:"
-LINK: Final = "Wa:q:"
 LIST_SIZE: Final = 8
 SHEET_SIZE: Final = 40
 TEXT_LIMIT: Final = 3500

@@ -28,6 +28,14 @@ from telegram.ext import (
 
 from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import N_, Translator, translator
+from bot.shared.callbacks import WORKSHOP_CALENDAR as CALENDAR
+from bot.shared.callbacks import WORKSHOP_MORE as MORE
+from bot.shared.callbacks import WORKSHOP_OPEN as OPEN
+from bot.shared.callbacks import WORKSHOP_RATE as RATE
+from bot.shared.callbacks import WORKSHOP_REGISTER as REGISTER
+from bot.shared.callbacks import WORKSHOP_SKIP as SKIP
+from bot.shared.callbacks import WORKSHOP_UNREGISTER as UNREGISTER
+from bot.shared.callbacks import WORKSHOP_WONT_COME as WONT_COME
 from bot.shared.when import duration_text
 from bot.usage import REGISTRATION, UNREGISTRATION
 from bot.workshops.reminders import FEEDBACK, DueMessage
@@ -47,15 +55,6 @@ from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
-PREFIX: Final = "W:"
-REGISTER: Final = "W:r:"
-UNREGISTER: Final = "W:u:"
-WONT_COME: Final = "W:x:"
-CALENDAR: Final = "W:i:"
-MORE: Final = "W:m:"  # W:m:<first>  another page of the list
-OPEN: Final = "W:o:"  # W:o:<workshop id>  a workshop's card, from the list
-RATE: Final = "W:f:"
-SKIP: Final = "W:s"
 PAGE_SIZE: Final = 5
 DEEP_LINK_PREFIX: Final = "atelier-"
 COMMENT: Final = 1
