@@ -96,6 +96,15 @@ class Took:
     handover: Handover | None = None
 
 
+def _thread_of(staff: Person, question_id: int) -> ColumnElement[bool]:
+    """The question, while it is this librarian's open thread (taken by them, not closed)."""
+    return and_(
+        HandoverQuestion.id == question_id,
+        HandoverQuestion.state == "taken",
+        HandoverQuestion.taken_by == staff.id,
+    )
+
+
 class HandoverService:
     def __init__(self, sessions: SessionFactory, users: UserService) -> None:
         self._sessions = sessions
@@ -227,11 +236,7 @@ class HandoverService:
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(HandoverQuestion)
-                .where(
-                    HandoverQuestion.id == question_id,
-                    HandoverQuestion.state == "taken",
-                    HandoverQuestion.taken_by == staff.id,
-                )
+                .where(_thread_of(staff, question_id))
                 .values(answered_at=now)  # the last answer's time; the first one's below
             )
             if affected(result) != 1:
@@ -294,11 +299,7 @@ class HandoverService:
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(HandoverQuestion)
-                .where(
-                    HandoverQuestion.id == question_id,
-                    HandoverQuestion.state == "taken",
-                    HandoverQuestion.taken_by == staff.id,
-                )
+                .where(_thread_of(staff, question_id))
                 .values(state="closed", closed_at=utcnow())
             )
             if affected(result) != 1:
