@@ -85,13 +85,16 @@ async def test_an_update_is_handled_once_whichever_instance_gets_it(any_database
 async def test_a_claim_its_instance_never_finished_is_taken_over(any_database_url):
     engine = create_engine(any_database_url)
     dead = make_gate(engine, "dead")
+    # the lease is long enough that a loaded machine still checks within it; the check that
+    # it is over waits past it
+    lease = 1.5
     alive = UpdateGate(
         engine,
         session_factory(engine),
         instance="alive",
         metrics=Metrics(),
         concurrency=4,
-        lease=0.2,
+        lease=lease,
     )
     calls: list[str] = []
 
@@ -102,16 +105,19 @@ async def test_a_claim_its_instance_never_finished_is_taken_over(any_database_ur
     async def run() -> None:
         calls.append("alive")
 
+    stuck = asyncio.create_task(dead.handle(88, 9, hang))
     try:
-        stuck = asyncio.create_task(dead.handle(88, 9, hang))
-        await asyncio.sleep(0.1)
+        for _ in range(200):  # the dead instance has claimed and is running its handler
+            if calls:
+                break
+            await asyncio.sleep(0.025)
         assert await alive.handle(88, 10, run) is Admission.BUSY  # still being handled
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(lease + 0.2)
         # the first instance is gone (its handler never finishes): after the lease, taken over
         assert await alive.handle(88, 10, run) is Admission.HANDLED
+    finally:
         stuck.cancel()
         await asyncio.gather(stuck, return_exceptions=True)
-    finally:
         await dead.close()
         await alive.close()
         await engine.dispose()
