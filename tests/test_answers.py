@@ -104,6 +104,24 @@ async def test_nothing_found_is_said_honestly_and_can_go_to_a_librarian(
     answer = await gus.next_message()
     assert "Réponse de la bibliothèque" in answer.text
     assert "Nous n'avons pas <encore> ce titre, & nous le commandons !" in answer.text
+    # the patron replies through the answer's button; /annuler first leaves nothing sent
+    await gus.press(answer, "Répondre")
+    await gus.wait_for("Écrivez votre réponse à la bibliothèque")
+    await gus.send("/annuler")
+    assert (await gus.wait_for("Annulé")).text == "Annulé."
+    await gus.press(answer, "Répondre")
+    await gus.wait_for("Écrivez votre réponse à la bibliothèque")
+    await gus.send("Merci, je patienterai")
+    await gus.wait_for("Envoyé à la bibliothèque")
+    relayed = await librarian.wait_for("Merci, je patienterai")
+    assert "zorglub" in relayed.text and "Clore la conversation" in " ".join(
+        relayed.button_texts
+    )
+    await librarian.press(relayed, "Clore la conversation")
+    await librarian.wait_for("Conversation close")
+    assert "clos" in (await gus.wait_for("zorglub")).text
+    closed = await gus.press(answer, "Répondre")
+    assert "close" in (await gus.wait_callback_answer(closed))["text"]
     engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:

@@ -6,14 +6,8 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import (
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.context import PlumeContext, PlumeHandler
 from bot.handover.service import ANSWER_KIND, Handover, Taking, answer_ref
@@ -25,13 +19,13 @@ from bot.shared.callbacks import HANDOVER_CLOSE as CLOSE
 from bot.shared.callbacks import HANDOVER_REPLY as PATRON_REPLY
 from handlers import teach
 from handlers.answering import HANDOVER
-from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
+from handlers.shared.common import button, escape, keyboard, reply, requires
 from handlers.shared.menus import names
+from handlers.shared.relay import Relay, relay
 
 log = logging.getLogger(__name__)
 
-WRITING = 1
-REPLY_TIMEOUT = 15 * 60
+Opened = tuple[int, str] | None
 
 
 def _translator(context: PlumeContext, language: str | None) -> Translator:
@@ -204,14 +198,12 @@ def question_text(context: PlumeContext, handover: Handover) -> str:
     )
 
 
-@requires("staff")
-async def start_answer(update: Update, context: PlumeContext) -> int:
+async def open_answer(update: Update, context: PlumeContext, question_id: int) -> Opened:
     query = update.callback_query
     staff = context.person
-    assert query and query.data and staff
+    assert query and staff
     t = context.t
-    raw = query.data.removeprefix(ANSWER)
-    took = await context.services.handover.take(staff, int(raw))
+    took = await context.services.handover.take(staff, question_id)
     handover = took.handover
     if took.outcome is Taking.TAKEN_BY_ANOTHER and handover is not None:
         await query.answer(
@@ -221,15 +213,13 @@ async def start_answer(update: Update, context: PlumeContext) -> int:
             ),
             show_alert=True,
         )
-        return ConversationHandler.END
+        return None
     if took.outcome is Taking.CLOSED:
         await query.answer(t("This conversation is closed."), show_alert=True)
-        return ConversationHandler.END
+        return None
     if handover is None or took.outcome is Taking.UNKNOWN:
         await query.answer(t("This question was already answered."), show_alert=True)
-        return ConversationHandler.END
-    await query.answer()
-    assert context.user_data is not None
+        return None
     await context.services.privacy.audit(
         "handover answer",
         actor=pseudonym(staff.id),
@@ -237,23 +227,19 @@ async def start_answer(update: Update, context: PlumeContext) -> int:
         subjects=[handover.patron_pseudonym],
         detail=f"question {handover.id}",
     )
-    context.user_data["answering"] = handover.id
-    await reply(
-        update,
-        t(
-            "Write your answer to: “{question}” (or /cancel).",
-            question=escape(handover.text[:300]),
-        ),
+    prompt = t(
+        "Write your answer to: “{question}” (or /cancel).",
+        question=escape(handover.text[:300]),
     )
-    return WRITING
+    return handover.id, prompt
 
 
-async def send_answer(update: Update, context: PlumeContext) -> int:
-    message = update.effective_message
+async def send_answer(
+    update: Update, context: PlumeContext, question_id: int | None, message: Message
+) -> None:
     staff = context.person
-    assert message and message.text and staff and context.user_data is not None
+    assert message.text and staff
     t = context.t
-    question_id = context.user_data.pop("answering", None)
     handover = (
         await context.services.handover.reply(staff, question_id, message.text)
         if question_id
@@ -261,7 +247,7 @@ async def send_answer(update: Update, context: PlumeContext) -> int:
     )
     if handover is None:
         await reply(update, t("This conversation is closed: the answer was not sent."))
-        return ConversationHandler.END
+        return
     pt = _translator(context, handover.patron_language)
     text = pt(
         N_(
@@ -277,39 +263,34 @@ async def send_answer(update: Update, context: PlumeContext) -> int:
         context, handover.patron_telegram_id, text, markup, kind=ANSWER_KIND, ref=answer_ref(staff)
     ):
         await reply(update, t("The patron has blocked Plume: the answer could not be delivered."))
-        return ConversationHandler.END
+        return
     await reply(
         update,
         t("Answer sent."),
         keyboard([[button(t("✅ Close the conversation"), f"{CLOSE}{handover.id}")]]),
     )
-    return ConversationHandler.END
 
 
-async def start_patron_reply(update: Update, context: PlumeContext) -> int:
+async def open_patron_reply(update: Update, context: PlumeContext, question_id: int) -> Opened:
     query = update.callback_query
     patron = context.person
-    assert query and query.data and patron and context.user_data is not None
+    assert query and patron
     t = context.t
-    question_id = int(query.data.removeprefix(PATRON_REPLY))
     if not await context.services.handover.is_open_for(patron, question_id):
         await query.answer(
             t("This conversation is closed; write your question again if you need to."),
             show_alert=True,
         )
-        return ConversationHandler.END
-    await query.answer()
-    context.user_data["replying_to_library"] = question_id
-    await reply(update, t("Write your reply to the library (or /cancel)."))
-    return WRITING
+        return None
+    return question_id, t("Write your reply to the library (or /cancel).")
 
 
-async def send_patron_reply(update: Update, context: PlumeContext) -> int:
-    message = update.effective_message
+async def send_patron_reply(
+    update: Update, context: PlumeContext, question_id: int | None, message: Message
+) -> None:
     patron = context.person
-    assert message and message.text and patron and context.user_data is not None
+    assert message.text and patron
     t = context.t
-    question_id = context.user_data.pop("replying_to_library", None)
     service = context.services.handover
     handover = (
         await service.patron_reply(patron, question_id, message.text) if question_id else None
@@ -318,7 +299,7 @@ async def send_patron_reply(update: Update, context: PlumeContext) -> int:
         await reply(
             update, t("This conversation is closed; write your question again if you need to.")
         )
-        return ConversationHandler.END
+        return
     st = _translator(context, handover.taker_language)
     text = st(
         N_("💬 <b>{name} replies</b> about “{question}”:\n\n{answer}"),
@@ -334,7 +315,6 @@ async def send_patron_reply(update: Update, context: PlumeContext) -> int:
         ref=f"{PERSON_REF}{handover.patron_id}",
     )
     await reply(update, t("Sent to the library. Its answer will arrive here."))
-    return ConversationHandler.END
 
 
 @requires("staff")
@@ -364,40 +344,33 @@ async def close(update: Update, context: PlumeContext) -> None:
     )
 
 
-async def cancel(update: Update, context: PlumeContext) -> int:
-    if context.user_data is not None:
-        context.user_data.pop("answering", None)
-        context.user_data.pop("replying_to_library", None)
-    await reply(update, context.t("Cancelled."))
-    return ConversationHandler.END
-
-
 def handlers() -> list[PlumeHandler]:
     return [
         CallbackQueryHandler(pass_on, pattern=f"^{HANDOVER}"),
         CommandHandler(names("questions"), questions),
         CallbackQueryHandler(close, pattern=f"^{CLOSE}"),
-        conversation(
-            name="handover_reply",
-            role="staff",
-            keys=("answering",),
-            left_behind=N_(
-                "Your answer to the patron was not sent; the question stays yours in /questions."
-            ),
-            entry_points=[CallbackQueryHandler(start_answer, pattern=f"^{ANSWER}")],
-            states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, send_answer)]},
-            fallbacks=[CommandHandler(names("cancel"), cancel)],
-            conversation_timeout=REPLY_TIMEOUT,
-            allow_reentry=True,
+        relay(
+            Relay(
+                name="handover_reply",
+                prefix=ANSWER,
+                key="answering",
+                role="staff",
+                left_behind=N_(
+                    "Your answer to the patron was not sent; the question stays yours in "
+                    "/questions."
+                ),
+                opened=open_answer,
+                deliver=send_answer,
+            )
         ),
-        conversation(
-            name="handover_patron_reply",
-            keys=("replying_to_library",),
-            left_behind=N_("Your reply to the library was not sent."),
-            entry_points=[CallbackQueryHandler(start_patron_reply, pattern=f"^{PATRON_REPLY}")],
-            states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, send_patron_reply)]},
-            fallbacks=[CommandHandler(names("cancel"), cancel)],
-            conversation_timeout=REPLY_TIMEOUT,
-            allow_reentry=True,
+        relay(
+            Relay(
+                name="handover_patron_reply",
+                prefix=PATRON_REPLY,
+                key="replying_to_library",
+                left_behind=N_("Your reply to the library was not sent."),
+                opened=open_patron_reply,
+                deliver=send_patron_reply,
+            )
         ),
     ]
