@@ -19,7 +19,9 @@ async def test_no_window_holds_more_than_the_cap() -> None:
     slots = await asyncio.gather(*(throttle.acquire(chat) for chat in range(1, 36)))
     elapsed = time.monotonic() - began
     assert most_in_any_window(slots, 0.2) == 10
-    assert 0.6 <= elapsed < 0.9  # 35 slots, 10 per 0.2 s window
+    # 35 slots, 10 per 0.2 s window: 0.6 s at least; the upper bound is loose (a loaded
+    # machine is late), only far below one window a slot (7 s)
+    assert 0.6 <= elapsed < 1.5
     gaps = [b - a for a, b in zip(sorted(slots), sorted(slots)[1:], strict=False)]
     assert min(gaps) >= 0.2 / (10 * 1.25) - 1e-6  # never a burst
 
