@@ -114,9 +114,7 @@ async def test_nothing_found_is_said_honestly_and_can_go_to_a_librarian(
     await gus.send("Merci, je patienterai")
     await gus.wait_for("Envoyé à la bibliothèque")
     relayed = await librarian.wait_for("Merci, je patienterai")
-    assert "zorglub" in relayed.text and "Clore la conversation" in " ".join(
-        relayed.button_texts
-    )
+    assert "zorglub" in relayed.text and "Clore la conversation" in " ".join(relayed.button_texts)
     await librarian.press(relayed, "Clore la conversation")
     await librarian.wait_for("Conversation close")
     assert "clos" in (await gus.wait_for("zorglub")).text

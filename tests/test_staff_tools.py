@@ -29,14 +29,14 @@ async def with_role(standin, plume, telegram_id, role, name, language="fr", libr
 async def test_a_period_typed_after_other_dates(standin, plume):
     coco = await with_role(standin, plume, 2900, "coordinator", "Coralie")
     await coco.send("/stats semaine")
-    await coco.next_message()  # the chart
+    await coco.next_message(timeout=30)  # the chart (matplotlib on a loaded machine)
     figures = await coco.next_message()
     await coco.press(figures, "Autres dates…")
     await coco.wait_for("Quelle période")
     await coco.send("du 30 au 1er novembre")
     await coco.wait_for("finit avant de commencer")
     await coco.send("du 1er au 30 novembre 2026")
-    chart = await coco.next_message()
+    chart = await coco.next_message(timeout=30)
     assert chart.photo is not None
     figures = await coco.next_message()
     assert "Statistiques du 1er nov. 2026 au 30 nov. 2026" in figures.text
@@ -46,11 +46,11 @@ async def test_a_period_typed_after_other_dates(standin, plume):
     # in English, a month
     cody = await with_role(standin, plume, 2901, "coordinator", "Cody", "en")
     await cody.send("/stats")
-    await cody.next_message()
+    await cody.next_message(timeout=30)
     await cody.press(await cody.next_message(), "Other dates…")
     await cody.wait_for("Which period")
     await cody.send("November 2026 lib-amont")
-    await cody.next_message()
+    await cody.next_message(timeout=30)
     figures = await cody.next_message()
     assert "Statistics from 1 Nov 2026 to 30 Nov 2026" in figures.text
 
@@ -404,13 +404,13 @@ async def test_nothing_typed_inside_a_flow_is_logged_as_a_question(standin, plum
     await lea.wait_for("Atelier enregistré")
     coco = await with_role(standin, plume, 2961, "coordinator", "Coralie")
     await coco.send("/stats semaine")
-    await coco.next_message()  # the chart
+    await coco.next_message(timeout=30)  # the chart
     await coco.press(await coco.next_message(), "Autres dates…")
     await coco.wait_for("Quelle période")
     await coco.send("du 30 au 1er novembre")  # refused, asked again
     await coco.wait_for("finit avant de commencer")
     await coco.send("novembre 2026")
-    await coco.next_message()
+    await coco.next_message(timeout=30)
     await coco.next_message()
     # staff's own questions are not patrons' either; a patron's question is logged
     await lea.send("jai oublie mon mdp")
