@@ -74,7 +74,9 @@ async def test_reminders_on_time_in_each_language_and_i_wont_come(
     assert edited.edited and "votre place va à quelqu'un d'autre" in edited.text
     promoted = await bob.wait_for("Good news")
     assert "Atelier tablette" in promoted.text
-    second = await bob.wait_for("Reminder", timeout=4)  # Bob's 2 s reminder, in English
+    # Bob's 2 s reminder, in English: promoted late (a loaded machine) it may come first
+    second = next((m for m in bob.bot_messages if "Reminder" in m.text), None)
+    second = second or await bob.wait_for("Reminder", timeout=4)
     assert "“Atelier tablette” is on" in second.text and "🙁 I won't come" in second.button_texts
     await asyncio.sleep(max(0.0, (starts - now()).total_seconds()) + 0.3)
     await alice.assert_no_message(0.2)  # her 2 s reminder was dropped when she left

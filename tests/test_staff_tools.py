@@ -349,7 +349,9 @@ async def test_annonces_lists_drafts_scheduled_sending_and_sent(standin, plume, 
     finally:
         event.remove(engine, "before_cursor_execute", seen)
     assert "(2)" in " ".join(audience.button_texts)
-    assert sum("count(" in s.lower() for s in statements) == 1, statements
+    # (the outbox, meanwhile, may count its own rows: only the audience's counts are counted)
+    audience_counts = [s for s in statements if "count(" in s.lower() and "subscriptions" in s]
+    assert len(audience_counts) == 1, statements
     await lea.send("/nouvel_atelier")  # her draft is put aside, kept in /annonces
     await lea.wait_for("brouillon déjà enregistré reste dans /annonces", timeout=15)
     await lea.send("/annuler")
