@@ -71,12 +71,46 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        # SQLite would keep it: the same text on both backends
+        event.listen(engine.sync_engine, "before_cursor_execute", _without_nul, retval=True)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     if sa_url.get_driver_name() == "asyncpg":
         kwargs.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "before_cursor_execute", _without_nul, retval=True)
+    return engine
+
+
+def _has_nul(row: Any) -> bool:
+    values = row.values() if isinstance(row, dict) else row
+    return any(type(value) is str and "\x00" in value for value in values)
+
+
+def _scrub(row: Any) -> Any:
+    def clean(value: Any) -> Any:
+        return value.replace("\x00", "") if type(value) is str else value
+
+    if isinstance(row, dict):
+        return {key: clean(value) for key, value in row.items()}
+    return type(row)(clean(value) for value in row)
+
+
+def _without_nul(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> tuple[str, Any]:
+    """PostgreSQL refuses the NUL character in text ("invalid byte sequence for encoding
+    UTF8: 0x00"), which a Telegram message may carry; it means nothing in a text and is
+    dropped from what is written or looked for, instead of failing the statement."""
+    if not parameters:
+        return statement, parameters
+    if executemany:
+        if any(_has_nul(row) for row in parameters):
+            parameters = type(parameters)(_scrub(row) for row in parameters)
+    elif _has_nul(parameters):
+        parameters = _scrub(parameters)
+    return statement, parameters
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -188,3 +188,30 @@ async def test_index_follows_an_import_without_restart(standin, plume, database_
     assert card.text.splitlines()[0].endswith("<b>Ran</b>") or "Ran" in card.text
     assert "1985" in card.text
     await asyncio.sleep(0)
+
+
+async def test_a_nul_character_in_a_message_loses_nothing(standin, plume, database_url):
+    """PostgreSQL refuses NUL in text: the question is answered, logged and passed on
+    without it (on SQLite too)."""
+    nils = await onboard(standin, 3030, "Nils")
+    await nils.send("zorglub\x00 quantique xqzw")
+    sorry = await nils.next_message()
+    assert sorry.text.startswith("Je n'ai pas trouvé de réponse sûre")
+    await nils.press(sorry, "bibliothécaire")
+    await nils.wait_for("Votre question est enregistrée")  # no librarian on Plume here
+    await plume.services.answers.settled()
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            logged = (
+                (
+                    await conn.execute(
+                        select(UsageEvent.raw_text).where(UsageEvent.kind == "question")
+                    )
+                )
+                .scalars()
+                .all()
+            )
+    finally:
+        await engine.dispose()
+    assert logged == ["zorglub quantique xqzw"]
