@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     reply_retry_seconds: float = Field(
         default=8.0, ge=0, le=60, validation_alias="PLUME_REPLY_RETRY_SECONDS"
     )
+    #: questions' usage events are written together, this many seconds after the first of
+    #: a batch (written at once on SIGTERM; a SIGKILL loses at most this much of them)
+    usage_batch_seconds: float = Field(
+        default=0.1, gt=0, le=10, validation_alias="PLUME_USAGE_BATCH_SECONDS"
+    )
     #: load the semantic index and the model's weights at start, before taking updates
     #: (false: on the first question, which is then answered on words alone meanwhile)
     warm_up: bool = Field(default=True, validation_alias="PLUME_WARM_UP")

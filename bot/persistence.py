@@ -28,7 +28,7 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import String, cast, delete, null, select, union_all
+from sqlalchemy import String, bindparam, cast, delete, null, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
@@ -37,7 +37,7 @@ from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 from bot.context import AnyApplication
 from bot.workshops.service import Draft
-from storage.db import SessionFactory
+from storage.db import SessionFactory, outside_transaction
 from storage.models import utcnow
 from storage.webhook import ConversationState, PersonState
 
@@ -107,6 +107,18 @@ def dump_user_data(user_id: int, data: dict[str, Any]) -> str:
 def load_user_data(text: str) -> dict[str, Any]:
     loaded = _decode(json.loads(text))
     return loaded if isinstance(loaded, dict) else {}
+
+
+#: a person's conversation states and user_data in one read (built once: SQLAlchemy then
+#: finds its compiled form without working out the statement's cache key again each update)
+_STATES = union_all(
+    select(ConversationState.name, ConversationState.state).where(
+        ConversationState.key == bindparam("key")
+    ),
+    select(cast(null(), String(64)), PersonState.data).where(
+        PersonState.user_id == bindparam("user_id")
+    ),
+)
 
 
 def _key_text(key: ConversationKey) -> str:
@@ -198,18 +210,8 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[s
         autocommit connection, no BEGIN and ROLLBACK around it), not a session's four
         round trips."""
         key_text = _key_text(key)
-        statement = union_all(
-            select(ConversationState.name, ConversationState.state).where(
-                ConversationState.key == key_text
-            ),
-            select(cast(null(), String(64)), PersonState.data).where(
-                PersonState.user_id == user_id
-            ),
-        )
-        async with self._engine.connect() as connection:
-            if self._postgres:
-                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            rows = (await connection.execute(statement)).all()
+        async with outside_transaction(self._engine) as connection:
+            rows = (await connection.execute(_STATES, {"key": key_text, "user_id": user_id})).all()
         found = {}
         self._prefetched[user_id] = None
         for name, state in rows:

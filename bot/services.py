@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -57,7 +58,7 @@ class Services:
     def create(cls, settings: Settings) -> Services:
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
-        usage = UsageRecorder(sessions, settings.tz)
+        usage = UsageRecorder(sessions, settings.tz, batch_every=settings.usage_batch_seconds)
         search = SearchService(sessions, index_dir=settings.search_index_path)
         users = UserService(sessions, settings.admins)
         reminders = ReminderQueue(sessions, settings.reminder_offsets, settings.feedback_delay)
@@ -96,7 +97,13 @@ class Services:
 
     async def close(self, settle_within: float = 5.0) -> None:
         # questions answered just before the stop: their logs are being written
+        deadline = time.monotonic() + settle_within
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.answers.settled(), timeout=settle_within)
+            await asyncio.wait_for(self.answers.queued(), timeout=settle_within)
+        # then what the usage batch holds is written at once (one try)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self.usage.close(), timeout=max(0.1, deadline - time.monotonic())
+            )
         await self.answers.responder.close()
         await self.engine.dispose()

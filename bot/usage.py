@@ -38,6 +38,9 @@ statistics must not break what the patron is doing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import secrets
@@ -180,12 +183,112 @@ async def add_events(session: AsyncSession, tz: ZoneInfo, events: list[Event]) -
     return len(rows)
 
 
-class UsageRecorder:
-    """Writes usage events; ``services.usage`` in the bot."""
+#: how long a question's event waits to be written with the others of its batch
+BATCH_EVERY = 0.1
+#: events waiting at most; beyond (the database away for long) new ones are left out
+BATCH_LIMIT = 10_000
+#: after a failed batch, the next try (the events wait meanwhile)
+BATCH_RETRY = 1.0
 
-    def __init__(self, sessions: SessionFactory, tz: ZoneInfo | None = None) -> None:
+
+class UsageRecorder:
+    """Writes usage events; ``services.usage`` in the bot.
+
+    ``record`` writes at once. ``later`` is the write-behind of the hot path (every
+    question): the event joins a buffer written as one transaction ``BATCH_EVERY`` seconds
+    after the first of them, however many came meanwhile (under load a batch holds dozens,
+    written in four round trips instead of four each). ``close`` writes what waits (on
+    SIGTERM, before the engine goes); a SIGKILL loses what waited, at most the last
+    ``BATCH_EVERY`` seconds of questions (more only while the database is away: a failed
+    batch is kept, up to ``BATCH_LIMIT`` events, and tried again every ``BATCH_RETRY``).
+    """
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        tz: ZoneInfo | None = None,
+        *,
+        batch_every: float = BATCH_EVERY,
+        batch_limit: int = BATCH_LIMIT,
+    ) -> None:
         self._sessions = sessions
         self.tz = tz or ZoneInfo("Europe/Paris")
+        self._batch_every = batch_every
+        self._batch_limit = batch_limit
+        self._waiting: list[Event] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._written = asyncio.Event()  # set when nothing waits to be written
+        self._written.set()
+        self._closing = asyncio.Event()
+        self.left_out = 0  # events not kept because too many waited
+
+    def later(self, event: Event) -> None:
+        """Queues ``event`` for the next batch (never raises, never waits)."""
+        if event.kind not in EVENT_KINDS:
+            log.warning("unknown usage event kind %r ignored", event.kind)
+            return
+        if len(self._waiting) >= self._batch_limit:
+            self.left_out += 1
+            if self.left_out % 1000 == 1:
+                log.warning("usage events left out: %s waiting already", len(self._waiting))
+            return
+        if event.occurred_at is None:  # its time is when it happened, not when written
+            event = dataclasses.replace(event, occurred_at=utcnow())
+        self._waiting.append(event)
+        self._written.clear()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_soon(), name="plume-usage-flush")
+
+    async def _write_soon(self) -> None:
+        pause = self._batch_every
+        while self._waiting:
+            with contextlib.suppress(TimeoutError):  # the pause, cut short by close()
+                await asyncio.wait_for(self._closing.wait(), pause)
+            written = await self._write_waiting()
+            if self._closing.is_set():
+                break  # the stop's one last try
+            pause = self._batch_every if written else BATCH_RETRY
+        self._written.set()
+
+    async def _write_waiting(self) -> bool:
+        """One batch of what waits; False (and the events kept) when it could not be written."""
+        batch, self._waiting = self._waiting, []
+        if await self._store(batch):
+            return True
+        room = max(0, self._batch_limit - len(self._waiting))
+        self.left_out += max(0, len(batch) - room)
+        self._waiting[:0] = batch[:room]
+        return False
+
+    async def settled(self) -> None:
+        """Returns once every event queued so far is written (or given up)."""
+        await self._written.wait()
+
+    async def close(self) -> None:
+        """Writes what waits, at once, one last try (on stop; the caller bounds the wait)."""
+        self._closing.set()
+        writer = self._writer
+        if writer is not None and not writer.done():
+            await writer
+        elif self._waiting:
+            await self._write_waiting()
+        if self._waiting:
+            log.warning("%s usage events not written at the stop", len(self._waiting))
+        self._written.set()
+
+    async def _store(self, events: list[Event]) -> bool:
+        for attempt in range(2):
+            try:
+                async with self._sessions.begin() as session:
+                    await add_events(session, self.tz, events)
+                return True
+            except IntegrityError as error:  # someone was erased meanwhile; once more
+                if attempt:
+                    log.warning("%s usage events not recorded: %s", len(events), error)
+            except (SQLAlchemyError, OSError) as error:
+                log.warning("%s usage events not recorded: %s", len(events), error)
+                return False
+        return False
 
     async def record(
         self,
@@ -218,18 +321,7 @@ class UsageRecorder:
             answered,
             occurred_at,
         )
-        for attempt in range(2):
-            try:
-                async with self._sessions.begin() as session:
-                    await add_events(session, self.tz, [event])
-                return True
-            except IntegrityError as error:  # the person was erased meanwhile; once more
-                if attempt:
-                    log.warning("usage event %s not recorded: %s", kind, error)
-            except (SQLAlchemyError, OSError) as error:
-                log.warning("usage event %s not recorded: %s", kind, error)
-                return False
-        return False
+        return await self._store([event])
 
     # Convenience wrappers -------------------------------------------------------------
     async def question(
@@ -255,6 +347,33 @@ class UsageRecorder:
             raw_text=None if answered else raw_text,
             score=score,
             answered=answered,
+        )
+
+    def question_later(
+        self,
+        *,
+        user_id: int | None,
+        query: str,
+        raw_text: str,
+        answered: bool,
+        score: float | None = None,
+        subject_id: str | None = None,
+        media_type: str | None = None,
+        library_id: str | None = None,
+    ) -> None:
+        """``question``, written with the next batch (``later``)."""
+        self.later(
+            Event(
+                QUESTION,
+                user_id=user_id,
+                library_id=library_id,
+                media_type=media_type,
+                subject_id=subject_id,
+                query=query,
+                raw_text=None if answered else raw_text,
+                score=score,
+                answered=answered,
+            )
         )
 
     async def card_view(

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 
-from storage.db import SessionFactory
+from storage.db import SessionFactory, engine_of, execute_alone, outside_transaction
 from storage.models import ROLES, Library, User, utcnow
 
 PRIVILEGED_ROLES = ("staff", "coordinator", "admin")
@@ -52,6 +52,20 @@ def _person(user: User) -> Person:
     )
 
 
+#: what ``touch`` reads of the person behind every update (built once: SQLAlchemy finds its
+#: compiled form without working out the statement's cache key again)
+_TOUCHED = select(
+    User.id,
+    User.first_name,
+    User.language,
+    User.library_id,
+    User.role,
+    User.onboarded,
+    User.reachable,
+    User.last_seen_at,
+).where(User.telegram_id == bindparam("telegram_id"))
+
+
 class RoleError(ValueError):
     """A role change that is not allowed (unknown role, unknown user, last admin...)."""
 
@@ -69,6 +83,7 @@ def unreachable(telegram_ids: Iterable[int]) -> Any:
 class UserService:
     def __init__(self, sessions: SessionFactory, admins: tuple[int, ...] = ()) -> None:
         self._sessions = sessions
+        self._engine = engine_of(sessions)
         self._admins = frozenset(admins)
 
     async def touch(self, telegram_id: int, first_name: str, language: str) -> tuple[Person, bool]:
@@ -76,34 +91,65 @@ class UserService:
 
         ``language`` is only used for a new person: afterwards their choice in /settings wins.
         The flag tells when they just became an administrator through ``PLUME_ADMINS``.
+
+        Every update starts here, so the usual case is one read outside a transaction (the
+        columns, no ORM object); a write follows only when something changed (last seen at
+        most once a minute, a new first name, reachable again, a promotion), as one UPDATE
+        of those columns alone.
         """
-        promoted = False
+        async with outside_transaction(self._engine) as connection:
+            row = (await connection.execute(_TOUCHED, {"telegram_id": telegram_id})).first()
+        if row is None:
+            return await self._create(telegram_id, first_name, language)
         now = utcnow()
-        async with self._sessions.begin() as session:
-            user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
-            if user is None:
-                user = User(
-                    telegram_id=telegram_id,
-                    first_name=first_name[:200],
-                    language=language,
-                    role="admin" if telegram_id in self._admins else "patron",
-                    created_at=now,
-                    last_seen_at=now,
-                )
-                session.add(user)
-                await session.flush()
-                promoted = user.role == "admin"
-            else:
-                if telegram_id in self._admins and user.role != "admin":
-                    user.role = "admin"
-                    promoted = True
-                if user.last_seen_at + LAST_SEEN_GRANULARITY < now:
-                    user.last_seen_at = now
-                if not user.reachable:
-                    user.reachable = True  # they wrote to us, so they unblocked the bot
-                if first_name and user.first_name != first_name[:200]:
-                    user.first_name = first_name[:200]
-            return _person(user), promoted
+        changes: dict[str, object] = {}
+        if telegram_id in self._admins and row.role != "admin":
+            changes["role"] = "admin"
+        if row.last_seen_at + LAST_SEEN_GRANULARITY < now:
+            changes["last_seen_at"] = now
+        if not row.reachable:
+            changes["reachable"] = True  # they wrote to us, so they unblocked the bot
+        if first_name and row.first_name != first_name[:200]:
+            changes["first_name"] = first_name[:200]
+        if changes:
+            await execute_alone(
+                self._engine, update(User).where(User.id == row.id).values(changes)
+            )
+        person = Person(
+            id=row.id,
+            telegram_id=telegram_id,
+            first_name=first_name[:200] if "first_name" in changes else row.first_name,
+            language=row.language,
+            library_id=row.library_id,
+            role="admin" if "role" in changes else row.role,
+            onboarded=row.onboarded,
+            reachable=True,  # reachable again if it was not (above)
+        )
+        return person, "role" in changes
+
+    async def _create(
+        self, telegram_id: int, first_name: str, language: str
+    ) -> tuple[Person, bool]:
+        now = utcnow()
+        role = "admin" if telegram_id in self._admins else "patron"
+        values = {"first_name": first_name[:200], "language": language, "role": role}
+        (created,) = await execute_alone(
+            self._engine,
+            insert(User)
+            .values(telegram_id=telegram_id, created_at=now, last_seen_at=now, **values)
+            .returning(User.id, User.library_id, User.onboarded, User.reachable),
+        )
+        person = Person(
+            id=created.id,
+            telegram_id=telegram_id,
+            first_name=values["first_name"],
+            language=language,
+            library_id=created.library_id,
+            role=role,
+            onboarded=created.onboarded,
+            reachable=created.reachable,
+        )
+        return person, role == "admin"
 
     async def get(self, telegram_id: int) -> Person | None:
         async with self._sessions() as session:

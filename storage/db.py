@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, exc
+from sqlalchemy import Executable, event, exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -117,6 +118,25 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def engine_of(sessions: SessionFactory) -> AsyncEngine:
+    """The engine a session factory of :func:`session_factory` is bound to."""
+    bind = sessions.kw["bind"]
+    assert isinstance(bind, AsyncEngine)  # session_factory binds an engine, nothing else
+    return bind
+
+
+@contextlib.asynccontextmanager
+async def outside_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads of one statement each, outside any transaction: on PostgreSQL
+    an autocommit connection sends the statement alone, where a session sends BEGIN before
+    it and ROLLBACK after (three round trips, and the CPU of each, for one read). SQLite
+    opens no transaction for a read anyway. Nothing written through it can be rolled back."""
+    async with engine.connect() as connection:
+        if is_postgres(engine):
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
 def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -163,6 +183,19 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
             await connection.run_sync(_upgrade, revision)
     finally:
         await connection.close()
+
+
+async def execute_alone(engine: AsyncEngine, statement: Executable) -> list[Any]:
+    """One write that is a transaction by itself; the rows it returns (``RETURNING``). On
+    PostgreSQL an autocommit statement: one round trip, where a session sends BEGIN, the
+    statement and COMMIT (and runs the ORM's unit of work). Elsewhere BEGIN … COMMIT."""
+    if is_postgres(engine):
+        async with outside_transaction(engine) as connection:
+            result = await connection.execute(statement)
+            return list(result.all()) if result.returns_rows else []
+    async with engine.begin() as connection:
+        result = await connection.execute(statement)
+        return list(result.all()) if result.returns_rows else []
 
 
 def is_postgres(engine: AsyncEngine) -> bool:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Executable, bindparam, func, select
 
 from bot.answering.chat import ChatKind
 from bot.answering.judge import Pick
@@ -15,10 +16,48 @@ from bot.privacy.masking import mask
 from bot.search import SearchService, normalize
 from bot.usage import UsageRecorder
 from bot.users import Person
-from storage.db import SessionFactory
+from storage.db import SessionFactory, engine_of, outside_transaction
 from storage.models import MEDIA_TYPES, FaqEntry, Item, Library, Resource
 
 NEWEST_PAGE = 8
+
+# The reads of a card (a document and its resource), built once: SQLAlchemy then finds their
+# compiled form without working out the statement's cache key again for each answer.
+_FAQ_CARD = (
+    select(
+        FaqEntry.id,
+        FaqEntry.question,
+        FaqEntry.answer,
+        Resource.media_type,
+        Resource.url,
+        Resource.name,
+    )
+    .outerjoin(Resource, Resource.id == FaqEntry.resource_id)
+    .where(FaqEntry.id == bindparam("doc_id"))
+)
+_RESOURCE_CARD = select(
+    Resource.id,
+    Resource.name,
+    Resource.description,
+    Resource.media_type,
+    Resource.url,
+    Resource.access,
+).where(Resource.id == bindparam("doc_id"))
+_ITEM_CARD = (
+    select(
+        Item.id,
+        Item.title,
+        Item.media_type,
+        Item.creator,
+        Item.year,
+        Item.genres,
+        Resource.url,
+        Resource.access,
+        Resource.name,
+    )
+    .outerjoin(Resource, Resource.id == Item.resource_id)
+    .where(Item.id == bindparam("doc_id"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +131,7 @@ class AnswerService:
         encoder: Encoder | None = None,
     ) -> None:
         self._sessions = sessions
+        self._engine = engine_of(sessions)
         self._search = search
         self._usage = usage
         self.responder = Responder(sessions, search, encoder)
@@ -104,7 +144,8 @@ class AnswerService:
 
         A conversational message ("merci", "bonjour") is not a question: it is not logged.
         With ``log=False`` the caller logs it with ``log_question`` once the patron has the
-        reply: the log's writes (event and roll-ups) then add nothing to the wait.
+        reply: the log's writes (event and actor) then add nothing to the wait, and are made
+        for many questions at once.
         """
         question = " ".join(text.split())[:MAX_QUESTION_CHARS]
         decision = await self.responder.decide(question, person.library_id)
@@ -142,11 +183,22 @@ class AnswerService:
         )
 
     async def log_question(self, person: Person, answer: Answer) -> None:
-        """Records a question answered with ``log=False`` (never raises)."""
+        """Records a question answered with ``log=False`` (never raises): with the next batch
+        of the usage recorder's write-behind, not in a transaction of its own."""
         if answer.log is None:
             return
         try:
-            await self._write_log(person, answer.log)
+            record = answer.log
+            self._usage.question_later(
+                user_id=person.id,
+                query=record.query,
+                raw_text=record.raw_text,
+                answered=record.answered,
+                score=record.score,
+                subject_id=record.subject_id,
+                media_type=record.media_type,
+                library_id=person.library_id,
+            )
         finally:
             self._unlogged -= 1
             if self._unlogged <= 0:
@@ -154,7 +206,13 @@ class AnswerService:
                 self._settled.set()
 
     async def settled(self) -> None:
-        """Returns once every question answered so far is logged (for tests and shutdown)."""
+        """Returns once every question answered so far is logged (written) in the database."""
+        await self.queued()
+        await self._usage.settled()
+
+    async def queued(self) -> None:
+        """Returns once every question answered so far has its log in the usage recorder's
+        batch (on stop: then the recorder writes what it holds at once)."""
         await self._settled.wait()
 
     async def _write_log(self, person: Person, record: QuestionLog) -> None:
@@ -182,55 +240,60 @@ class AnswerService:
         return card
 
     async def card(self, kind: str, doc_id: str) -> Card | None:
-        async with self._sessions() as session:
-            if kind == "faq":
-                faq = await session.get(FaqEntry, doc_id)
-                if faq is None:
-                    return None
-                resource = (
-                    await session.get(Resource, faq.resource_id) if faq.resource_id else None
-                )
-                return Card(
-                    "faq",
-                    faq.id,
-                    faq.question,
-                    faq.answer,
-                    media_type=resource.media_type if resource else None,
-                    url=resource.url if resource else "",
-                    resource_name=resource.name if resource else "",
-                )
-            if kind == "resource":
-                resource = await session.get(Resource, doc_id)
-                if resource is None:
-                    return None
-                return Card(
-                    "resource",
-                    resource.id,
-                    resource.name,
-                    resource.description,
-                    media_type=resource.media_type,
-                    url=resource.url,
-                    access=resource.access,
-                    resource_name=resource.name,
-                )
-            if kind == "item":
-                item = await session.get(Item, doc_id)
-                if item is None:
-                    return None
-                resource = await session.get(Resource, item.resource_id)
-                return Card(
-                    "item",
-                    item.id,
-                    item.title,
-                    media_type=item.media_type,
-                    url=resource.url if resource else "",
-                    creator=item.creator,
-                    year=item.year,
-                    genres=tuple(g for g in item.genres.split(";") if g),
-                    access=resource.access if resource else "",
-                    resource_name=resource.name if resource else "",
-                )
+        """The card of a document. Every answer shows one, so it is one read (the document's
+        columns and its resource's, joined), outside a transaction."""
+        if kind == "faq":
+            faq = await self._first(_FAQ_CARD, doc_id)
+            if faq is None:
+                return None
+            faq_id, question, text, media_type, url, resource_name = faq
+            return Card(
+                "faq",
+                faq_id,
+                question,
+                text,
+                media_type=media_type,
+                url=url or "",
+                resource_name=resource_name or "",
+            )
+        if kind == "resource":
+            resource = await self._first(_RESOURCE_CARD, doc_id)
+            if resource is None:
+                return None
+            resource_id, name, description, media_type, url, access = resource
+            return Card(
+                "resource",
+                resource_id,
+                name,
+                description,
+                media_type=media_type,
+                url=url,
+                access=access,
+                resource_name=name,
+            )
+        if kind == "item":
+            item = await self._first(_ITEM_CARD, doc_id)
+            if item is None:
+                return None
+            item_id, title, media_type, creator, year, genres, url, access, resource_name = item
+            return Card(
+                "item",
+                item_id,
+                title,
+                media_type=media_type,
+                url=url or "",
+                creator=creator,
+                year=year,
+                genres=tuple(g for g in genres.split(";") if g),
+                access=access or "",
+                resource_name=resource_name or "",
+            )
         return None
+
+    async def _first(self, statement: Executable, doc_id: str) -> tuple[Any, ...] | None:
+        async with outside_transaction(self._engine) as connection:
+            row = (await connection.execute(statement, {"doc_id": doc_id})).first()
+        return None if row is None else tuple(row)
 
     async def shelves(self) -> list[tuple[str, int]]:
         """Media types that have resources, with how many, in the usual order."""

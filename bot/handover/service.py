@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from bot.i18n import translator
@@ -24,7 +24,7 @@ from bot.outbox import UNREACHABLE, URGENT, Settled, enqueue
 from bot.privacy.masking import mask
 from bot.privacy.service import pseudonym
 from bot.users import Person, UserService
-from storage.db import AsyncSession, SessionFactory, affected
+from storage.db import AsyncSession, SessionFactory, affected, engine_of, execute_alone
 from storage.models import HandoverMessage, HandoverQuestion, Library, User, utcnow
 
 MAX_TEXT = 3500
@@ -112,16 +112,19 @@ class HandoverService:
 
     async def draft(self, person: Person, text: str) -> int:
         """Keeps an unanswered question so the patron can choose to pass it on."""
-        async with self._sessions.begin() as session:
-            question = HandoverQuestion(
+        # every question without an answer makes one: a single statement, no ORM object
+        (row,) = await execute_alone(
+            engine_of(self._sessions),
+            insert(HandoverQuestion)
+            .values(
                 user_id=person.id,
                 library_id=person.library_id,
                 text=mask(text)[:MAX_TEXT],  # librarians need the question, not the details
                 state="draft",
             )
-            session.add(question)
-            await session.flush()
-            return question.id
+            .returning(HandoverQuestion.id),
+        )
+        return int(row.id)
 
     async def submit(self, person: Person, question_id: int) -> Submitted | None:
         """The patron's draft becomes pending, for the staff it names; None if it is not
