@@ -106,7 +106,9 @@ def _without_nul(
     dropped from what is written or looked for, instead of failing the statement."""
     if not parameters:
         return statement, parameters
-    if executemany:
+    # several rows: a list of rows; but a batch of INSERT … RETURNING rows (SQLAlchemy's
+    # "insertmanyvalues") comes as one statement whose values are flat, still "executemany"
+    if executemany and isinstance(parameters[0], dict | tuple | list):
         if any(_has_nul(row) for row in parameters):
             parameters = type(parameters)(_scrub(row) for row in parameters)
     elif _has_nul(parameters):
