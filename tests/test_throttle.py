@@ -75,7 +75,8 @@ async def test_a_chat_waiting_for_its_turn_does_not_hold_up_the_others() -> None
     began = time.monotonic()
     same_chat = asyncio.create_task(throttle.acquire(7))
     others = await asyncio.gather(*(throttle.acquire(chat) for chat in range(10, 20)))
-    assert max(others) - began < 0.2
+    # the others are not held up for chat 7's 0.5 s (a loaded machine is slow: 0.21 s seen)
+    assert max(others) - began < 0.4
     assert await same_chat - began >= 0.45
 
 
