@@ -40,7 +40,10 @@ SPACE: dict[str, tuple[float, float]] = {
     "semantic_ceiling": (0.6, 0.85),
     "semantic_alone": (0.45, 0.8),
     "answer": (0.35, 0.6),
-    "suggest": (0.2, 0.35),
+    "sure": (0.5, 0.8),
+    "answer_margin": (0.0, 0.25),
+    "suggest": (0.05, 0.35),
+    "see_also": (0.1, 0.35),
     "item_min_coverage": (0.55, 0.9),
     "common_word_factor": (0.3, 0.7),
     "agreement": (0.3, 0.8),
@@ -49,6 +52,9 @@ SPACE: dict[str, tuple[float, float]] = {
     "both_first": (0.4, 0.6),
     "both_first_lexical": (0.0, 0.2),
     "both_first_cosine": (0.4, 0.6),
+    "clear_nearest": (0.4, 0.7),
+    "clear_nearest_cosine": (0.45, 0.7),
+    "clear_nearest_lead": (0.05, 0.3),
 }
 
 
@@ -57,12 +63,14 @@ class Recording(Responder):
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.found: dict[tuple[str, tuple[str, ...]], list[Found]] = {}
+        self.found: dict[tuple[str, tuple[str, ...], str | None], list[Found]] = {}
 
-    async def _found(self, text: str, sentences: tuple[str, ...]) -> list[Found]:
-        key = (text, sentences)
+    async def _found(
+        self, text: str, sentences: tuple[str, ...], typed: str | None = None
+    ) -> list[Found]:
+        key = (text, sentences, typed)
         if key not in self.found:
-            self.found[key] = await super()._found(text, sentences)
+            self.found[key] = await super()._found(text, sentences, typed)
         return self.found[key]
 
 
@@ -88,6 +96,7 @@ def line(name: str, f: dict[str, float]) -> str:
 def sample(rng: random.Random) -> Params:
     values = {name: rng.uniform(low, high) for name, (low, high) in SPACE.items()}
     values["lexical_weight"] = 1 - values["semantic_weight"]
+    values["sure"] = max(values["sure"], values["answer"])
     values = {k: round(v, 3) for k, v in values.items()}
     return dataclasses.replace(DEFAULT, **values)
 

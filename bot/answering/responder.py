@@ -187,7 +187,10 @@ class Responder:
                 return Decision(
                     query, "answer", reduced.text, answer=pick, results=[pick], about_library=True
                 )
-        verdict = await self._best_verdict(reduced.text, reduced.sentences)
+        # "Au revoir là-haut" is a title before it is a farewell: a short message that lost
+        # its politeness is also read as typed, and the surer reading wins
+        typed = text if reduced.text != text and not reduced.sentences else None
+        verdict = await self._best_verdict(reduced.text, reduced.sentences, typed)
         if place.elsewhere and verdict.kind == "answer":
             # "horaires de la piscine": neither the FAQ on the libraries' hours nor the
             # album "La piscine" answers it; they stay as leads
@@ -205,9 +208,14 @@ class Responder:
             about_library=place.about_library,
         )
 
-    async def _found(self, text: str, sentences: tuple[str, ...]) -> list[Found]:
-        """What the search and the semantic signal find for each reading of the message."""
+    async def _found(
+        self, text: str, sentences: tuple[str, ...], typed: str | None = None
+    ) -> list[Found]:
+        """What the search and the semantic signal find for each reading of the message
+        (``typed``: the message as typed, when its politeness was stripped)."""
         candidates = [text, *sentences]
+        if typed is not None and typed not in candidates:
+            candidates.append(typed)
         index = self._search.index
         if sentences and index is not None:  # a long message: its known words alone too
             known = " ".join(index.known_words(text))
@@ -219,12 +227,15 @@ class Responder:
             for candidate, near in zip(candidates, similar, strict=True)
         ]
 
-    async def _best_verdict(self, text: str, sentences: tuple[str, ...]) -> Verdict:
+    async def _best_verdict(
+        self, text: str, sentences: tuple[str, ...], typed: str | None = None
+    ) -> Verdict:
         best: Verdict | None = None
+        best_key = (0.0, 0)
         # the readings of a long message (its sentences, its known words) are parts of a
         # question: each is judged as one, whatever its own shape
         shaped = bool(sentences) or question_shaped(text)
-        for found in await self._found(text, sentences):
+        for found in await self._found(text, sentences, typed):
             verdict = judge(
                 found.candidate,
                 found.hits,
@@ -233,7 +244,10 @@ class Responder:
                 params=self.params,
                 shaped=shaped,
             )
-            if best is None or verdict.confidence > best.confidence:
-                best = verdict
+            # of two readings as sure, the one that explains more of the message ("Au
+            # revoir là-haut" finds "Là-haut" as surely as "Au revoir là-haut")
+            key = (verdict.confidence, len(WORD_RE.findall(found.candidate)))
+            if best is None or key > best_key:
+                best, best_key = verdict, key
         assert best is not None
         return best

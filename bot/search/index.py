@@ -63,7 +63,9 @@ QUESTION_TYPE_PRIOR = np.array([1.0, 0.93, 0.85], dtype=np.float32)
 CATEGORY_TYPE_PRIOR = np.array([1.0, 1.0, 0.6], dtype=np.float32)
 CATEGORY_FLOOR = 0.5  # least score of a resource of the media a question names alone
 _RESOURCE_CODE = DOC_TYPES.index("resource")
+_ITEM_CODE = DOC_TYPES.index("item")
 MEDIA_MATCH, MEDIA_NONE, MEDIA_OTHER = 1.0, 0.9, 0.8
+WHOLE_MATCH = 0.999  # a coverage this close to 1 is whole (float32 sums)
 
 _UNIQUE_TEXT_FIELDS = frozenset({Field.TITLE, Field.DESCRIPTION, Field.BODY})
 _PHRASE_PART_CODE = int(PHRASE_PART_FIELD)
@@ -322,6 +324,7 @@ def assemble_index(
 class _Slot:
     weight: float  # what the slot is worth in the query
     variants: list[tuple[int, float]]  # (term id, quality)
+    media: bool = False  # a media word ("film", "magazine")
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,7 +481,7 @@ class SearchIndex:
                 weight *= SOFT_WEIGHT
             elif token.term in media_terms and has_content:
                 weight *= MEDIA_WORD_WEIGHT
-            slots.append(_Slot(weight, variants))
+            slots.append(_Slot(weight, variants, token.term in media_terms))
         # "ya des mangas ?" names a kind of media, not a title: its resource answers it
         # ("combien de films ?" asks about them: the FAQ does).
         category = has_subject and not has_content and not analysis.interrogative
@@ -507,19 +510,23 @@ class SearchIndex:
         start, end = self._offsets[term_id], self._offsets[term_id + 1]
         return self._post_rows[start:end], self._post_fields[start:end]
 
-    def _accumulate(self, slots: list[_Slot]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per row: the weighted matches of the slots, and the title and creator weights found."""
+    def _accumulate(
+        self, slots: list[_Slot]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Per row: the weighted matches of the slots, the title and creator weights found,
+        and the part of the matches that media words made (None without media words)."""
         size = self.row_count
         found = np.zeros(size, dtype=np.float32)
         in_title = np.zeros(size, dtype=np.float32)
         in_creator = np.zeros(size, dtype=np.float32)
+        by_media: np.ndarray | None = None
         term_weight = self._term_weight
         for slot in slots:
             if not slot.variants:
                 continue
             base = self._slot_base(slot.variants)
             scale = slot.weight / base
-            single = len(slot.variants) == 1
+            single = len(slot.variants) == 1 and not slot.media
             if single:
                 best, best_title, best_creator = found, in_title, in_creator
             else:
@@ -545,7 +552,9 @@ class SearchIndex:
                 found += best
                 in_title += best_title
                 in_creator += best_creator
-        return found, in_title, in_creator
+            if slot.media:
+                by_media = best if by_media is None else by_media + best
+        return found, in_title, in_creator, by_media
 
     @staticmethod
     def _cover(found: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -568,7 +577,7 @@ class SearchIndex:
         total = sum(slot.weight for slot in slots)
         if not slots or total <= 0:
             return []
-        found, in_title, in_creator = self._accumulate(slots)
+        found, in_title, in_creator, by_media = self._accumulate(slots)
         rows = np.flatnonzero(found)
         if media_type is not None:
             if media_type not in self._media_names:
@@ -578,20 +587,39 @@ class SearchIndex:
             return []
         title_cover = self._cover(in_title[rows], self._row_title_weight[rows])
         creator_cover = self._cover(in_creator[rows], self._row_creator_weight[rows])
+        named = any(slot.variants and not slot.media for slot in slots)
+        hinted = np.zeros(len(rows), dtype=bool)
+        hint = media_type is None and wanted_media in self._media_names
+        if hint:
+            hinted = self._row_media[rows] == self._media_names.index(wanted_media)
+        matched = found[rows]
+        if by_media is not None and named and hinted.any():
+            # "le magazine L'Histoire": a magazine is what "magazine" asks for, whether or not
+            # the word is in its record: for a work of the media the question names whose
+            # whole title the question names, its media words count as found in full
+            # ("ya des mangas ?" names no work; "how long can I keep an ebook" no title)
+            media_weight = sum(slot.weight for slot in slots if slot.media)
+            credited = hinted & (title_cover >= WHOLE_MATCH) & (self._row_type[rows] == _ITEM_CODE)
+            matched = np.where(credited, matched - by_media[rows] + media_weight, matched)
+        coverage = np.minimum(matched / total, 1.0)
+        # A question that is a whole title and nothing else ("Chanson douce") names that
+        # work: its media word is part of the title, not a hint against the novel.
+        # (Not when it names only a media: "ya des mangas ?" asks for the e-books, not the album
+        # "Manga".)
+        whole_title = (title_cover >= WHOLE_MATCH) & (coverage >= WHOLE_MATCH) & named
         # Naming the creator fully is as precise as naming the title ("films de Kurosawa"),
         # but of two works of one creator the title that the question covers best wins.
         title_cover = (1 - TITLE_TIE_SHARE) * np.maximum(title_cover, creator_cover) + (
             TITLE_TIE_SHARE * title_cover
         )
-        coverage = found[rows] / total
         scores = coverage * ((1 - TITLE_SHARE) + TITLE_SHARE * title_cover)
         scores *= self._row_boost[rows] * analysed.priors[self._row_type[rows]]
-        if wanted_media is not None and media_type is None and wanted_media in self._media_names:
+        if hint:
+            assert wanted_media is not None
             media = self._row_media[rows]
             code = self._media_names.index(wanted_media)
-            scores *= np.where(
-                media == code, MEDIA_MATCH, np.where(media == 0, MEDIA_NONE, MEDIA_OTHER)
-            ).astype(np.float32)
+            factor = np.where(hinted, MEDIA_MATCH, np.where(media == 0, MEDIA_NONE, MEDIA_OTHER))
+            scores *= np.where(whole_title, MEDIA_MATCH, factor).astype(np.float32)
             if analysed.category:
                 # The resources of that media answer it, even through a weak related word
                 # ("mangas" finds the e-books only as "bd").

@@ -145,6 +145,12 @@ ITEMS = [
     _item("press-monde", "press", "Le Monde", "", "presse"),
     _item("press-geo", "press", "Géo : un nouveau monde, la Terre", "", "presse"),
     _item("press-cuisine", "press", "Cuisine actuelle", "", "presse"),
+    _item("press-histoire", "press", "L'Histoire", "", "presse"),
+    _item(
+        "press-histoire-junior", "press", "Histoire junior : le magazine d'histoire", "", "presse"
+    ),
+    _item("ebook-chanson", "ebook", "Chanson douce / Leïla Slimani", "Slimani, Leïla", "roman"),
+    _item("music-chansons", "music", "Balladines et chansons douces", "Berthet, Anne", "album"),
     _item("music-enfantillages", "music", "Enfantillages", "Aldebert", "album"),
     _item("music-enfantillages2", "music", "Enfantillages 2", "Aldebert", "album"),
     _item("music-10ans", "music", "10 ans d'enfantillages", "Aldebert", "album"),
@@ -152,6 +158,8 @@ ITEMS = [
     _item("music-manga", "music", "Manga", "Andrade, Mayra", "album"),
     _item("music-free", "music", "Free", "Gaines, Rosie", "album"),
     _item("video-loup", "video", "Le dernier loup", "Annaud, Jean-Jacques", "film"),
+    _item("video-revoir", "video", "Au revoir là-haut", "Dupontel, Albert", "film"),
+    _item("video-lahaut", "video", "Là-haut", "Docter, Pete", "film"),
     _item("game-mario", "game", "Mario Kart 8 Deluxe", "", "course", "2017"),
     _item("game-zelda", "game", "The Legend of Zelda: Breath of the Wild", "", "aventure", "2017"),
 ]

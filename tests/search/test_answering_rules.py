@@ -7,6 +7,9 @@ import pytest
 from bot.answering.chat import ChatKind, classify
 from bot.answering.places import LibraryNames, LibraryRef, place_question
 from bot.answering.reduce import reduce_message
+from bot.answering.responder import Responder
+from bot.search import SearchService
+from storage.db import SessionFactory
 
 LIBRARIES = LibraryNames(
     [
@@ -121,3 +124,18 @@ def test_other_questions_are_not_about_a_library(text: str) -> None:
 )
 def test_hours_or_address_of_another_place(text: str, elsewhere: bool) -> None:
     assert place_question(text, LIBRARIES).elsewhere is elsewhere
+
+
+async def test_a_title_that_opens_like_politeness_is_read_as_typed(
+    catalogue_db: SessionFactory,
+) -> None:
+    # "Au revoir" opens the title: stripped as a farewell, the rest ("là-haut") is another
+    # film; the message as typed is read too, and explains more of it
+    search = SearchService(catalogue_db)
+    await search.reload()
+    responder = Responder(catalogue_db, search, None)
+    decision = await responder.decide("Au revoir là-haut")
+    assert decision.answer is not None and decision.answer.id == "video-revoir"
+    assert (await responder.decide("au revoir !")).kind == "chat"
+    found = await responder.decide("bonjour, vous avez intouchables ?")
+    assert found.answer is not None and found.answer.id == "video-intouchables"

@@ -26,7 +26,7 @@ def test_one_common_word_never_makes_an_item_answer() -> None:
 
 def test_an_item_covering_half_the_question_is_not_an_answer() -> None:
     verdict = judge("horaires de la piscine", [item(0.47, coverage=0.5)])
-    assert verdict.kind == "none"
+    assert verdict.kind == "suggest" and verdict.answer is None
 
 
 def test_a_question_shaped_as_one_leans_to_the_faq() -> None:
@@ -80,3 +80,22 @@ def test_a_sentence_of_a_long_message_is_judged_as_a_question() -> None:
 
 def test_nothing_found_is_none() -> None:
     assert judge("asdfgh", []).kind == "none"
+
+
+def test_two_close_candidates_are_leads_not_an_answer() -> None:
+    # 0.55 would be an answer alone; a second at 0.5 makes it a coin toss: both are shown
+    close = judge("un titre", [item(0.55, id="a"), item(0.5, id="b")])
+    assert close.kind == "suggest" and [p.id for p in close.others] == ["a", "b"]
+    ahead = judge("un titre", [item(0.55, id="a"), item(0.35, id="b")])
+    assert ahead.kind == "answer" and ahead.answer and ahead.answer.id == "a"
+    # a sure one is the answer whatever the second scores
+    sure = judge("un titre", [item(0.65, id="a"), item(0.62, id="b")])
+    assert sure.kind == "answer" and sure.answer and sure.answer.id == "a"
+
+
+def test_weak_candidates_are_leads_and_only_fair_ones_see_also() -> None:
+    weak = judge("une question", [faq(0.15, id="faq-a"), faq(0.05, id="faq-b")])
+    assert weak.kind == "suggest" and [p.id for p in weak.others] == ["faq-a"]
+    answered = judge("une question", [faq(0.9, id="faq-a"), faq(0.25, id="faq-b"),
+                                      faq(0.15, id="faq-c")])  # fmt: skip
+    assert answered.kind == "answer" and [p.id for p in answered.others] == ["faq-b"]

@@ -45,3 +45,17 @@ def test_media_type_filter_is_strict(index: SearchIndex) -> None:
     assert hits and all(h.media_type == "ebook" for h in hits)
     assert hits[0].id == "ebook-hp2"
     assert index.search("harry potter", media_type="no-such-type") == []
+
+
+def test_a_magazine_named_by_its_title_is_that_magazine(index: SearchIndex) -> None:
+    # "magazine" is what a magazine is, whether or not the word is in its record: the title
+    # named whole comes before a longer one that has both words
+    hits = index.search("le magazine L'Histoire", limit=3)
+    assert hits[0].id == "press-histoire", hits
+
+
+def test_a_whole_title_is_not_moved_by_the_media_word_inside_it(index: SearchIndex) -> None:
+    # "chanson" hints at music, but "Chanson douce" is the novel's whole title
+    assert index.search("Chanson douce", limit=3)[0].id == "ebook-chanson"
+    # naming only a kind of media still finds its resource, not an album called so
+    assert index.search("vous avez des mangas ?")[0].id == "res-ebooks"
