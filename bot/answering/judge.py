@@ -197,13 +197,13 @@ def fuse(
     """The candidates of both signals with their fused confidence, best first."""
     cosine = {(s.type, s.id): s.cosine for s in similar}
     nearest = max(similar, key=lambda s: s.cosine, default=None)
-    runner_up = max(
-        (s.cosine for s in similar if nearest is not None and s is not nearest), default=0.0
-    )
+    # with no second to compare with (a catalogue of one entry), nothing is clearly nearest
+    runner_up = max((s.cosine for s in similar if s is not nearest), default=None)
     # the one entry far nearer in meaning than any other (``CLEAR_NEAREST``), if there is one
     clear: tuple[str, str] | None = None
     if (
         nearest is not None
+        and runner_up is not None
         and nearest.cosine >= params.clear_nearest_cosine
         and nearest.cosine - runner_up >= params.clear_nearest_lead
     ):

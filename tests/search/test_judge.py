@@ -99,3 +99,15 @@ def test_weak_candidates_are_leads_and_only_fair_ones_see_also() -> None:
     answered = judge("une question", [faq(0.9, id="faq-a"), faq(0.25, id="faq-b"),
                                       faq(0.15, id="faq-c")])  # fmt: skip
     assert answered.kind == "answer" and [p.id for p in answered.others] == ["faq-b"]
+
+
+def test_an_entry_far_nearer_in_meaning_than_any_other_is_an_answer() -> None:
+    nearest = Similar("faq", "faq-qui", "Qui peut utiliser le service ?", None, 0.64)
+    far = Similar("faq", "faq-acces", "Comment accéder ?", None, 0.38)
+    clear = judge("can my 8 year old have his own account", [], [nearest, far])
+    assert clear.kind == "answer" and clear.answer and clear.answer.id == "faq-qui"
+    # as near, but another entry close behind: leads
+    close = Similar("faq", "faq-acces", "Comment accéder ?", None, 0.58)
+    assert judge("can my 8 year old have his own account", [], [nearest, close]).kind == (
+        "suggest"
+    )
