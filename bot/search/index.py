@@ -45,6 +45,7 @@ it nothing matches well and the bot says so (or hands over to a librarian)."""
 MAX_QUERY_CHARS = 300
 MAX_QUERY_TOKENS = 12
 MAX_FUZZY_TOKENS = 8
+MIN_JOINED_PART = 3  # "spiderman" is read "spider man", "lahaut" stays one word
 FUZZY_BELOW_DF = 3  # a word this rare in the index may be a typo of a commoner one
 
 SOFT_WEIGHT = 0.3  # question words ("comment", "combien"...)
@@ -450,10 +451,53 @@ class SearchIndex:
                     best[term_id] = quality
         return list(best.items())
 
+    def _split_joined(self, tokens: tuple[QueryToken, ...]) -> tuple[QueryToken, ...]:
+        """Words written as one that the catalogue writes as two ("spiderman" for
+        "Spider-Man", "harrypotter"): a word the index does not know, made of two words it
+        does (each of ``MIN_JOINED_PART`` letters or more), is read as those two."""
+        if all(self._term_ids.get(t.term) is not None or not t.surface for t in tokens):
+            return tokens
+        out: list[QueryToken] = []
+        for token in tokens:
+            word = token.surface
+            if (
+                word is None
+                or token.soft
+                or len(word) < 2 * MIN_JOINED_PART
+                or not word.isalpha()
+                or token.term in self._term_ids
+                or token.term in self._lexicon.translations
+            ):
+                out.append(token)
+                continue
+            # a typo of a known word ("asterics") is that word, not two others
+            parts = () if self._vocabulary.typos(word) else self._joined_parts(word)
+            out.extend(parts or (token,))
+        return tuple(out)
+
+    def _joined_parts(self, word: str) -> tuple[QueryToken, ...]:
+        best: tuple[QueryToken, ...] = ()
+        best_weight = 0.0
+        for cut in range(MIN_JOINED_PART, len(word) - MIN_JOINED_PART + 1):
+            parts = []
+            for part in (word[:cut], word[cut:]):
+                terms = self._analyzer.terms(part)
+                term_id = self._term_ids.get(terms[0]) if len(terms) == 1 else None
+                if term_id is None:
+                    break
+                weight = float(self._term_weight[term_id])
+                parts.append((QueryToken(terms[0], part, False), weight))
+            else:
+                # of several cuts, the one whose weaker word is the rarer
+                weakest = min(w for _, w in parts)
+                if weakest > best_weight:
+                    best, best_weight = tuple(t for t, _ in parts), weakest
+        return best
+
     def _slots(self, query: str) -> _Query:
         """The slots of a question, the media type it asks for, and how to weigh types."""
         analysis = self._analyzer.analyze_query(query[:MAX_QUERY_CHARS])
-        tokens = analysis.tokens[:MAX_QUERY_TOKENS]
+        tokens = self._split_joined(analysis.tokens)[:MAX_QUERY_TOKENS]
         media_terms = self._lexicon.media_terms
         question_like = analysis.question_like
         content = [t for t in tokens if not t.soft and t.term not in media_terms]

@@ -160,6 +160,7 @@ ITEMS = [
     _item("video-loup", "video", "Le dernier loup", "Annaud, Jean-Jacques", "film"),
     _item("video-revoir", "video", "Au revoir là-haut", "Dupontel, Albert", "film"),
     _item("video-lahaut", "video", "Là-haut", "Docter, Pete", "film"),
+    _item("video-spiderman", "video", "Spider-Man", "Raimi, Sam", "film"),
     _item("game-mario", "game", "Mario Kart 8 Deluxe", "", "course", "2017"),
     _item("game-zelda", "game", "The Legend of Zelda: Breath of the Wild", "", "aventure", "2017"),
 ]

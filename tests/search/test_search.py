@@ -151,3 +151,11 @@ def test_availability_and_volume_words_weigh_little(index: SearchIndex) -> None:
     asked = index.search("dispo l'arabe du futur tome 1 ?")[0]
     assert asked.id == full.id == "ebook-arabe"
     assert asked.coverage > 0.8, asked
+
+
+def test_a_title_written_as_one_word_is_found(index: SearchIndex) -> None:
+    # the catalogue writes "Spider-Man", patrons "spiderman"
+    hits = index.search("spiderman")
+    assert hits and hits[0].id == "video-spiderman" and hits[0].score >= ANSWER_THRESHOLD
+    # a typo of one known word stays that word, not two others
+    assert index.search("harry poter")[0].id in ("video-hp2", "video-hp3", "ebook-hp2")
