@@ -480,6 +480,7 @@ class SearchIndex:
         best_weight = 0.0
         for cut in range(MIN_JOINED_PART, len(word) - MIN_JOINED_PART + 1):
             parts = []
+            titles: list[np.ndarray] = []
             for part in (word[:cut], word[cut:]):
                 terms = self._analyzer.terms(part)
                 term_id = self._term_ids.get(terms[0]) if len(terms) == 1 else None
@@ -487,7 +488,13 @@ class SearchIndex:
                     break
                 weight = float(self._term_weight[term_id])
                 parts.append((QueryToken(terms[0], part, False), weight))
+                rows, fields = self._postings(term_id)
+                titles.append(rows[fields == Field.TITLE])
             else:
+                # the two words must stand together in some title ("Spider-Man"): a French
+                # word the catalogue lacks ("entrainer") is not "ent" and "rainer"
+                if not len(np.intersect1d(titles[0], titles[1], assume_unique=False)):
+                    continue
                 # of several cuts, the one whose weaker word is the rarer
                 weakest = min(w for _, w in parts)
                 if weakest > best_weight:
