@@ -41,7 +41,7 @@ from bot.counter.service import import_usage
 from bot.reporting.report import build_report
 from bot.stats.period import Period
 from bot.stats.queries import StatsService
-from bot.usage import UsageRecorder
+from bot.usage import UsageRecorder, question_event
 from storage.db import create_engine, migrate, session_factory
 from storage.models import (
     MEDIA_TYPES,
@@ -375,8 +375,10 @@ async def write_cost(engine: AsyncEngine, n: int = 300) -> tuple[float, float]:
     moment = dt.datetime(YEAR - 1, 6, 1, tzinfo=dt.UTC)  # outside the year measured
     started = time.perf_counter()
     for _ in range(n):
-        await recorder.question(
-            user_id=user, query="x", raw_text="x", answered=True, library_id=LIBRARIES[0]
+        await recorder.write(
+            question_event(
+                user_id=user, query="x", raw_text="x", answered=True, library_id=LIBRARIES[0]
+            )
         )
     plume = (time.perf_counter() - started) / n * 1000
     day = moment.date()

@@ -58,7 +58,7 @@ from bot.answering.service import AnswerService
 from bot.importer.service import Importer
 from bot.search import SearchService, detect_media_type
 from bot.search.loader import load_documents
-from bot.usage import UsageRecorder
+from bot.usage import UsageRecorder, question_event
 from bot.users import UserService
 from storage.db import create_engine, migrate, session_factory
 from storage.models import UsageEvent, utcnow
@@ -392,8 +392,10 @@ async def run(args: argparse.Namespace) -> int:
 
     # -- the logging of a question ----------------------------------------------------------
     log_ms = await time_async(
-        lambda q: usage.question(
-            user_id=person.id, query=q, raw_text=q, answered=False, score=0.1, subject_id="x"
+        lambda q: usage.write(
+            question_event(
+                user_id=person.id, query=q, raw_text=q, answered=False, score=0.1, subject_id="x"
+            )
         ),
         queries[:200],
     )
@@ -416,7 +418,7 @@ async def run(args: argparse.Namespace) -> int:
             )
 
     insert_ms = await time_async(plain_insert, queries[:200])
-    print(row("logging a question (usage.question)", percentiles(log_ms), len(log_ms)))
+    print(row("logging a question (usage.write)", percentiles(log_ms), len(log_ms)))
     print(row("baseline: one plain INSERT", percentiles(insert_ms), len(insert_ms)))
 
     # -- rapidfuzz baselines ----------------------------------------------------------------

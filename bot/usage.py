@@ -183,6 +183,31 @@ async def add_events(session: AsyncSession, tz: ZoneInfo, events: list[Event]) -
     return len(rows)
 
 
+def question_event(
+    *,
+    user_id: int | None,
+    query: str,
+    raw_text: str,
+    answered: bool,
+    score: float | None = None,
+    subject_id: str | None = None,
+    media_type: str | None = None,
+    library_id: str | None = None,
+) -> Event:
+    """A question's event; the raw text is kept only when it went unanswered."""
+    return Event(
+        QUESTION,
+        user_id=user_id,
+        library_id=library_id,
+        media_type=media_type,
+        subject_id=subject_id,
+        query=query,
+        raw_text=None if answered else raw_text,
+        score=score,
+        answered=answered,
+    )
+
+
 #: how long a question's event waits to be written with the others of its batch
 BATCH_EVERY = 0.1
 #: events waiting at most; beyond (the database away for long) new ones are left out
@@ -306,9 +331,6 @@ class UsageRecorder:
     ) -> bool:
         """Stores one event; False (and a log line) when it could not be stored. An event
         of someone who is not a patron is left out (True: nothing went wrong)."""
-        if kind not in EVENT_KINDS:
-            log.warning("unknown usage event kind %r ignored", kind)
-            return False
         event = Event(
             kind,
             user_id,
@@ -321,61 +343,16 @@ class UsageRecorder:
             answered,
             occurred_at,
         )
+        return await self.write(event)
+
+    async def write(self, event: Event) -> bool:
+        """``record`` of a built event, at once (``later`` is its write-behind twin)."""
+        if event.kind not in EVENT_KINDS:
+            log.warning("unknown usage event kind %r ignored", event.kind)
+            return False
         return await self._store([event])
 
-    # Convenience wrappers -------------------------------------------------------------
-    async def question(
-        self,
-        *,
-        user_id: int | None,
-        query: str,
-        raw_text: str,
-        answered: bool,
-        score: float | None = None,
-        subject_id: str | None = None,
-        media_type: str | None = None,
-        library_id: str | None = None,
-    ) -> bool:
-        """A question; the raw text is kept only when it went unanswered."""
-        return await self.record(
-            QUESTION,
-            user_id=user_id,
-            library_id=library_id,
-            media_type=media_type,
-            subject_id=subject_id,
-            query=query,
-            raw_text=None if answered else raw_text,
-            score=score,
-            answered=answered,
-        )
-
-    def question_later(
-        self,
-        *,
-        user_id: int | None,
-        query: str,
-        raw_text: str,
-        answered: bool,
-        score: float | None = None,
-        subject_id: str | None = None,
-        media_type: str | None = None,
-        library_id: str | None = None,
-    ) -> None:
-        """``question``, written with the next batch (``later``)."""
-        self.later(
-            Event(
-                QUESTION,
-                user_id=user_id,
-                library_id=library_id,
-                media_type=media_type,
-                subject_id=subject_id,
-                query=query,
-                raw_text=None if answered else raw_text,
-                score=score,
-                answered=answered,
-            )
-        )
-
+    # Convenience wrappers (a question: ``write(question_event(…))``) -----------------
     async def card_view(
         self,
         *,

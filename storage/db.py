@@ -72,14 +72,13 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        # SQLite would keep it: the same text on both backends
-        event.listen(engine.sync_engine, "before_cursor_execute", _without_nul, retval=True)
-        return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
-    if sa_url.get_driver_name() == "asyncpg":
-        kwargs.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
-    engine = create_async_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 10)
+        if sa_url.get_driver_name() == "asyncpg":
+            kwargs.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
+        engine = create_async_engine(url, **kwargs)
+    # on both backends (SQLite would keep it), so that the stored text is the same
     event.listen(engine.sync_engine, "before_cursor_execute", _without_nul, retval=True)
     return engine
 

@@ -14,7 +14,7 @@ from bot.answering.responder import MAX_QUESTION_CHARS, Responder
 from bot.answering.semantic import Encoder
 from bot.privacy.masking import mask
 from bot.search import SearchService, normalize
-from bot.usage import UsageRecorder
+from bot.usage import Event, UsageRecorder, question_event
 from bot.users import Person
 from storage.db import SessionFactory, engine_of, outside_transaction
 from storage.models import MEDIA_TYPES, FaqEntry, Item, Library, Resource
@@ -188,17 +188,7 @@ class AnswerService:
         if answer.log is None:
             return
         try:
-            record = answer.log
-            self._usage.question_later(
-                user_id=person.id,
-                query=record.query,
-                raw_text=record.raw_text,
-                answered=record.answered,
-                score=record.score,
-                subject_id=record.subject_id,
-                media_type=record.media_type,
-                library_id=person.library_id,
-            )
+            self._usage.later(_question_event(person, answer.log))
         finally:
             self._unlogged -= 1
             if self._unlogged <= 0:
@@ -216,16 +206,7 @@ class AnswerService:
         await self._settled.wait()
 
     async def _write_log(self, person: Person, record: QuestionLog) -> None:
-        await self._usage.question(
-            user_id=person.id,
-            query=record.query,
-            raw_text=record.raw_text,
-            answered=record.answered,
-            score=record.score,
-            subject_id=record.subject_id,
-            media_type=record.media_type,
-            library_id=person.library_id,
-        )
+        await self._usage.write(_question_event(person, record))
 
     async def view(self, person: Person, kind: str, doc_id: str) -> Card | None:
         """A card the patron asked to see (a "see also" button, browsing), logged."""
@@ -335,3 +316,16 @@ class AnswerService:
                 .limit(NEWEST_PAGE)
             )
             return NewestPage(resource, list(items), page, pages)
+
+
+def _question_event(person: Person, record: QuestionLog) -> Event:
+    return question_event(
+        user_id=person.id,
+        query=record.query,
+        raw_text=record.raw_text,
+        answered=record.answered,
+        score=record.score,
+        subject_id=record.subject_id,
+        media_type=record.media_type,
+        library_id=person.library_id,
+    )
