@@ -8,6 +8,7 @@ import asyncio
 from sqlalchemy import func, select
 
 from bot.outbox import BULK, enqueue
+from storage.db import create_engine
 from storage.models import User
 from storage.outbox import OutboxMessage
 
@@ -126,3 +127,39 @@ async def test_server_errors_are_retried_with_backoff_until_telegram_is_back(sta
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state != "sent")
         )
     assert left == 0
+
+
+async def test_a_stop_finishes_the_send_on_its_way_and_gives_back_the_waiting_ones(
+    standin, start_plume, database_url
+):
+    """A rolling restart: the request already on its way to Telegram is answered and written
+    down (the next instance does not send it again); the rows still waiting for their turn
+    (a chat gets one message a second) go back at once and the next instance sends them."""
+    old = await start_plume()
+    patron = standin.user(8400)
+    async with old.services.sessions.begin() as session:
+        for n in range(3):
+            await enqueue(session, kind="test", chat_id=patron.id, text=f"Message {n}")
+    standin.faults.latency = 1.5  # Telegram slow to answer
+    old.services.outbox.wake()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not standin.calls_for("sendMessage", chat_id=patron.id):
+        assert loop.time() < deadline
+        await asyncio.sleep(0.02)
+    began = loop.time()
+    await old.stop()
+    took = loop.time() - began
+    assert took < 3.0, took  # it did not wait out the chat's pace
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            states = (await connection.scalars(select(OutboxMessage.state))).all()
+    finally:
+        await engine.dispose()
+    assert sorted(states) == ["pending", "pending", "sent"], states
+    assert [m.text for m in patron.bot_messages] == ["Message 0"]
+    standin.faults.latency = 0.0
+    new = await start_plume()
+    await wait_rows(new.services, lambda rows: all(r.state == "sent" for r in rows), 15)
+    assert [m.text for m in patron.bot_messages] == ["Message 0", "Message 1", "Message 2"]

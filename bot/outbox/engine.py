@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.outbox.store import (
     CANCELLED,
@@ -48,7 +49,10 @@ def instance_name() -> str:
 class EngineSettings:
     window: int = 16
     paid_window: int = 96
-    poll: float = 0.2  # seconds between two looks at an idle outbox
+    poll: float = 0.2  # seconds between two looks at the outbox after it was found empty...
+    #: ...doubling while it stays empty, up to this (an enqueue on this instance wakes the
+    #: engine at once; one on another instance waits for the next look)
+    idle_poll: float = 0.8
     flush_every: float = 0.25
     lease_ttl: float = 5.0
     lease_every: float = 1.0
@@ -121,6 +125,8 @@ class OutboxEngine:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._senders: set[asyncio.Task[None]] = set()
+        #: the senders whose request is on its way to Telegram (never cancelled at stop)
+        self._calling: set[asyncio.Task[Any]] = set()
         #: the latest send task of each chat: a chat's rows leave in the order claimed
         self._chat_tail: dict[int, asyncio.Task[None]] = {}
         self._paused_until = 0.0
@@ -158,9 +164,9 @@ class OutboxEngine:
         return sum(len(lane.inflight) for lane in self._lanes)
 
     async def stop(self, timeout: float = 6.0) -> None:  # noqa: ASYNC109
-        """Stops claiming; sends under way finish (up to ``timeout``), claimed rows not yet
-        sent go back to the queue, results are written, the lease is given up (another
-        instance takes over at once)."""
+        """Stops claiming; requests already on their way to Telegram finish (up to
+        ``timeout``), claimed rows not yet sent go back to the queue at once, results are
+        written, the lease is given up (another instance takes over at once)."""
         if not self._tasks:
             return
         self._stopping = True
@@ -169,11 +175,22 @@ class OutboxEngine:
             lane.freed.set()
         drains = [t for t in self._tasks if t.get_name().startswith("outbox-drain")]
         await asyncio.gather(*drains, return_exceptions=True)
-        if self._senders:
-            _, late = await asyncio.wait(set(self._senders), timeout=timeout)
-            for task in late:
-                task.cancel()
-            if late:
+        # a sender waiting for its turn (the pace, its chat's earlier row) has sent nothing:
+        # it stops now and its row goes back. A sender whose request is on its way is never
+        # cancelled: Telegram may already have the message, and the row put back would be
+        # sent a second time by the next instance (a rolling restart doubling a message).
+        waiting = {task for task in self._senders if task not in self._calling}
+        for task in waiting:
+            task.cancel()
+        if waiting:
+            await asyncio.wait(waiting, timeout=1.0)
+        calling = set(self._calling)
+        if calling:
+            _, late = await asyncio.wait(calling, timeout=timeout)
+            if late:  # Telegram holds them past the bound: back to the queue (maybe twice)
+                log.warning("outbox: %d sends still unanswered at stop: queued again", len(late))
+                for task in late:
+                    task.cancel()
                 await asyncio.wait(late, timeout=1.0)
         # anything still claimed but not settled (cancelled mid-wait) goes back
         for lane in self._lanes:
@@ -185,10 +202,11 @@ class OutboxEngine:
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        for _ in range(3):
-            if await self._flush():
-                break
-            await asyncio.sleep(0.3)
+        # what was sent must be written down, or the next instance sends it again: the
+        # database may be busy (another instance starting on the same SQLite file)
+        written_by = time.monotonic() + 2.0
+        while not await self._flush() and time.monotonic() < written_by:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
         if self.holding:
             with contextlib.suppress(Exception):
                 await self.store.release_lease(self.instance)
@@ -259,6 +277,7 @@ class OutboxEngine:
     async def _drain(self, lane: _Lane) -> None:
         s = self.settings
         low_water = max(1, lane.window // 2)
+        empty_looks = 0
         while not self._stopping:
             if not self._lease_good():
                 await self._idle(s.poll)
@@ -291,8 +310,12 @@ class OutboxEngine:
                 await self._idle(1.0)
                 continue
             if not batch:
-                await self._idle(s.poll)
+                if await self._idle(min(s.idle_poll, s.poll * 2**empty_looks)):
+                    empty_looks = 0  # something was enqueued here
+                else:
+                    empty_looks = min(empty_looks + 1, 8)
                 continue
+            empty_looks = 0
             for row in batch:
                 lane.inflight[row.id] = row
                 if row.chat_id in blocked:
@@ -303,10 +326,14 @@ class OutboxEngine:
                 self._senders.add(task)
                 task.add_done_callback(self._forget_sender)
 
-    async def _idle(self, seconds: float) -> None:
+    async def _idle(self, seconds: float) -> bool:
+        """Waits ``seconds`` or until woken; True when woken."""
         self._wake.clear()
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(self._wake.wait(), max(0.01, seconds))
+        except TimeoutError:
+            return False
+        return True
 
     # -- sending one row -----------------------------------------------------------------
 
@@ -355,7 +382,14 @@ class OutboxEngine:
             ):
                 self.budget.refund(slot, paid=lane.paid)
                 continue  # settled at the top of the loop
-            answer = await self.transport.call(row.method, row.chat_id, row.payload)
+            me = asyncio.current_task()
+            if me is not None:
+                self._calling.add(me)
+            try:
+                answer = await self.transport.call(row.method, row.chat_id, row.payload)
+            finally:
+                if me is not None:
+                    self._calling.discard(me)
             verdict = answer.verdict
             self.stats.count(verdict.value)
             if verdict is not Verdict.TRANSIENT:
