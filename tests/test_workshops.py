@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+from sqlalchemy import select
 
+from bot.outbox import enqueue
 from bot.shared.when import parse_moment
 from bot.workshops.reminders import FEEDBACK, REMINDER, ReminderQueue
 from bot.workshops.service import (
@@ -22,6 +25,7 @@ from bot.workshops.service import (
 )
 from storage.db import create_engine, session_factory
 from storage.models import User, Workshop
+from storage.outbox import OutboxMessage
 from tests.kit import import_network
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -143,6 +147,62 @@ async def test_cancelling_drops_every_pending_reminder(service):
     assert await service.cancel(view.id) is None
     assert (await service.register(view.id, users[0])).outcome is Outcome.CANCELLED
     assert view.id not in [v.id for v in await service.upcoming()]
+
+
+async def test_the_notices_of_a_change_commit_with_it_or_not_at_all(service):
+    """A promotion, a new time and a cancellation queue their notices in the change's own
+    transaction: a notice that cannot be queued undoes the change (no seat given that its
+    patron never hears of), and a change that commits has its rows in the outbox already."""
+    view = await small_workshop(service, 1, dt.timedelta(days=3))
+    alice, bob, carol = await patrons(service, 3)
+    for user in (alice, bob, carol):
+        await service.register(view.id, user)
+
+    async def broken(session, view, recipients):
+        await queue(session, view, recipients)
+        raise RuntimeError("the outbox is unreachable")
+
+    async def queue(session, view, recipients):
+        for person in recipients:
+            await enqueue(
+                session,
+                kind="test",
+                chat_id=person.telegram_id,
+                text=f"{view.title} {view.registered}",
+            )
+
+    with pytest.raises(RuntimeError):
+        await service.unregister(view.id, alice, tell_promoted=broken)
+    assert (await service.enrollment(view.id, alice)).status == "registered"
+    assert (await service.enrollment(view.id, bob)).status == "waiting"
+    assert await outbox_texts(service) == []
+
+    left = await service.unregister(view.id, alice, tell_promoted=queue)
+    assert [p.user_id for p in left.promoted] == [bob]
+    assert await outbox_texts(service) == [(70_001, "Atelier liseuse 1")]  # as it is after
+
+    later = view.starts_at + dt.timedelta(days=1)
+    updated = await service.update(
+        view.id, Draft.of(view).with_(starts_at=later), tell_moved=queue, tell_promoted=queue
+    )
+    assert updated.moved and updated.promoted == []
+    assert (await outbox_texts(service))[1:] == [
+        (70_001, "Atelier liseuse 1"),
+        (70_002, "Atelier liseuse 1"),
+    ]
+    same = await service.update(view.id, Draft.of(updated.view), tell_moved=queue)
+    assert not same.moved and len(await outbox_texts(service)) == 3
+
+    assert [r.telegram_id for r in await service.cancel(view.id, tell=queue)] == [70_001, 70_002]
+    assert len(await outbox_texts(service)) == 5
+
+
+async def outbox_texts(service: WorkshopService) -> list[tuple[int, str]]:
+    async with service._sessions() as session:
+        rows = await session.execute(
+            select(OutboxMessage.chat_id, OutboxMessage.payload).order_by(OutboxMessage.id)
+        )
+        return [(chat_id, json.loads(payload)["text"]) for chat_id, payload in rows.all()]
 
 
 async def test_registering_late_plans_only_the_reminders_still_ahead(service):

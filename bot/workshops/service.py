@@ -187,6 +187,15 @@ class Updated:
     view: WorkshopView
     time_changed: bool
     promoted: list[Recipient]
+    #: its time or its library changed: the people registered or waiting were told
+    moved: bool = False
+
+
+#: What the people a change concerns are told, queued in the outbox *in the change's own
+#: transaction* (``session``): the seat, the cancellation or the new time and its notice
+#: commit together, so no crash keeps the one and loses the other. Given the workshop as
+#: it is after the change and the people to tell.
+Notice = Callable[[AsyncSession, WorkshopView, list[Recipient]], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,25 +262,14 @@ class WorkshopService:
             )
 
     async def _views(self, *conditions: ColumnElement[bool]) -> list[WorkshopView]:
-        counts = (
-            select(
-                Registration.workshop_id,
-                func.sum(_case(Registration.status == REGISTERED)).label("registered"),
-                func.sum(_case(Registration.status == WAITING)).label("waiting"),
-            )
-            .group_by(Registration.workshop_id)
-            .subquery()
-        )
-        query = (
-            select(Workshop, Library, counts.c.registered, counts.c.waiting)
-            .join(Library, Library.id == Workshop.library_id)
-            .outerjoin(counts, counts.c.workshop_id == Workshop.id)
-            .where(*conditions)
-            .order_by(Workshop.starts_at, Workshop.id)
-        )
         async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-        return [_view(w, lib, int(r or 0), int(q or 0)) for w, lib, r, q in rows]
+            return await _views_in(session, *conditions)
+
+    async def _view_in(self, session: AsyncSession, workshop_id: str) -> WorkshopView:
+        """The workshop as the change under way in ``session`` leaves it."""
+        await session.flush()
+        views = await _views_in(session, Workshop.id == workshop_id)
+        return views[0]
 
     async def enrollment(self, workshop_id: str, user_id: int) -> Enrollment | None:
         async with self._sessions() as session:
@@ -328,13 +326,7 @@ class WorkshopService:
 
     async def recipients(self, workshop_id: str, statuses: tuple[str, ...]) -> list[Recipient]:
         async with self._sessions() as session:
-            rows = await session.execute(
-                select(Registration.status, User)
-                .join(User, User.id == Registration.user_id)
-                .where(Registration.workshop_id == workshop_id, Registration.status.in_(statuses))
-                .order_by(Registration.id)
-            )
-            return [_recipient(user, status) for status, user in rows.all()]
+            return await _recipients_in(session, workshop_id, statuses)
 
     # -- registrations ---------------------------------------------------------------------
 
@@ -386,9 +378,15 @@ class WorkshopService:
         return result
 
     async def unregister(
-        self, workshop_id: str, user_id: int, now: dt.datetime | None = None
+        self,
+        workshop_id: str,
+        user_id: int,
+        now: dt.datetime | None = None,
+        *,
+        tell_promoted: Notice | None = None,
     ) -> Unregistered:
-        """Frees the seat (or the waiting place); the first waiting patron gets the seat.
+        """Frees the seat (or the waiting place); the first waiting patron gets the seat
+        (and ``tell_promoted`` queues the news in the same transaction).
 
         Once the workshop has begun nothing changes (``too_late``): a "won't come" pressed on
         an old reminder must not turn an attended, rated registration into a cancellation."""
@@ -413,6 +411,8 @@ class WorkshopService:
             await self.reminders.drop_pending(session, [registration.id])
             await session.flush()
             promoted, earliest = await self._promote(session, workshop, moment)
+            if promoted and tell_promoted is not None:
+                await tell_promoted(session, await self._view_in(session, workshop_id), promoted)
             return Unregistered(was, promoted), earliest
 
         result, earliest = await self._write(attempt)
@@ -526,14 +526,22 @@ class WorkshopService:
         return view
 
     async def update(
-        self, workshop_id: str, draft: Draft, now: dt.datetime | None = None
+        self,
+        workshop_id: str,
+        draft: Draft,
+        now: dt.datetime | None = None,
+        *,
+        tell_promoted: Notice | None = None,
+        tell_moved: Notice | None = None,
     ) -> Updated | None:
-        """Saves an edit; a new time re-plans the reminders, more seats promote the queue."""
+        """Saves an edit; a new time re-plans the reminders, more seats promote the queue.
+        ``tell_promoted`` and ``tell_moved`` (a new time or library: to everyone registered
+        or waiting) queue the notices in the same transaction."""
         self.check(draft)
 
         async def attempt(
             session: AsyncSession,
-        ) -> tuple[tuple[bool, list[Recipient]] | None, dt.datetime | None]:
+        ) -> tuple[tuple[bool, list[Recipient], bool] | None, dt.datetime | None]:
             workshop = await _lock(session, workshop_id)
             moment = now or utcnow()  # after the lock: the queue order is the commit order
             if workshop is None or workshop.cancelled:
@@ -543,6 +551,9 @@ class WorkshopService:
             time_changed = (
                 workshop.starts_at != draft.starts_at
                 or workshop.duration_min != draft.duration_min
+            )
+            moved = time_changed or (
+                bool(draft.library_id) and workshop.library_id != draft.library_id
             )
             workshop.title = draft.title or workshop.title
             workshop.library_id = draft.library_id or workshop.library_id
@@ -568,7 +579,17 @@ class WorkshopService:
             promoted, due = await self._promote(session, workshop, moment)
             if due is not None:
                 earliest = due if earliest is None else min(earliest, due)
-            return (time_changed, promoted), earliest
+            if (promoted and tell_promoted) or (moved and tell_moved):
+                view = await self._view_in(session, workshop_id)
+                if promoted and tell_promoted is not None:
+                    await tell_promoted(session, view, promoted)
+                if moved and tell_moved is not None:
+                    await tell_moved(
+                        session,
+                        view,
+                        await _recipients_in(session, workshop_id, (REGISTERED, WAITING)),
+                    )
+            return (time_changed, promoted, moved), earliest
 
         result, earliest = await self._write(attempt)
         self.reminders.changed(earliest)
@@ -578,13 +599,17 @@ class WorkshopService:
         assert view is not None
         return Updated(view, *result)
 
-    async def cancel(self, workshop_id: str) -> list[Recipient] | None:
-        """Cancels the workshop; its pending reminders are dropped. Who is to be told."""
+    async def cancel(
+        self, workshop_id: str, *, tell: Notice | None = None
+    ) -> list[Recipient] | None:
+        """Cancels the workshop; its pending reminders are dropped; ``tell`` queues the
+        notices to those registered or waiting in the same transaction. Who they are."""
 
         async def attempt(session: AsyncSession) -> tuple[list[Recipient] | None, None]:
             workshop = await _lock(session, workshop_id)
             if workshop is None or workshop.cancelled:
                 return None, None
+            view = await self._view_in(session, workshop_id) if tell is not None else None
             workshop.cancelled = True
             workshop.updated_at = utcnow()
             rows = (
@@ -599,7 +624,10 @@ class WorkshopService:
                 )
             ).all()
             await self.reminders.drop_pending(session, [reg.id for reg, _ in rows])
-            return [_recipient(user, reg.status) for reg, user in rows], None
+            recipients = [_recipient(user, reg.status) for reg, user in rows]
+            if tell is not None and view is not None:
+                await tell(session, view, recipients)
+            return recipients, None
 
         result, _ = await self._write(attempt)
         return result
@@ -626,6 +654,39 @@ class WorkshopService:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+async def _recipients_in(
+    session: AsyncSession, workshop_id: str, statuses: tuple[str, ...]
+) -> list[Recipient]:
+    rows = await session.execute(
+        select(Registration.status, User)
+        .join(User, User.id == Registration.user_id)
+        .where(Registration.workshop_id == workshop_id, Registration.status.in_(statuses))
+        .order_by(Registration.id)
+    )
+    return [_recipient(user, status) for status, user in rows.all()]
+
+
+async def _views_in(session: AsyncSession, *conditions: ColumnElement[bool]) -> list[WorkshopView]:
+    counts = (
+        select(
+            Registration.workshop_id,
+            func.sum(_case(Registration.status == REGISTERED)).label("registered"),
+            func.sum(_case(Registration.status == WAITING)).label("waiting"),
+        )
+        .group_by(Registration.workshop_id)
+        .subquery()
+    )
+    query = (
+        select(Workshop, Library, counts.c.registered, counts.c.waiting)
+        .join(Library, Library.id == Workshop.library_id)
+        .outerjoin(counts, counts.c.workshop_id == Workshop.id)
+        .where(*conditions)
+        .order_by(Workshop.starts_at, Workshop.id)
+    )
+    rows = (await session.execute(query)).all()
+    return [_view(w, lib, int(r or 0), int(q or 0)) for w, lib, r, q in rows]
 
 
 def _case(condition: ColumnElement[bool]) -> ColumnElement[int]:

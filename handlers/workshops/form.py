@@ -52,8 +52,6 @@ from bot.workshops.fields import (
     clean_title,
 )
 from bot.workshops.service import (
-    REGISTERED,
-    WAITING,
     Draft,
     WorkshopView,
     manages,
@@ -61,10 +59,12 @@ from bot.workshops.service import (
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires, show
 from handlers.shared.menus import names
 from handlers.shared.pickers import library_rows
-from handlers.workshops.manage import NO_LIBRARY, _in_background, _may_manage, send_card
+from handlers.workshops.manage import NO_LIBRARY, _may_manage, say_told, send_card
 from handlers.workshops.patron import (
+    Notices,
     place_text,
-    tell_promoted,
+    promoted_told,
+    promotion_notice,
     when_text,
 )
 from storage.models import MEDIA_TYPES, utcnow
@@ -454,18 +454,21 @@ async def save(update: Update, context: PlumeContext) -> int:
         await query.answer(t("This moment is already past. Please give a date to come."))
         return await ask(update, context, "starts_at")
     moved, promoted = False, []
+    told_promoted = Notices(context.plume, promotion_notice, "promotion")
+    told_moved = Notices(context.plume, moved_notice, "workshop_notice")
     try:
         if workshop_id is None:
             view = await service.create(draft)
         else:
-            before = await service.get(workshop_id)
-            updated = await service.update(workshop_id, draft)
-            if updated is None or before is None:
+            updated = await service.update(
+                workshop_id, draft, tell_promoted=told_promoted, tell_moved=told_moved
+            )
+            if updated is None:
                 await query.answer(t("This workshop can no longer be changed."), show_alert=True)
                 _forget(context)
                 return ConversationHandler.END
             view = updated.view
-            moved = updated.time_changed or before.library_id != view.library_id
+            moved = updated.moved
             promoted = updated.promoted
     except WorkshopError:
         await query.answer(t("Something is missing or wrong: please check the fields."))
@@ -475,31 +478,25 @@ async def save(update: Update, context: PlumeContext) -> int:
     with contextlib.suppress(TelegramError):
         await query.edit_message_reply_markup(None)
     if workshop_id is not None:
-        await tell_promoted(context.plume, view, promoted)
+        await promoted_told(context.plume, view, promoted)
         if moved:
-            await _tell_moved(update, context, view)
+            context.services.outbox.wake()
+            await say_told(update, context, told_moved)
     await reply(update, t("✅ Workshop saved."))
     await send_card(update, context, view, edit=False)
     return ConversationHandler.END
 
 
-async def _tell_moved(update: Update, context: PlumeContext, view: WorkshopView) -> None:
-    service = context.services.workshops
-    recipients = await service.recipients(view.id, (REGISTERED, WAITING))
-    if not recipients:
-        return
-
-    def render(t: Translator) -> tuple[str, InlineKeyboardMarkup | None]:
-        text = t(
-            "🕒 The workshop “{title}” has changed: it is now on {when}.\n📍 {place}\n\n"
-            "If you can no longer come, unregister with /ateliers.",
-            title=escape(view.title),
-            when=when_text(t, view.starts_at, view.duration_min),
-            place=place_text(view.library_name, view.library_address, view.library_commune),
-        )
-        return text, None
-
-    _in_background(context, recipients, render, update)
+def moved_notice(t: Translator, view: WorkshopView) -> tuple[str, InlineKeyboardMarkup | None]:
+    """What the people registered or waiting read when a workshop's time or place changes."""
+    text = t(
+        "🕒 The workshop “{title}” has changed: it is now on {when}.\n📍 {place}\n\n"
+        "If you can no longer come, unregister with /ateliers.",
+        title=escape(view.title),
+        when=when_text(t, view.starts_at, view.duration_min),
+        place=place_text(view.library_name, view.library_address, view.library_commune),
+    )
+    return text, None
 
 
 async def give_up(update: Update, context: PlumeContext) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any, Final
+from typing import Final
 
 import qrcode
 from qrcode.image.pil import PilImage
@@ -41,7 +41,6 @@ from bot.usage import ATTENDANCE
 from bot.workshops.service import (
     REGISTERED,
     WAITING,
-    Recipient,
     WorkshopView,
     manages,
 )
@@ -49,7 +48,7 @@ from handlers.shared.common import button, escape, keyboard, reply, requires, sh
 from handlers.shared.menus import names
 from handlers.shared.pager import pager_row
 from handlers.workshops.patron import (
-    announce,
+    Notices,
     place_text,
     when_text,
     workshop_link,
@@ -254,13 +253,8 @@ async def do_cancel(update: Update, context: PlumeContext) -> None:
     query = update.callback_query
     assert query is not None
     t = context.t
-    recipients = await context.services.workshops.cancel(view.id)
-    if recipients is None:
-        await query.answer(t("This workshop was already cancelled."), show_alert=True)
-        return
-    await query.answer()
 
-    def render(t: Translator) -> tuple[str, InlineKeyboardMarkup | None]:
+    def render(t: Translator, view: WorkshopView) -> tuple[str, InlineKeyboardMarkup | None]:
         text = t(
             "❌ Sorry: the workshop “{title}” of {when} ({place}) is cancelled. See the other "
             "workshops with /ateliers.",
@@ -270,6 +264,13 @@ async def do_cancel(update: Update, context: PlumeContext) -> None:
         )
         return text, None
 
+    told = Notices(context.plume, render, "workshop_notice")
+    recipients = await context.services.workshops.cancel(view.id, tell=told)
+    if recipients is None:
+        await query.answer(t("This workshop was already cancelled."), show_alert=True)
+        return
+    context.services.outbox.wake()
+    await query.answer()
     with contextlib.suppress(TelegramError):
         await show(
             update,
@@ -279,29 +280,17 @@ async def do_cancel(update: Update, context: PlumeContext) -> None:
                 len(recipients),
             ),
         )
-    _in_background(context, recipients, render, update)
+    await say_told(update, context, told)
 
 
-def _in_background(
-    context: PlumeContext,
-    recipients: list[Recipient],
-    render: Any,
-    update: Update,
-) -> None:
-    """Paced notification of many patrons; the staff member gets the count at the end."""
-    application = context.plume
-    t = context.t
-    chat = update.effective_chat
-
-    async def run() -> None:
-        reached = await announce(application, recipients, render)
-        if chat is not None:
-            with contextlib.suppress(TelegramError):
-                await chat.send_message(
-                    t.tn("{count} patron was told.", "{count} patrons were told.", reached)
-                )
-
-    application.create_task(run(), update=update)
+async def say_told(update: Update, context: PlumeContext, told: Notices) -> None:
+    """The staff member learns how many patrons the change's notices went to."""
+    if update.effective_chat is None:
+        return
+    with contextlib.suppress(TelegramError):
+        await update.effective_chat.send_message(
+            context.t.tn("{count} patron was told.", "{count} patrons were told.", told.queued)
+        )
 
 
 @requires("staff")

@@ -28,6 +28,7 @@ from telegram.ext import (
 
 from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import N_, Translator, translator
+from bot.outbox import enqueue
 from bot.shared.callbacks import WORKSHOP_CALENDAR as CALENDAR
 from bot.shared.callbacks import WORKSHOP_MORE as MORE
 from bot.shared.callbacks import WORKSHOP_OPEN as OPEN
@@ -51,6 +52,7 @@ from bot.workshops.service import (
 from handlers.shared.common import button, conversation, escape, keyboard, reply, show
 from handlers.shared.menus import names
 from handlers.shared.pager import nav_row
+from storage.db import AsyncSession
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -349,7 +351,10 @@ async def unregister(update: Update, context: PlumeContext) -> None:
     t = context.t
     wont_come = query.data.startswith(WONT_COME)
     workshop_id = query.data.removeprefix(WONT_COME if wont_come else UNREGISTER)
-    result = await context.services.workshops.unregister(workshop_id, person.id)
+    told = Notices(context.plume, promotion_notice, "promotion")
+    result = await context.services.workshops.unregister(
+        workshop_id, person.id, tell_promoted=told
+    )
     view = await context.services.workshops.get(workshop_id)
     if result.too_late is not None:
         await query.answer(
@@ -372,7 +377,7 @@ async def unregister(update: Update, context: PlumeContext) -> None:
                     library_id=view.library_id,
                     media_type=view.media_type,
                 )
-            await tell_promoted(context.plume, view, result.promoted)
+            await promoted_told(context.plume, view, result.promoted)
     if wont_come:
         text = (
             t("Noted, thank you for telling us: your seat goes to someone else.")
@@ -385,31 +390,61 @@ async def unregister(update: Update, context: PlumeContext) -> None:
     await refresh_card(update, context, workshop_id)
 
 
-async def tell_promoted(
-    application: PlumeApplication,
-    view: WorkshopView,
-    promoted: Sequence[Recipient],
+Render = Callable[[Translator, WorkshopView], tuple[str, InlineKeyboardMarkup | None]]
+
+
+class Notices:
+    """The notices of one workshop change (``bot.workshops.service.Notice``): one outbox row
+    per reachable person, in the person's language, queued in the change's transaction;
+    ``queued`` says how many once it committed."""
+
+    def __init__(self, application: PlumeApplication, render: Render, kind: str) -> None:
+        self.services = application.services
+        self.render = render
+        self.kind = kind
+        self.queued = 0
+
+    async def __call__(
+        self, session: AsyncSession, view: WorkshopView, recipients: list[Recipient]
+    ) -> None:
+        self.queued = 0  # the change's transaction may be tried again: count this try only
+        for recipient in recipients:
+            if not recipient.reachable:
+                continue
+            t = translator(recipient.language, self.services.settings.timezone)
+            text, markup = self.render(t, view)
+            self.queued += await enqueue(
+                session,
+                kind=self.kind,
+                chat_id=recipient.telegram_id,
+                text=text,
+                reply_markup=markup.to_dict() if markup else None,
+            )
+
+
+def promotion_notice(t: Translator, view: WorkshopView) -> tuple[str, InlineKeyboardMarkup]:
+    """What a patron who just got a seat from the waiting list reads."""
+    text = t(
+        "🎉 Good news: a seat freed up for the workshop “{title}”, and it is yours. You "
+        "are registered.",
+        title=escape(view.title),
+    )
+    enrollment = Enrollment(REGISTERED, None)
+    now = utcnow()
+    text += "\n\n" + card_text(t, view, enrollment, now)
+    return text, card_keyboard(t, view, enrollment, now)
+
+
+async def promoted_told(
+    application: PlumeApplication, view: WorkshopView, promoted: Sequence[Recipient]
 ) -> None:
-    """Each patron who just got a seat from the waiting list is told (in their language)."""
+    """After a change that gave seats from the waiting list committed (its notices with it):
+    the outbox looks now, and the statistics count each new registration."""
     if not promoted:
         return
     services = application.services
-    now = utcnow()
+    services.outbox.wake()
     for recipient in promoted:
-        t = translator(recipient.language, services.settings.timezone)
-        text = t(
-            "🎉 Good news: a seat freed up for the workshop “{title}”, and it is yours. You "
-            "are registered.",
-            title=escape(view.title),
-        )
-        enrollment = Enrollment(REGISTERED, None)
-        text += "\n\n" + card_text(t, view, enrollment, now)
-        await services.outbox.notify(
-            "promotion",
-            recipient.telegram_id,
-            text,
-            reply_markup=card_keyboard(t, view, enrollment, now).to_dict(),
-        )
         await services.usage.record(
             REGISTRATION,
             user_id=recipient.user_id,
@@ -512,26 +547,6 @@ async def stale_skip(update: Update, context: PlumeContext) -> None:
     await query.answer()
     with contextlib.suppress(TelegramError):
         await query.edit_message_reply_markup(None)
-
-
-async def announce(
-    application: PlumeApplication,
-    recipients: Sequence[Recipient],
-    render: Callable[[Translator], tuple[str, InlineKeyboardMarkup | None]],
-    *,
-    kind: str = "workshop_notice",
-) -> int:
-    """Tells many patrons something about a workshop: one outbox row each, in one
-    transaction (paced and retried by the outbox); how many were queued."""
-    services = application.services
-    messages = []
-    for recipient in recipients:
-        if not recipient.reachable:
-            continue
-        t = translator(recipient.language, services.settings.timezone)
-        text, markup = render(t)
-        messages.append((recipient.telegram_id, text, markup.to_dict() if markup else None))
-    return await services.outbox.notify_many(kind, messages)
 
 
 def handlers() -> list[PlumeHandler]:
