@@ -15,6 +15,7 @@ written back after (:mod:`bot.persistence`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -297,6 +298,10 @@ class Plume:
 
     async def start(self, *, poll_interval: float = 0.0, poll_timeout: int = 10) -> None:
         require_token(self.settings)
+        if self.webhook_mode:  # said before anything starts, not once the outbox drains
+            can_listen("PLUME_WEBHOOK_LISTEN", self.settings.webhook_listen)
+        elif self.settings.metrics_listen:
+            can_listen("PLUME_METRICS_LISTEN", self.settings.metrics_listen)
         services = self.services = Services.create(self.settings)
         await migrate(services.engine)
         gate = self.gate = UpdateGate(
@@ -346,7 +351,7 @@ class Plume:
             if self.settings.metrics_listen:
                 host, port = parse_listen(self.settings.metrics_listen)
                 self.listener = self._listener(host, port)
-                await self.listener.start()
+                await _listen(self.listener, "PLUME_METRICS_LISTEN", self.settings.metrics_listen)
             assert application.updater is not None
             await application.updater.start_polling(
                 poll_interval=poll_interval,
@@ -385,7 +390,8 @@ class Plume:
             secret=settings.webhook_secret,
             feed=self.feed,
         )
-        await self.listener.start()  # listening before Telegram is told where to post
+        # listening before Telegram is told where to post
+        await _listen(self.listener, "PLUME_WEBHOOK_LISTEN", settings.webhook_listen)
         await application.bot.set_webhook(
             url=settings.webhook_url,
             secret_token=settings.webhook_secret,
@@ -476,13 +482,44 @@ async def _within(step: Awaitable[Any], seconds: float, what: str) -> None:
         log.warning("stopping: %s did not finish within %.1f s; going on", what, seconds)
 
 
+def can_listen(setting: str, value: str) -> None:
+    """A ConfigError naming ``setting`` when its address cannot be listened on (taken by
+    another program, not an address of this machine)."""
+    host, port = parse_listen(value)
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the listener
+            probe.bind(address)
+    except OSError as error:
+        raise ConfigError(
+            f"{setting}: cannot listen on {value} ({error.strerror or error})"
+        ) from None
+
+
+async def _listen(listener: Listener, setting: str, value: str) -> None:
+    try:
+        await listener.start()
+    except OSError as error:  # taken between the check at start and now
+        raise ConfigError(
+            f"{setting}: cannot listen on {value} ({error.strerror or error})"
+        ) from None
+
+
 async def run_until_stopped(plume: Plume) -> None:
     """Run until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await plume.start()
+    try:
+        await plume.start()
+    except BaseException:  # what did start is stopped: one line said, nothing left open
+        with contextlib.suppress(Exception):
+            await plume.stop()
+        raise
     try:
         await stop.wait()
     finally:

@@ -1,4 +1,5 @@
 import datetime as dt
+import socket
 import subprocess
 import sys
 
@@ -159,6 +160,24 @@ def _one_line(result):
 )
 def test_production_settings_errors_are_one_line(tmp_path, env, expected):
     assert _one_line(_plume_cli(tmp_path, "run", **env)) == expected
+
+
+@pytest.mark.parametrize("setting", ["PLUME_WEBHOOK_LISTEN", "PLUME_METRICS_LISTEN"])
+def test_an_address_already_taken_is_one_line_before_anything_starts(tmp_path, setting):
+    """Another program (or a second instance given the same port) holds the address: one
+    line naming the setting, exit 2, and nothing started meanwhile (no database made)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        env = {"TELEGRAM_BOT_TOKEN": "123456:ABCDEF", setting: address}
+        if setting == "PLUME_WEBHOOK_LISTEN":
+            env |= {"PLUME_WEBHOOK_URL": f"http://{address}/tg", "PLUME_WEBHOOK_SECRET": "s3cret"}
+        line = _one_line(_plume_cli(tmp_path, "run", **env))
+    assert line == (
+        f"configuration error: {setting}: cannot listen on {address} (Address already in use)"
+    )
+    assert list(tmp_path.glob("*.sqlite3")) == []
 
 
 def test_webhook_settings_accepted():
