@@ -91,6 +91,7 @@ class Services:
                     question_text_days=settings.question_text_days,
                     registration_days=settings.registration_days,
                 ),
+                settings.tz,
             ),
             contact=ContactService(sessions),
         )

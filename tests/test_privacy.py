@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace as dt_replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, insert, select
@@ -266,7 +267,8 @@ async def test_retention_erases_the_inactive_and_old_texts(standin, plume, datab
     await onboard(standin, 8600, "Ancien")
     recent, _ = await onboard(standin, 8601, "Récent")
     await recent.send("zorglubien quintessencier")
-    await recent.next_message()
+    # its answer, not a late edit of the onboarding's messages (seen under load)
+    await recent.wait_for("Je n'ai pas trouvé de réponse sûre")
     await services.answers.settled()
     old_user = await services.users.get(8600)
     engine = create_engine(database_url)
@@ -339,3 +341,33 @@ def test_personal_details_are_masked():
     for kept in ("horaires samedi 14h", "film 2012", "les BD de 2019 et 2020", "mot de passe"):
         assert mask(kept) == kept
     assert ERASED_TEXT not in mask(ERASED_TEXT) or mask(ERASED_TEXT) == ERASED_TEXT
+
+
+async def test_a_question_text_is_erased_on_its_local_day_whatever_the_hour(database_url):
+    """Retention counts in the network's calendar: a question asked at 00:30 in Paris
+    (22:30 UTC the day before) loses its text 120 days later, also when the run falls
+    between midnight in Paris and midnight UTC (the UTC date is then a day behind)."""
+    from bot.privacy.service import PrivacyService
+    from bot.usage import UsageRecorder, question_event
+    from storage.db import migrate, session_factory
+    from storage.models import UsageEvent
+
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+        sessions = session_factory(engine)
+        paris = ZoneInfo("Europe/Paris")
+        asked = dt.datetime(2026, 6, 10, 22, 30, tzinfo=dt.UTC)  # 11 June, 00:30 in Paris
+        event = question_event(
+            user_id=None, query="zorglubien", raw_text="zorglubien", answered=False
+        )
+        await UsageRecorder(sessions, paris).write(dt_replace(event, occurred_at=asked))
+        privacy = PrivacyService(sessions, tz=paris)
+        run = await privacy.run_retention(now=asked + dt.timedelta(days=120))
+        assert run.question_texts == 0  # 120 days to the minute: kept
+        run = await privacy.run_retention(now=asked + dt.timedelta(days=121))
+        assert run.question_texts == 1  # 12 June 00:30 in Paris, 11 June in UTC
+        async with engine.connect() as conn:
+            assert (await conn.scalars(select(UsageEvent.raw_text))).all() == [None]
+    finally:
+        await engine.dispose()

@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,9 +113,16 @@ def _json_value(value: object) -> object:
 
 
 class PrivacyService:
-    def __init__(self, sessions: SessionFactory, retention: RetentionPolicy | None = None) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        retention: RetentionPolicy | None = None,
+        tz: ZoneInfo | None = None,
+    ) -> None:
         self._sessions = sessions
         self.retention = retention or RetentionPolicy()
+        #: the network's time zone: a usage event's ``day`` is its local calendar day
+        self.tz = tz or ZoneInfo("Europe/Paris")
 
     # -- finding people ---------------------------------------------------------------------
 
@@ -304,7 +312,9 @@ class PrivacyService:
                 update(UsageEvent)
                 .where(
                     UsageEvent.kind == "question",
-                    UsageEvent.day < text_before.date(),
+                    # compared in the zone ``day`` is in: the UTC date is the next day's
+                    # from 00:00 to 01:00 or 02:00 in Paris, and kept texts a day too long
+                    UsageEvent.day < text_before.astimezone(self.tz).date(),
                     UsageEvent.raw_text.is_not(None),
                 )
                 .values(raw_text=None)
