@@ -77,8 +77,9 @@ ITEM_MIN_COVERAGE = 0.75
 its lexical confidence is scaled by (coverage / ITEM_MIN_COVERAGE)² ("horaires de la piscine"
 matches an album "La piscine" by half)."""
 BOTH_FIRST = 0.5
-"""A FAQ entry or resource that both signals rank first (the best of the words and the
-nearest in meaning) is worth at least this, with ``BOTH_FIRST_LEXICAL`` and
+"""A FAQ entry or resource that both signals rank first (the best of the words among the
+FAQ entries and resources, the only documents the meaning ranks, and the nearest in
+meaning) is worth at least this, with ``BOTH_FIRST_LEXICAL`` and
 ``BOTH_FIRST_COSINE`` as the least evidence from each: two independent rankings agreeing
 on one of some fifty entries is rarely chance, even when each score alone is weak (a
 situation told in the patron's words: "mon mari m'a offert une Kindle...")."""
@@ -209,7 +210,14 @@ def fuse(
     ):
         clear = (nearest.type, nearest.id)
     lexical = [lexical_confidence(hit, params, shaped) for hit in hits]
-    first = max(range(len(hits)), key=lexical.__getitem__, default=None)
+    # the best of the words among the documents the meaning ranks too (FAQ entries and
+    # resources): a title ahead in words ("noël" in a question about a Kindle) is no
+    # ranking of the entries, so it does not hide their agreement
+    first = max(
+        (i for i, hit in enumerate(hits) if hit.type != "item"),
+        key=lexical.__getitem__,
+        default=None,
+    )
     picks: dict[tuple[str, str], Pick] = {}
     for position, (hit, score) in enumerate(zip(hits, lexical, strict=True)):
         key: tuple[str, str] = (hit.type, hit.id)

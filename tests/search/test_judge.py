@@ -60,6 +60,19 @@ def test_both_signals_ranking_one_entry_first_make_an_answer() -> None:
     assert judge(question, hits, swapped).kind == "suggest"
 
 
+def test_a_title_ahead_in_words_does_not_hide_the_agreement_on_an_entry() -> None:
+    # the meaning ranks only FAQ entries and resources: the agreement is judged among them
+    question = "je pars en cure, j'aurai le temps de finir mon ebook"
+    entry = faq(0.12, coverage=0.5, id="faq-pret-duree")
+    nearest = Similar("faq", "faq-pret-duree", "Combien de temps dure un prêt ?", None, 0.6)
+    other = Similar("faq", "faq-reserver", "Réserver un livre déjà emprunté ?", None, 0.5)
+    verdict = judge(question, [item(0.3, id="it-cure"), entry], [nearest, other])
+    assert verdict.kind == "answer" and verdict.answer and verdict.answer.id == "faq-pret-duree"
+    # the title alone ahead, with no entry both signals rank first: no answer
+    apart = [Similar("faq", "faq-reserver", "Réserver ?", None, 0.62), nearest]
+    assert judge(question, [item(0.3, id="it-cure"), entry], apart).kind == "suggest"
+
+
 def test_the_meaning_alone_answers_a_paraphrase_without_common_words() -> None:
     similar = [Similar("faq", "faq-pret-duree", "Combien de temps dure un prêt ?", None, 0.9)]
     verdict = judge("how long may I hold on to an e-book", [], similar)
