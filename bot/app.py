@@ -494,18 +494,18 @@ def can_listen(setting: str, value: str) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the listener
             probe.bind(address)
     except OSError as error:
-        raise ConfigError(
-            f"{setting}: cannot listen on {value} ({error.strerror or error})"
-        ) from None
+        raise _cannot_listen(setting, value, error) from None
 
 
 async def _listen(listener: Listener, setting: str, value: str) -> None:
     try:
         await listener.start()
     except OSError as error:  # taken between the check at start and now
-        raise ConfigError(
-            f"{setting}: cannot listen on {value} ({error.strerror or error})"
-        ) from None
+        raise _cannot_listen(setting, value, error) from None
+
+
+def _cannot_listen(setting: str, value: str, error: OSError) -> ConfigError:
+    return ConfigError(f"{setting}: cannot listen on {value} ({error.strerror or error})")
 
 
 async def run_until_stopped(plume: Plume) -> None:

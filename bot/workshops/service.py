@@ -609,7 +609,6 @@ class WorkshopService:
             workshop = await _lock(session, workshop_id)
             if workshop is None or workshop.cancelled:
                 return None, None
-            view = await self._view_in(session, workshop_id) if tell is not None else None
             workshop.cancelled = True
             workshop.updated_at = utcnow()
             rows = (
@@ -625,8 +624,8 @@ class WorkshopService:
             ).all()
             await self.reminders.drop_pending(session, [reg.id for reg, _ in rows])
             recipients = [_recipient(user, reg.status) for reg, user in rows]
-            if tell is not None and view is not None:
-                await tell(session, view, recipients)
+            if tell is not None:
+                await tell(session, await self._view_in(session, workshop_id), recipients)
             return recipients, None
 
         result, _ = await self._write(attempt)

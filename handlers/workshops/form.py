@@ -480,7 +480,6 @@ async def save(update: Update, context: PlumeContext) -> int:
     if workshop_id is not None:
         await promoted_told(context.plume, view, promoted)
         if moved:
-            context.services.outbox.wake()
             await say_told(update, context, told_moved)
     await reply(update, t("✅ Workshop saved."))
     await send_card(update, context, view, edit=False)

@@ -269,7 +269,6 @@ async def do_cancel(update: Update, context: PlumeContext) -> None:
     if recipients is None:
         await query.answer(t("This workshop was already cancelled."), show_alert=True)
         return
-    context.services.outbox.wake()
     await query.answer()
     with contextlib.suppress(TelegramError):
         await show(
@@ -284,7 +283,9 @@ async def do_cancel(update: Update, context: PlumeContext) -> None:
 
 
 async def say_told(update: Update, context: PlumeContext, told: Notices) -> None:
-    """The staff member learns how many patrons the change's notices went to."""
+    """Once the change committed with its notices: the outbox looks now, and the staff
+    member learns how many patrons they went to."""
+    context.services.outbox.wake()
     if update.effective_chat is None:
         return
     with contextlib.suppress(TelegramError):
