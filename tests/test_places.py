@@ -2,7 +2,8 @@
 
 import pytest
 
-from bot.answering.places import LibraryNames, LibraryRef, place_question
+from bot.answering.places import LibraryNames, LibraryRef, place_of_message, place_question
+from bot.answering.reduce import reduce_message
 
 NAMES = LibraryNames(
     [
@@ -53,3 +54,39 @@ def test_questions_about_a_library(text, library_id):
 )
 def test_questions_about_something_else(text):
     assert not place_question(text, NAMES).about_library, text
+
+
+@pytest.mark.parametrize(
+    ("text", "library_id"),
+    [
+        (
+            "Je viens d'emménager à Esquerdes et je voudrais m'inscrire. Je travaille en "
+            "semaine. Elle est ouverte le samedi ?",
+            "lib-esquerdes",
+        ),
+        (
+            "Je dois rendre des livres à Lumbres vendredi vers 18h, ce sera encore ouvert ?",
+            "lib-lumbres",
+        ),
+        ("Is the Setques library open on weekdays?", "lib-setques"),
+    ],
+)
+def test_a_message_asking_about_a_library_in_one_of_its_parts(text, library_id):
+    reduced = reduce_message(text)
+    place = place_of_message(reduced.text, reduced.sentences, NAMES)
+    assert place.about_library, text
+    assert place.library_id == library_id
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "J'ai emprunté un livre à Lumbres, il ne s'ouvre pas",
+        "Je suis inscrite à Esquerdes depuis longtemps. Comment dois-je faire pour commencer ?",
+        "Le livre est bien, c'est ouvert ?",
+        "ateliers à Lumbres, c'est quand ?",
+    ],
+)
+def test_a_message_about_something_else_with_a_library_in_it(text):
+    reduced = reduce_message(text)
+    assert not place_of_message(reduced.text, reduced.sentences, NAMES).about_library, text

@@ -7,6 +7,7 @@ answered with the card of the library it names (typos allowed), or else of the p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -59,7 +60,9 @@ PLACE_WORDS = (
             "et ou pour connaitre savoir voudrais veux aimerais donner donne me moi svp stp "
             "merci bonjour please jours jour ferie feries vacances noel ete "
             "num tel telephone mail e bibli quoi koi je j suis t tu bien y sur "
-            "i to at on in for does do hi hello can tell there it its"
+            "sera encore toujours "
+            "i to at on in for does do hi hello can tell there it its weekday weekdays "
+            "weekends evening evenings morning mornings afternoon afternoons reading still"
         ).split()
     )
     | INFO_WORDS
@@ -205,3 +208,32 @@ def place_question(text: str, names: LibraryNames) -> PlaceQuestion:
         and any(detect_media_type(w) is None for w in others)
     )
     return PlaceQuestion(library_id, about, elsewhere)
+
+
+_CLAUSE_RE = re.compile(r"[,;:]\s*|\s+(?:et|mais|and|but)\s+")
+
+
+def place_of_message(text: str, sentences: Sequence[str], names: LibraryNames) -> PlaceQuestion:
+    """``place_question`` for a whole message, which may ask about a library in one of its
+    sentences or clauses only: "Je viens d'emménager à Acquin. Elle est ouverte le
+    samedi ?", "Je dois rendre des livres à Lumbres vendredi, ce sera encore ouvert ?".
+
+    A part counts when it asks for practical information in so many words ("ouvert",
+    "horaires", "adresse"...) and holds nothing else; the library is the one it names, or
+    else the one the rest of the message names."""
+    whole = place_question(text, names)
+    if whole.about_library:
+        return whole
+    words = WORD_RE.findall(fold(text))
+    named, _ = names.find(words) if names else (None, set())
+    if named is None and not any(stem(w) in LIBRARY_WORDS for w in words):
+        return whole  # a clause alone ("c'est ouvert ?") says no more than the message
+    parts = [c for part in (sentences or (text,)) for c in _CLAUSE_RE.split(part) if c]
+    if len(parts) < 2:
+        return whole
+    for part in parts:
+        asked = place_question(part, names)
+        stems = {_known_stem(w) for w in WORD_RE.findall(fold(part))}
+        if asked.about_library and stems & INFO_WORDS:
+            return PlaceQuestion(asked.library_id or named, True)
+    return whole

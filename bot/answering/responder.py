@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from bot.answering.chat import ChatKind, classify
 from bot.answering.judge import DEFAULT, Params, Pick, Similar, Verdict, judge, question_shaped
-from bot.answering.places import LibraryNames, LibraryRef, place_question
+from bot.answering.places import LibraryNames, LibraryRef, place_of_message
 from bot.answering.reduce import reduce_message
 from bot.answering.semantic import Encoder, SemanticIndex
 from bot.search import Hit, SearchService
@@ -179,7 +179,7 @@ class Responder:
             return Decision(query, "chat", searched=text, chat=chat)
         reduced = reduce_message(text)
         names = await self._library_names()
-        place = place_question(reduced.text, names)
+        place = place_of_message(reduced.text, reduced.sentences, names)
         if place.about_library:
             library = await self.library(place.library_id or library_id)
             if library is not None:
