@@ -17,20 +17,24 @@ answer); otherwise the candidates from ``SUGGEST_CONFIDENCE`` are offered as lea
 there is none, Plume says it does not know. A FAQ entry or resource that only the meaning
 finds (no word in common, e.g. an English question) can still be the answer when its
 similarity is very high (``SEMANTIC_ALONE``) or far above any other's (``CLEAR_NEAREST``).
-The values were tuned on ``bench/questions-tuning.jsonl`` and ``questions-tuning2.jsonl``,
+A catalogue item whose whole title is in the question, when that title is distinctive (its
+words are rare in everyday French and English, by ``wordfreq``: "Okapi", not "Le fils"), is
+worth ``DISTINCT_FLOOR`` however much else the question says ("Mon fils adore Okapi, vous
+l'avez dans le kiosque ?"). The values were tuned on ``bench/questions-tuning*.jsonl``,
 which have unanswerable questions, so that a wrong answer costs more than a withheld one
 (README, "How answers are chosen"; ``bench/tune_judge.py``).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.search import Hit
-from bot.search.lexicon import WORD_RE, fold
+from bot.search.lexicon import WORD_RE, default_lexicon, fold
 
 LEXICAL_WEIGHT = 0.75
 SEMANTIC_WEIGHT = 0.25
@@ -174,6 +178,54 @@ def question_shaped(question: str) -> bool:
     return len(words) >= LONG_QUESTION_WORDS or bool(_QUESTION_START_RE.match(" ".join(words)))
 
 
+DISTINCT_ZIPF = 4.5
+"""A title of several words is distinctive when each of them is rarer than this in everyday
+French and English (Zipf frequency, ``wordfreq``: 3 is a word seen once in a million, 6 once
+in a thousand): "Les cahiers d'Esther" (4.0, 3.6), not "Western Stars" (5.0, 4.9)."""
+DISTINCT_ONE_ZIPF = 3.0
+"""The same for a title of one word, stricter: "Okapi" (2.6), "Le Grinch" (2.9), not
+"Télérama" (3.0), "Mangas" (3.5), "Offline" (3.7) or "Robot" (4.2), words a question may use
+for what they mean."""
+DISTINCT_FLOOR = 0.6
+"""What a distinctive title found whole in a question is worth (``SURE_CONFIDENCE``): "Mon fils
+de 10 ans adore Okapi, vous l'avez dans le kiosque ?" names the magazine, however much else it
+says."""
+DISTINCT_MIN_COVERAGE = 0.3
+"""…as long as the title is a fair share of the question (not one name in a long story)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def distinct_title(title: str) -> bool:
+    """Whether a title is made of words rare in everyday French and English ("Okapi",
+    "Le Grinch"), so that finding it whole in a question names it, whatever else the
+    question says; not "Le fils", "Jour", "Cinéma"."""
+    zipf = _zipf()
+    if zipf is None:
+        return False
+    stop = default_lexicon().stop
+    words = WORD_RE.findall(title.split(" / ")[0].lower())
+    meaningful = [w for w in words if len(w) >= 3 and not w.isdigit() and fold(w) not in stop]
+    if not meaningful:
+        return False
+    limit = DISTINCT_ZIPF if len(meaningful) > 1 else DISTINCT_ONE_ZIPF
+    return all(max(zipf(w, "fr"), zipf(w, "en")) < limit for w in meaningful)
+
+
+@functools.cache
+def _zipf() -> Callable[[str, str], float] | None:
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:  # a dependency; without it no title counts as distinctive
+        return None
+
+    def zipf(word: str, language: str) -> float:
+        # the "small" lists (the 30,000-odd commonest words, 21 MB for both) say what is
+        # common; a word they lack is rare
+        return float(zipf_frequency(word, language, wordlist="small"))
+
+    return zipf
+
+
 def lexical_confidence(hit: Hit, params: Params = DEFAULT, shaped: bool = False) -> float:
     """The lexical score, discounted where the words alone make no answer."""
     score = hit.score
@@ -210,6 +262,19 @@ def fuse(
     ):
         clear = (nearest.type, nearest.id)
     lexical = [lexical_confidence(hit, params, shaped) for hit in hits]
+    named = [
+        i
+        for i, hit in enumerate(hits)
+        if hit.type == "item"
+        and hit.title_coverage >= 0.999
+        and hit.coverage >= DISTINCT_MIN_COVERAGE
+        and not hit.common_only
+        and distinct_title(hit.title)
+    ]
+    if named:
+        top = max(named, key=lambda i: hits[i].score)
+        if all(hits[i].score < hits[top].score for i in named if i != top):
+            lexical[top] = max(lexical[top], DISTINCT_FLOOR)
     # the best of the words among the documents the meaning ranks too (FAQ entries and
     # resources): a title ahead in words ("noël" in a question about a Kindle) is no
     # ranking of the entries, so it does not hide their agreement

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.answering.judge import Similar, judge, question_shaped
+from bot.answering.judge import Similar, distinct_title, judge, question_shaped
 from bot.search import Hit
 
 
@@ -124,3 +124,30 @@ def test_an_entry_far_nearer_in_meaning_than_any_other_is_an_answer() -> None:
     assert judge("can my 8 year old have his own account", [], [nearest, close]).kind == (
         "suggest"
     )
+
+
+def titled(title: str, score: float, coverage: float, id: str) -> Hit:
+    return Hit("item", id, title, score, "press", coverage=coverage, title_coverage=1.0)
+
+
+def test_a_distinctive_title_named_whole_is_the_answer_whatever_else_is_said() -> None:
+    # "Mon fils de 10 ans adore Okapi, vous l'avez dans le kiosque ?": the magazine's title
+    # is rare in everyday speech, "Le fils" is not
+    hits = [titled("Okapi", 0.39, 0.46, "okapi"), titled("Le fils / Jo Nesbo", 0.31, 0.37, "fils")]
+    verdict = judge("Mon fils de 10 ans adore Okapi, vous l'avez dans le kiosque ?", hits)
+    assert verdict.kind == "answer" and verdict.answer and verdict.answer.id == "okapi"
+    common = judge("Mon fils de 10 ans, vous avez quoi pour lui ?", hits[1:])
+    assert common.kind != "answer"
+
+
+def test_two_distinctive_titles_as_good_make_no_answer() -> None:
+    hits = [titled("Okapi", 0.39, 0.46, "a"), titled("Okapi", 0.39, 0.46, "b")]
+    assert judge("okapi, vous avez ?", hits).kind != "answer"
+
+
+def test_distinctive_titles() -> None:
+    assert distinct_title("Okapi") and distinct_title("Le grinch")
+    assert distinct_title("Les cahiers d'Esther")
+    assert not distinct_title("Le fils / Jo Nesbo")
+    assert not distinct_title("Jour") and not distinct_title("Mangas")
+    assert not distinct_title("Harry Potter et les reliques de la mort")
