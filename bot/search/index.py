@@ -36,6 +36,8 @@ from bot.search.lexicon import Lexicon, default_lexicon
 from bot.search.packed import PackedStrings, PackedStringsBuilder
 from bot.search.vocabulary import Vocabulary
 
+#: terms of "online" words, which say nothing of what is asked in a digital offer
+ONLINE_TERMS = frozenset({"lign", "onlin", "numeriqu", "streaming", "stream", "internet"})
 ANSWER_THRESHOLD = 0.45
 """From this score the best hit is an answer: the bot gives it."""
 SUGGEST_THRESHOLD = 0.3
@@ -508,6 +510,17 @@ class SearchIndex:
         media_terms = self._lexicon.media_terms
         question_like = analysis.question_like
         content = [t for t in tokens if not t.soft and t.term not in media_terms]
+        if (
+            content
+            and all(t.term in ONLINE_TERMS for t in content)
+            and any(t.term in media_terms for t in tokens)
+        ):
+            # the whole offer is online: "des cours en ligne ?", "magazines online?" name a
+            # kind of media, as "des cours ?" does
+            tokens = tuple(
+                QueryToken(t.term, t.surface, True) if t in content else t for t in tokens
+            )
+            content = []
         # In a question, a number is mostly a quantity or an age ("mon fils de 10 ans",
         # "plus de 3 livres"): it weighs like a question word when other words say more.
         soft_numbers = question_like and any(not t.term.isdigit() for t in content)

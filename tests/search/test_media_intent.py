@@ -16,6 +16,9 @@ from bot.search import SearchIndex, detect_media_type
         ("vous avez des jeux video ?", "game"),
         ("musique sans internet", "music"),
         ("cours d'anglais", "training"),
+        ("Do you have movies to stream?", "video"),
+        ("online courses", "training"),
+        ("any newspapers?", "press"),
         ("j'ai oublié mon mot de passe", None),
         ("", None),
     ],
@@ -38,6 +41,12 @@ def test_asking_for_a_media_finds_its_resource(index: SearchIndex) -> None:
     assert index.search("vous avez des bd ?")[0].id == "res-ebooks"
     assert index.search("des films ?")[0].id == "res-vod"
     assert index.search("je veux lire des magazines")[0].id in ("res-press", "faq-presse-titres")
+
+
+def test_a_media_online_is_that_media(index: SearchIndex) -> None:
+    # the whole offer is online: "en ligne", "numérique" say nothing more than the media
+    assert index.search("vous avez des bd en numérique ?")[0].id == "res-ebooks"
+    assert index.search("des films en streaming ?")[0].id == "res-vod"
 
 
 def test_media_type_filter_is_strict(index: SearchIndex) -> None:
