@@ -19,6 +19,7 @@ from bot.search import SearchIndex, detect_media_type
         ("Do you have movies to stream?", "video"),
         ("online courses", "training"),
         ("any newspapers?", "press"),
+        ("Are there video games?", "game"),
         ("j'ai oublié mon mot de passe", None),
         ("", None),
     ],
