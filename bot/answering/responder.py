@@ -135,7 +135,7 @@ class Responder:
         if semantic is None or not len(semantic):
             return [[] for _ in questions]
         asked = [q for q in questions if WORD_RE.search(q)]  # nothing to mean in "", "?"
-        cosines = iter(await asyncio.to_thread(semantic.similarities, asked) if asked else [])
+        cosines = iter(await semantic.batched_similarities(asked) if asked else [])
         found: list[list[Similar]] = []
         for question in questions:
             if not WORD_RE.search(question):

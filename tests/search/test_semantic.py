@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 
+import numpy as np
 import pytest
 from sqlalchemy import delete, select, update
 
-from bot.answering.responder import Responder
-from bot.answering.semantic import SemanticIndex, load_encoder, refresh_embeddings
+from bot.answering.responder import Decision, Responder
+from bot.answering.semantic import Encoder, SemanticIndex, load_encoder, refresh_embeddings
 from bot.search import SearchService
 from storage.answering import Embedding
 from storage.db import SessionFactory
@@ -108,3 +111,84 @@ def test_the_weights_are_read_once_when_many_threads_ask_at_once(
         thread.join()
     assert readings == [1]
     assert encoder.encode(["encore"]).shape == (1, 4)
+
+
+QUESTIONS = [
+    "jai oublié mon mdp",
+    "how long does a loan of an e-book last",
+    "c'est gratuit ?",
+    "je veux réserver un livre déjà pris",
+    "est-ce que ça marche sur ma kindle",
+    "quelle appli pour mon téléphone",
+    "combien de films par mois",
+    "on peut lire le journal ?",
+    "apprendre l'anglais",
+    "écouter de la musique dans le train sans réseau",
+    "parler à quelqu'un de la bibliothèque",
+    "vous avez intouchables ?",
+    "Je cherche un livre. Il parle de cuisine. Vous l'avez ?",
+    "ne plus recevoir vos messages",
+]
+
+
+class CountingEncoder:
+    """The real model, each call's number of texts written down."""
+
+    def __init__(self, model: Encoder) -> None:
+        self.name = model.name
+        self._model = model
+        self.calls: list[int] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        return self._model.encode(texts)
+
+
+async def test_questions_asked_at_once_are_embedded_together_as_if_alone(
+    catalogue_db: SessionFactory, encoder
+) -> None:
+    """Questions arriving while the encoder is busy share its next call (half the CPU a
+    question): each gets the vector and the cosines it would get alone."""
+    together = encoder.encode(QUESTIONS)
+    for question, vector in zip(QUESTIONS, together, strict=True):
+        np.testing.assert_allclose(vector, encoder.encode([question])[0], atol=1e-5)
+
+    counting = CountingEncoder(encoder)
+    semantic = await SemanticIndex.load(catalogue_db, counting)
+    counting.calls.clear()
+    alone = [semantic.similarities([question])[0] for question in QUESTIONS]
+    assert counting.calls == [1] * len(QUESTIONS)
+    counting.calls.clear()
+    shared = await asyncio.gather(*(semantic.batched_similarities([q]) for q in QUESTIONS))
+    assert sum(counting.calls) == len(QUESTIONS) and len(counting.calls) < len(QUESTIONS)
+    for one, rows in zip(alone, shared, strict=True):
+        assert rows.shape == (1, len(semantic.docs))
+        np.testing.assert_allclose(rows[0], one, atol=1e-5)
+    # a lone question on an idle encoder is taken at once, in a call of its own
+    counting.calls.clear()
+    await semantic.batched_similarities(["jai oublié mon mdp"])
+    assert counting.calls == [1]
+
+
+async def test_decisions_taken_at_once_are_those_taken_one_by_one(
+    catalogue_db: SessionFactory, encoder
+) -> None:
+    search = SearchService(catalogue_db)
+    await search.reload()
+    counting = CountingEncoder(encoder)
+    responder = Responder(catalogue_db, search, counting)
+    await responder.warm_up()
+
+    def seen(decision: Decision) -> tuple[object, ...]:
+        return (
+            decision.kind,
+            decision.searched,
+            [(pick.type, pick.id) for pick in decision.shown],
+            [(pick.type, pick.id, round(pick.score, 4)) for pick in decision.results],
+        )
+
+    one_by_one = [seen(await responder.decide(question)) for question in QUESTIONS]
+    counting.calls.clear()
+    at_once = await asyncio.gather(*(responder.decide(question) for question in QUESTIONS))
+    assert len(counting.calls) < len(QUESTIONS)  # some were embedded together
+    assert [seen(decision) for decision in at_once] == one_by_one
