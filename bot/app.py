@@ -237,7 +237,7 @@ def build_application(
                 retry_for=settings.reply_retry_seconds,
             )
         )
-        .persistence(DatabasePersistence(services.sessions, services.engine))
+        .persistence(DatabasePersistence(services.sessions, services.engine, services.users))
     )
     if settings.reply_rate_limit:
         builder = builder.rate_limiter(

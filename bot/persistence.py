@@ -28,7 +28,7 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, delete, null, select, union_all
+from sqlalchemy import String, Text, bindparam, cast, delete, null, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
@@ -36,9 +36,10 @@ from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 from bot.context import AnyApplication
+from bot.users import TOUCHED_COLUMNS, UserService
 from bot.workshops.service import Draft
 from storage.db import SessionFactory, outside_transaction
-from storage.models import utcnow
+from storage.models import User, utcnow
 from storage.webhook import ConversationState, PersonState
 
 log = logging.getLogger(__name__)
@@ -109,13 +110,25 @@ def load_user_data(text: str) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-#: a person's conversation states and user_data in one read (built once: SQLAlchemy then
-#: finds its compiled form without working out the statement's cache key again each update)
+#: what every update reads of its person, in one statement (built once: SQLAlchemy then finds
+#: its compiled form without working out the statement's cache key again each update): the
+#: person's row (``bot.users.TOUCHED_COLUMNS``, for ``UserService.touch``), their
+#: conversation states and their user_data. One row shape for the three: the person's
+#: columns, then a conversation's name and state (NULL where a row has none). The person's
+#: branch comes first: its columns give the result its types (booleans and aware datetimes
+#: on SQLite too), and every NULL is cast, as PostgreSQL types a UNION's columns branch by
+#: branch.
+_PERSON_NULLS = [cast(null(), column.type) for column in TOUCHED_COLUMNS]
 _STATES = union_all(
-    select(ConversationState.name, ConversationState.state).where(
+    select(
+        *TOUCHED_COLUMNS,
+        cast(null(), String(64)).label("name"),
+        cast(null(), Text).label("state"),
+    ).where(User.telegram_id == bindparam("user_id")),
+    select(*_PERSON_NULLS, ConversationState.name, ConversationState.state).where(
         ConversationState.key == bindparam("key")
     ),
-    select(cast(null(), String(64)), PersonState.data).where(
+    select(*_PERSON_NULLS, cast(null(), String(64)), PersonState.data).where(
         PersonState.user_id == bindparam("user_id")
     ),
 )
@@ -127,7 +140,11 @@ def _key_text(key: ConversationKey) -> str:
 
 class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, Any]]):
     def __init__(
-        self, sessions: SessionFactory, engine: AsyncEngine, update_interval: float = 60
+        self,
+        sessions: SessionFactory,
+        engine: AsyncEngine,
+        users: UserService | None = None,
+        update_interval: float = 60,
     ) -> None:
         super().__init__(
             store_data=PersistenceInput(
@@ -137,6 +154,7 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[s
         )
         self._sessions = sessions
         self._engine = engine
+        self._users = users  # given the person's row read with the states
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._postgres else sqlite.insert
         self._stored_user: dict[int, str] = {}
@@ -204,27 +222,35 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[s
 
     async def states_for(self, key: ConversationKey, user_id: int) -> dict[str, object]:
         """The state of ``key`` in every conversation that has one (name → state); the
-        person's user_data is read in the same statement, for refresh_user_data.
+        person's user_data (for refresh_user_data) and row (for ``UserService.touch``) are
+        read in the same statement.
 
         Every update reads these: one statement, outside any transaction (on PostgreSQL an
-        autocommit connection, no BEGIN and ROLLBACK around it), not a session's four
-        round trips."""
+        autocommit connection, no BEGIN and ROLLBACK around it), instead of a statement for
+        the person and a session's four round trips for the rest."""
         key_text = _key_text(key)
         async with outside_transaction(self._engine) as connection:
             rows = (await connection.execute(_STATES, {"key": key_text, "user_id": user_id})).all()
         found = {}
+        person = None
         self._prefetched[user_id] = None
-        for name, state in rows:
-            if name is None:  # the person's row
-                self._prefetched[user_id] = state
-                continue
-            found[name] = json.loads(state)
-            self._stored_state[(name, key_text)] = state
+        for row in rows:
+            if row.id is not None:  # the person's columns
+                person = row
+            elif row.name is None:  # their user_data
+                self._prefetched[user_id] = row.state
+            else:
+                found[row.name] = json.loads(row.state)
+                self._stored_state[(row.name, key_text)] = row.state
+        if self._users is not None:
+            self._users.read_ahead(user_id, person)
         return found
 
     def drop_prefetched(self, user_id: int) -> None:
         """After the update: nothing read for it may serve a later one."""
         self._prefetched.pop(user_id, None)
+        if self._users is not None:
+            self._users.forget_read_ahead(user_id)
 
     def forget_state(self, name: str, key: ConversationKey) -> None:
         self._stored_state[(name, _key_text(key))] = None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from storage.db import SessionFactory, engine_of, execute_alone, outside_transaction
 from storage.models import ROLES, Library, User, utcnow
@@ -52,9 +52,10 @@ def _person(user: User) -> Person:
     )
 
 
-#: what ``touch`` reads of the person behind every update (built once: SQLAlchemy finds its
-#: compiled form without working out the statement's cache key again)
-_TOUCHED = select(
+#: what ``touch`` reads of the person behind every update: the columns, and the statement
+#: (built once: SQLAlchemy finds its compiled form without working out its cache key again).
+#: ``bot.persistence`` reads the same columns with the conversation states (``read_ahead``).
+TOUCHED_COLUMNS = (
     User.id,
     User.first_name,
     User.language,
@@ -63,7 +64,10 @@ _TOUCHED = select(
     User.onboarded,
     User.reachable,
     User.last_seen_at,
-).where(User.telegram_id == bindparam("telegram_id"))
+)
+_TOUCHED = select(*TOUCHED_COLUMNS).where(User.telegram_id == bindparam("telegram_id"))
+#: a row holding those columns (alone, or with others after them)
+PersonRow: TypeAlias = Row[*tuple[Any, ...]]
 
 
 class RoleError(ValueError):
@@ -85,6 +89,17 @@ class UserService:
         self._sessions = sessions
         self._engine = engine_of(sessions)
         self._admins = frozenset(admins)
+        #: a person's ``TOUCHED_COLUMNS`` read for the update being handled (None: nobody)
+        self._read_ahead: dict[int, PersonRow | None] = {}
+
+    def read_ahead(self, telegram_id: int, row: PersonRow | None) -> None:
+        """The person's row (``TOUCHED_COLUMNS``) as another statement of this update just
+        read it, before the handlers run: their ``touch`` uses it instead of reading again.
+        The update's end forgets it (:meth:`forget_read_ahead`) if nothing used it."""
+        self._read_ahead[telegram_id] = row
+
+    def forget_read_ahead(self, telegram_id: int) -> None:
+        self._read_ahead.pop(telegram_id, None)
 
     async def touch(self, telegram_id: int, first_name: str, language: str) -> tuple[Person, bool]:
         """The person behind an update, created on first contact; last seen is refreshed.
@@ -97,8 +112,12 @@ class UserService:
         most once a minute, a new first name, reachable again, a promotion), as one UPDATE
         of those columns alone.
         """
-        async with outside_transaction(self._engine) as connection:
-            row = (await connection.execute(_TOUCHED, {"telegram_id": telegram_id})).first()
+        row: PersonRow | None
+        if telegram_id in self._read_ahead:  # read with the conversation states
+            row = self._read_ahead.pop(telegram_id)
+        else:
+            async with outside_transaction(self._engine) as connection:
+                row = (await connection.execute(_TOUCHED, {"telegram_id": telegram_id})).first()
         if row is None:
             return await self._create(telegram_id, first_name, language)
         now = utcnow()

@@ -153,3 +153,28 @@ async def test_a_button_that_can_no_longer_work_says_why_and_what_to_do(standin,
     answer = await lea.wait_callback_answer(query)
     assert answer["show_alert"]
     assert "ne fonctionne plus" in answer["text"] and "/aide" in answer["text"]
+
+
+async def test_the_person_read_with_the_states_is_read_again_for_each_update(
+    standin, webhook_plume, database_url
+):
+    """The person's row comes with their conversation states, in one statement: what the
+    database says at the update is what the handlers see, never a row kept from an earlier
+    update."""
+    from sqlalchemy import update
+
+    from storage.models import User
+
+    patron = standin.user(1031, first_name="Noé", language_code="fr")
+    await patron.send("/whoami")
+    assert "Rôle\u202f: usager" in (await patron.wait_for("identifiant")).text
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(update(User).where(User.telegram_id == 1031).values(role="staff"))
+    finally:
+        await engine.dispose()
+    await patron.send("/whoami")
+    assert "Rôle\u202f: bibliothécaire" in (await patron.wait_for("identifiant")).text
+    await patron.send("jai oublié mon mot de passe")  # no conversation: a question
+    assert (await patron.next_message()).text
