@@ -110,6 +110,17 @@ class Event:
 
 
 _CHUNK = 2000
+#: the table itself (Core's INSERT, see add_events)
+_EVENTS = UsageEvent.metadata.tables[UsageEvent.__tablename__]
+
+
+def _padded(ids: list[int]) -> list[int]:
+    """``ids`` with its last one repeated up to a power of two long. Each length of an IN
+    list is a new SQL text: on PostgreSQL the driver then prepares the statement again
+    (a round trip more, parsed and planned anew) for nearly every batch of events; padded,
+    a dozen texts serve every size and stay prepared. A repeated id changes nothing."""
+    size = 1 << (len(ids) - 1).bit_length()
+    return ids + ids[-1:] * (size - len(ids))
 
 
 async def actors_of(session: AsyncSession, user_ids: set[int]) -> dict[int, int]:
@@ -121,7 +132,7 @@ async def actors_of(session: AsyncSession, user_ids: set[int]) -> dict[int, int]
         rows = await session.execute(
             select(User.id, UsageActor.actor)
             .outerjoin(UsageActor, UsageActor.user_id == User.id)
-            .where(User.id.in_(chunk), User.role == "patron")
+            .where(User.id.in_(_padded(chunk)), User.role == "patron")
         )
         found.update({row.id: row.actor for row in rows})
     missing = [user for user, actor in found.items() if actor is None]
@@ -137,7 +148,7 @@ async def actors_of(session: AsyncSession, user_ids: set[int]) -> dict[int, int]
         for start in range(0, len(missing), _CHUNK):
             rows = await session.execute(
                 select(UsageActor.user_id, UsageActor.actor).where(
-                    UsageActor.user_id.in_(missing[start : start + _CHUNK])
+                    UsageActor.user_id.in_(_padded(missing[start : start + _CHUNK]))
                 )
             )
             found.update({row.user_id: row.actor for row in rows})
@@ -178,8 +189,13 @@ async def add_events(session: AsyncSession, tz: ZoneInfo, events: list[Event]) -
                 "answered": event.answered,
             }
         )
+    # Core's INSERT of the table, every column in every row (None as NULL): the ORM's bulk
+    # insert left out the None values, so a batch of events of different shapes (a
+    # question, a card view, with or without a library) was one statement a shape, each row
+    # also through the ORM's defaults; the stored rows are the same (every such column's
+    # default is NULL)
     for start in range(0, len(rows), _CHUNK):
-        await session.execute(insert(UsageEvent), rows[start : start + _CHUNK])
+        await session.execute(insert(_EVENTS), rows[start : start + _CHUNK])
     return len(rows)
 
 
