@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.search import Hit
+from bot.search.index import WHOLE_MATCH
 from bot.search.lexicon import WORD_RE, default_lexicon, fold
 
 LEXICAL_WEIGHT = 0.75
@@ -266,7 +267,7 @@ def fuse(
         i
         for i, hit in enumerate(hits)
         if hit.type == "item"
-        and hit.title_coverage >= 0.999
+        and hit.title_coverage >= WHOLE_MATCH
         and hit.coverage >= DISTINCT_MIN_COVERAGE
         and not hit.common_only
         and distinct_title(hit.title)

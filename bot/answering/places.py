@@ -224,9 +224,8 @@ def place_of_message(text: str, sentences: Sequence[str], names: LibraryNames) -
     whole = place_question(text, names)
     if whole.about_library:
         return whole
-    words = WORD_RE.findall(fold(text))
-    named, _ = names.find(words) if names else (None, set())
-    if named is None and not any(stem(w) in LIBRARY_WORDS for w in words):
+    named = whole.library_id  # the library the message names, wherever it does
+    if named is None and not any(stem(w) in LIBRARY_WORDS for w in WORD_RE.findall(fold(text))):
         return whole  # a clause alone ("c'est ouvert ?") says no more than the message
     parts = [c for part in (sentences or (text,)) for c in _CLAUSE_RE.split(part) if c]
     if len(parts) < 2:

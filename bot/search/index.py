@@ -36,8 +36,9 @@ from bot.search.lexicon import Lexicon, default_lexicon
 from bot.search.packed import PackedStrings, PackedStringsBuilder
 from bot.search.vocabulary import Vocabulary
 
-#: terms of "online" words, which say nothing of what is asked in a digital offer
-ONLINE_TERMS = frozenset({"lign", "onlin", "numeriqu", "streaming", "stream", "internet"})
+#: "online" words, which say nothing of what is asked in a digital offer (their terms are
+#: the lexicon's: ``SearchIndex._online_terms``)
+ONLINE_WORDS = ("ligne", "online", "numérique", "streaming", "stream", "internet")
 ANSWER_THRESHOLD = 0.45
 """From this score the best hit is an answer: the bot gives it."""
 SUGGEST_THRESHOLD = 0.3
@@ -367,6 +368,7 @@ class SearchIndex:
         vocabulary: Vocabulary,
     ) -> None:
         self._lexicon = lexicon
+        self._online_terms = frozenset(t for w in ONLINE_WORDS for t in lexicon.canonical(w))
         self._analyzer = Analyzer(lexicon, cache_limit=100_000)
         self._term_ids = term_ids
         self._offsets = offsets
@@ -512,7 +514,7 @@ class SearchIndex:
         content = [t for t in tokens if not t.soft and t.term not in media_terms]
         if (
             content
-            and all(t.term in ONLINE_TERMS for t in content)
+            and all(t.term in self._online_terms for t in content)
             and any(t.term in media_terms for t in tokens)
         ):
             # the whole offer is online: "des cours en ligne ?", "magazines online?" name a
