@@ -124,6 +124,16 @@ def test_english_words_are_read_in_questions_only(index: SearchIndex) -> None:
     assert "music-free" not in [h.id for h in index.search("c'est gratuit ?", limit=5)]
 
 
+def test_english_by_names_a_creator_as_de_does(index: SearchIndex) -> None:
+    # "by" is a word of the question, like "de": it is not looked for in the records, so
+    # the creator named after it is most of what the question says
+    with_by = index.search("anything by riad sattouf?")
+    without = index.search("anything riad sattouf?")
+    assert with_by[0].id == without[0].id == "ebook-arabe"
+    assert with_by[0].coverage >= 0.75
+    assert with_by[0].coverage == pytest.approx(without[0].coverage, abs=0.1)
+
+
 def test_a_kind_of_media_alone_asks_for_its_resource(index: SearchIndex) -> None:
     hits = index.search("ya des mangas ?")
     assert hits[0].id == "res-ebooks", [(h.id, h.score) for h in hits[:3]]
