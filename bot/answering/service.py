@@ -20,6 +20,9 @@ from storage.db import SessionFactory, engine_of, outside_transaction
 from storage.models import MEDIA_TYPES, FaqEntry, Item, Library, Resource
 
 NEWEST_PAGE = 8
+#: FAQ entries and resources kept as cards, per catalogue version (a département has some
+#: tens of each, all asked about every day; catalogue items are read each time)
+KEPT_CARDS = 4096
 
 # The reads of a card (a document and its resource), built once: SQLAlchemy then finds their
 # compiled form without working out the statement's cache key again for each answer.
@@ -135,6 +138,9 @@ class AnswerService:
         self._search = search
         self._usage = usage
         self.responder = Responder(sessions, search, encoder)
+        # the cards of FAQ entries and resources, as of ``_cards_version`` of the catalogue
+        self._cards: dict[tuple[str, str], Card] = {}
+        self._cards_version: str | None = None
         self._unlogged = 0  # answers given with log=False whose log is not written yet
         self._settled = asyncio.Event()
         self._settled.set()
@@ -222,7 +228,27 @@ class AnswerService:
 
     async def card(self, kind: str, doc_id: str) -> Card | None:
         """The card of a document. Every answer shows one, so it is one read (the document's
-        columns and its resource's, joined), outside a transaction."""
+        columns and its resource's, joined), outside a transaction.
+
+        FAQ entries and resources change only with the catalogue (an import, an entry taught
+        by staff: ``catalogue_version``), and the same few are asked about all day: their
+        cards are kept until the catalogue the search follows moves on.
+        """
+        if kind not in ("faq", "resource"):
+            return await self._read_card(kind, doc_id)
+        version = self._search.catalogue_version
+        if version != self._cards_version:
+            self._cards.clear()
+            self._cards_version = version
+        key = (kind, doc_id)
+        card = self._cards.get(key)
+        if card is None:
+            card = await self._read_card(kind, doc_id)
+            if card is not None and version is not None and len(self._cards) < KEPT_CARDS:
+                self._cards[key] = card
+        return card
+
+    async def _read_card(self, kind: str, doc_id: str) -> Card | None:
         if kind == "faq":
             faq = await self._first(_FAQ_CARD, doc_id)
             if faq is None:
