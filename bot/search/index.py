@@ -23,6 +23,7 @@ score = query coverage × (0.7 + 0.3 × title coverage) × row boost × priors, 
 
 from __future__ import annotations
 
+import re
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ CATEGORY_FLOOR = 0.5  # least score of a resource of the media a question names 
 _RESOURCE_CODE = DOC_TYPES.index("resource")
 _ITEM_CODE = DOC_TYPES.index("item")
 MEDIA_MATCH, MEDIA_NONE, MEDIA_OTHER = 1.0, 0.9, 0.8
+#: an elided article or pronoun glued to the word after it (l', d', j', m', t', s', n', qu')
+_ELIDED_RE = re.compile(r"^(qu|[ldjmtsn])([aeiouyh][a-z]{2,})$")
 WHOLE_MATCH = 0.999  # a coverage this close to 1 is whole (float32 sums)
 
 _UNIQUE_TEXT_FIELDS = frozenset({Field.TITLE, Field.DESCRIPTION, Field.BODY})
@@ -474,10 +477,28 @@ class SearchIndex:
             ):
                 out.append(token)
                 continue
+            elided = self._elided(word)
+            if elided is not None:
+                out.append(elided)
+                continue
             # a typo of a known word ("asterics") is that word, not two others
             parts = () if self._vocabulary.typos(word) else self._joined_parts(word)
             out.extend(parts or (token,))
         return tuple(out)
+
+    def _elided(self, word: str) -> QueryToken | None:
+        """A word typed without the apostrophe of its elided article or pronoun ("latelier",
+        "sinscrire", "lappli", "dabonnement"): the word after it, when the index knows it."""
+        match = _ELIDED_RE.match(word)
+        if match is None:
+            return None
+        rest = match.group(2)
+        terms = self._analyzer.terms(rest)
+        if len(terms) != 1:
+            return None
+        token = QueryToken(terms[0], rest, False)
+        # the word after it is one the index has, or a form or a typo of one ("japprends")
+        return token if self._variants(token, complete=False, fuzzy=True) else None
 
     def _joined_parts(self, word: str) -> tuple[QueryToken, ...]:
         best: tuple[QueryToken, ...] = ()

@@ -134,6 +134,48 @@ def test_english_by_names_a_creator_as_de_does(index: SearchIndex) -> None:
     assert with_by[0].coverage == pytest.approx(without[0].coverage, abs=0.1)
 
 
+@pytest.mark.parametrize(
+    ("glued", "written"),
+    [
+        ("cmt on telecharge lapplication", "cmt on telecharge l'application"),
+        ("cmt japprends une langue", "cmt j'apprends une langue"),
+        ("je veux mabonner a lapplication", "je veux m'abonner a l'application"),
+    ],
+)
+def test_an_elided_word_typed_without_its_apostrophe_is_the_word(
+    index: SearchIndex, glued: str, written: str
+) -> None:
+    as_typed = index.search(glued)
+    properly = index.search(written)
+    assert as_typed[0].id == properly[0].id
+    assert as_typed[0].score == pytest.approx(properly[0].score, abs=0.02)
+
+
+def test_elision_is_read_only_off_words_the_index_does_not_know(index: SearchIndex) -> None:
+    # "lire" is a word the index knows, not "l'ire"; "lapplication" is "l'application";
+    # "lavoir" none of them ("avoir" is a stop word, not a term of the index)
+    tokens = index._analyzer.analyze_query("lire lapplication lavoir").tokens
+    split = index._split_joined(tokens)
+    assert [t.surface for t in split] == ["lire", "application", "lavoir"]
+
+
+@pytest.mark.parametrize(
+    ("sms", "written"),
+    [
+        ("jme connecte pas", "je me connecte pas"),
+        ("jfe koi pr rendre 1 livre avt la fin", "je fais quoi pour rendre 1 livre avant la fin"),
+        ("la biblioteque numerik c payant ?", "la bibliotheque numerique c payant ?"),
+    ],
+)
+def test_everyday_sms_forms_read_as_written_out(
+    index: SearchIndex, sms: str, written: str
+) -> None:
+    as_typed = index.search(sms)
+    properly = index.search(written)
+    assert as_typed[0].id == properly[0].id
+    assert as_typed[0].score == pytest.approx(properly[0].score, abs=0.02)
+
+
 def test_a_kind_of_media_alone_asks_for_its_resource(index: SearchIndex) -> None:
     hits = index.search("ya des mangas ?")
     assert hits[0].id == "res-ebooks", [(h.id, h.score) for h in hits[:3]]
