@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from itertools import repeat
 
 import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from bot.search.analysis import Analyzer, QueryToken
 from bot.search.documents import FIELD_WEIGHTS, DocType, Document, Field, document_rows
@@ -70,6 +72,8 @@ CATEGORY_FLOOR = 0.5  # least score of a resource of the media a question names 
 _RESOURCE_CODE = DOC_TYPES.index("resource")
 _ITEM_CODE = DOC_TYPES.index("item")
 MEDIA_MATCH, MEDIA_NONE, MEDIA_OTHER = 1.0, 0.9, 0.8
+#: question words ("comment", "combien") this long or longer are recognised with a typo
+MIN_MISTYPED_QUESTION_WORD = 5
 #: an elided article or pronoun glued to the word after it (l', d', j', m', t', s', n', qu')
 _ELIDED_RE = re.compile(r"^(qu|[ldjmtsn])([aeiouyh][a-z]{2,})$")
 WHOLE_MATCH = 0.999  # a coverage this close to 1 is whole (float32 sums)
@@ -372,6 +376,9 @@ class SearchIndex:
     ) -> None:
         self._lexicon = lexicon
         self._online_terms = frozenset(t for w in ONLINE_WORDS for t in lexicon.canonical(w))
+        self._question_words = tuple(
+            sorted(w for w in lexicon.soft if len(w) >= MIN_MISTYPED_QUESTION_WORD and w.isalpha())
+        )
         self._analyzer = Analyzer(lexicon, cache_limit=100_000)
         self._term_ids = term_ids
         self._offsets = offsets
@@ -481,10 +488,34 @@ class SearchIndex:
             if elided is not None:
                 out.append(elided)
                 continue
+            mistyped = self._mistyped_question_word(word)
+            if mistyped is not None:
+                out.append(mistyped)
+                continue
             # a typo of a known word ("asterics") is that word, not two others
-            parts = () if self._vocabulary.typos(word) else self._joined_parts(word)
-            out.extend(parts or (token,))
+            if self._vocabulary.typos(word):
+                out.append(token)
+                continue
+            out.extend(self._joined_parts(word) or (token,))
         return tuple(out)
+
+    def _mistyped_question_word(self, word: str) -> QueryToken | None:
+        """A question word typed with one letter wrong, missing, extra or swapped ("combein",
+        "pourqoi", "cmment"): the question word, even where the index has a word as close
+        ("comment" in a FAQ question is a word of the index, but a question word in a
+        question)."""
+        if len(word) < MIN_MISTYPED_QUESTION_WORD:
+            return None
+        found = process.extractOne(
+            word,
+            [w for w in self._question_words if w[0] == word[0]],
+            scorer=OSA.distance,
+            score_cutoff=1,
+        )
+        if found is None:
+            return None
+        terms = self._analyzer.terms(found[0])
+        return QueryToken(terms[0], found[0], True) if len(terms) == 1 else None
 
     def _elided(self, word: str) -> QueryToken | None:
         """A word typed without the apostrophe of its elided article or pronoun ("latelier",

@@ -176,6 +176,25 @@ def test_everyday_sms_forms_read_as_written_out(
     assert as_typed[0].score == pytest.approx(properly[0].score, abs=0.02)
 
 
+@pytest.mark.parametrize(
+    ("mistyped", "written"),
+    [
+        ("combein ca coute", "combien ca coute"),
+        ("pourqoi je peux pas me connecter", "pourquoi je peux pas me connecter"),
+        ("cmment rendre un livre avant la fin", "comment rendre un livre avant la fin"),
+    ],
+)
+def test_a_question_word_with_a_typo_is_the_question_word(
+    index: SearchIndex, mistyped: str, written: str
+) -> None:
+    # not a word to look for in the catalogue ("comment" is in FAQ questions, yet
+    # "cmment" asks how, as "comment" does)
+    as_typed = index.search(mistyped)
+    properly = index.search(written)
+    assert as_typed[0].id == properly[0].id
+    assert as_typed[0].score == pytest.approx(properly[0].score, abs=0.02)
+
+
 def test_a_kind_of_media_alone_asks_for_its_resource(index: SearchIndex) -> None:
     hits = index.search("ya des mangas ?")
     assert hits[0].id == "res-ebooks", [(h.id, h.score) for h in hits[:3]]
