@@ -17,7 +17,9 @@ question logging included. Measured in the same run:
 * **start**: a new process, from its start to its first answer, with the saved index, and
   the first build without it;
 * **updates**: imports changing 1% of the items, applied by the running service
-  (``refresh_if_changed``) against a full build, with the resident memory after each;
+  (``refresh_if_changed``) against a full build, with the resident memory before them and
+  after each (and its part in pages of files: the mapped snapshot), the largest step between
+  two updates, and whether memory stays flat (no update above the first by 5%);
 * **import beside the bot**: while ``python -m bot import`` runs in another process (the
   1% imports, then ``--beside-items`` new items), patrons' questions go on: failures, logs
   lost and latency.
@@ -34,6 +36,7 @@ import asyncio
 import csv
 import datetime as dt
 import gc
+import itertools
 import json
 import os
 import random
@@ -229,6 +232,16 @@ def time_sync(call: Callable[[str], object], queries: Sequence[str]) -> list[flo
 
 def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
+
+
+def file_mb() -> float:
+    """The part of the resident memory that is pages of files (the mapped snapshot, code):
+    shared, and dropped by the kernel under pressure; the rest is the process's own."""
+    return psutil.Process().memory_info().shared / 2**20
+
+
+MEMORY_STEP_TOLERANCE = 0.05
+"""Memory is flat when no update ends more than this share above the first update's RSS."""
 
 
 def load() -> str:
@@ -461,6 +474,8 @@ async def run(args: argparse.Namespace) -> int:
     asked = failed = 0
     beside_ms: list[float] = []
     update_rows = []
+    gc.collect()
+    rss_start, file_start = rss_mb(), file_mb()  # after the questions, baselines and restart
     edits: dict[int, int] = {}  # item number -> the round that edited it last
     for round_number in range(1, args.updates + 1):
         # each round edits another 1% (earlier rounds' edits stay as they were)
@@ -500,6 +515,7 @@ async def run(args: argparse.Namespace) -> int:
         if child.returncode != 0:
             print(child.stderr.read() if child.stderr else "", file=sys.stderr)
             raise RuntimeError("import failed")
+        refreshing = time.perf_counter()
         refresh = asyncio.create_task(search.refresh_if_changed())
         during: list[float] = []
         while not refresh.done():
@@ -508,22 +524,37 @@ async def run(args: argparse.Namespace) -> int:
             during.append((time.perf_counter() - began) * 1000)
             await asyncio.sleep(0.01)
         await refresh
+        refresh_s = time.perf_counter() - refreshing  # the update, then its save
         event = search.last_event
         assert event is not None
         gc.collect()
         update_rows.append(
-            (round_number, import_s, event.kind, event.documents, event.seconds, rss_mb(), during)
+            (
+                round_number,
+                import_s,
+                event.kind,
+                event.documents,
+                event.seconds,
+                refresh_s,
+                rss_mb(),
+                file_mb(),
+                during,
+            )
         )
     print(f"\nimports changing 1% of the items, then the running bot's refresh; {load()}")
     print(f"  {'#':<3}{'import s':>9}{'refresh':>9}{'docs':>8}{'s':>8}{'% of build':>11}"
-          f"{'RSS MB':>8}{'p95 during, ms':>16}")  # fmt: skip
-    for number, import_s, kind, docs, seconds, rss, during in update_rows:
+          f"{'+save s':>8}{'RSS MB':>8}{'of files':>9}{'p95 during, ms':>16}")  # fmt: skip
+    print(f"  {'before the updates':<58}{rss_start:>8.0f}{file_start:>9.0f}")
+    for number, import_s, kind, docs, seconds, whole_s, rss, files, during in update_rows:
         p95 = percentiles(during)["p95"] if during else 0.0
         print(
             f"  {number:<3}{import_s:>9.1f}{kind:>9}{docs:>8,}{seconds:>8.2f}"
-            f"{100 * seconds / build_s:>10.1f}%{rss:>8.0f}{p95:>12.1f} ({len(during)})"
+            f"{100 * seconds / build_s:>10.1f}%{whole_s:>8.2f}{rss:>8.0f}{files:>9.0f}"
+            f"{p95:>12.1f} ({len(during)})"
         )
     print(f"  full build (first start, same run): {build_s:.1f} s")
+    print("  (s: the update, the target's measure; +save s: the whole refresh, its snapshot")
+    print("  saved and mapped back; of files: resident pages of files, shared and reclaimable)")
 
     # -- a big import beside the bot: new items written by another process ---------------
     if args.beside_items > 0:
@@ -568,6 +599,18 @@ async def run(args: argparse.Namespace) -> int:
           f"{'ok' if real['p95'] <= target else 'MISSED'}")  # fmt: skip
     worst = max((r[4] for r in update_rows), default=0.0)
     print(f"target 1% update ≈ 1% of a build: worst {100 * worst / build_s:.1f}%")
+    if update_rows:
+        after = [r[6] for r in update_rows]
+        steps = [b - a for a, b in itertools.pairwise(after)]
+        flat = max(after) <= after[0] * (1 + MEMORY_STEP_TOLERANCE)
+        print(
+            f"target memory flat across updates: RSS {rss_start:.0f} MB before them, "
+            f"{after[0]:.0f} MB after the first, {max(after):.0f} MB at most after "
+            f"{len(after)}; largest step between two updates "
+            f"{max(steps, default=0.0):+.0f} MB, last − first {after[-1] - after[0]:+.0f} MB; "
+            f"{'ok' if flat else 'MISSED'} (none above the first by "
+            f"{MEMORY_STEP_TOLERANCE:.0%})"
+        )
     print(f"target first answer ≤ 5 s after start: {restart['seconds']:.1f} s, "
           f"{'ok' if float(restart['seconds']) <= 5 else 'MISSED'}")  # type: ignore[arg-type]  # fmt: skip
     print(f"target no question failing beside an import: {failed} failed, "

@@ -408,6 +408,55 @@ class SearchIndex:
         builder.add_all(documents)
         return builder.finish()
 
+    def reading(
+        self,
+        *,
+        offsets: np.ndarray,
+        post_rows: np.ndarray,
+        post_fields: np.ndarray,
+        row_parent: np.ndarray,
+        row_boost: np.ndarray,
+        parent_type: np.ndarray,
+        parent_media: np.ndarray,
+        ids: PackedStrings,
+        titles: PackedStrings,
+        resource_ids: PackedStrings,
+    ) -> SearchIndex:
+        """This index reading its postings and rows from other arrays holding the same
+        values (the memory-mapped copies of a snapshot it was saved in): the weights and the
+        vocabulary derived from them are kept, not worked out again."""
+        for mine, theirs in (
+            (self._offsets, offsets), (self._post_rows, post_rows),
+            (self._post_fields, post_fields), (self._row_parent, row_parent),
+            (self._row_boost, row_boost), (self._parent_type, parent_type),
+            (self._parent_media, parent_media), (self._ids.ends, ids.ends),
+            (self._titles.ends, titles.ends), (self._resource_ids.ends, resource_ids.ends),
+        ):  # fmt: skip
+            if mine.shape != theirs.shape or mine.dtype != theirs.dtype:
+                raise ValueError("arrays of another index")
+        return SearchIndex(
+            lexicon=self._lexicon,
+            term_ids=self._term_ids,
+            offsets=offsets,
+            post_rows=post_rows,
+            post_fields=post_fields,
+            term_weight=self._term_weight,
+            document_frequency=self._df,
+            row_parent=row_parent,
+            row_boost=row_boost,
+            row_title_weight=self._row_title_weight,
+            row_creator_weight=self._row_creator_weight,
+            row_type=self._row_type,
+            row_media=self._row_media,
+            parent_type=parent_type,
+            parent_media=parent_media,
+            media_names=self._media_names,
+            ids=ids,
+            titles=titles,
+            resource_ids=resource_ids,
+            vocabulary=self._vocabulary,
+        )
+
     def __len__(self) -> int:
         """Number of documents."""
         return len(self._parent_type)

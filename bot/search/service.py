@@ -10,7 +10,9 @@ the catalogue changed, when replaced rows take up too much of the index, or when
 database is another catalogue (``catalogue_id``).
 
 Building and updating run in a worker thread; the new index replaces the old one in one
-assignment, so searches never see half an index.
+assignment, so searches never see half an index. Each new index is then saved and replaced
+by its memory-mapped snapshot (``LiveIndex.mapped``), and the memory its own arrays took is
+given back (``release_freed_memory``): memory stays flat across updates.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from bot.search.documents import Document
 from bot.search.index import Hit, IndexBuilder, SearchIndex
-from bot.search.live import LiveIndex
+from bot.search.live import LiveIndex, release_freed_memory
 from bot.search.loader import (
     ITEM_BATCH_SIZE,
     CatalogueState,
@@ -111,8 +113,10 @@ class SearchService:
             state.version,
             elapsed,
         )
+        del live  # the saved copy replaces it (``_save``)
         await self._save()
-        return live.index
+        assert self._live is not None
+        return self._live.index
 
     async def _load_saved(self) -> bool:
         """Maps the saved index back and catches up; False when there is none to use."""
@@ -164,6 +168,7 @@ class SearchService:
             documents.extend(documents_of(batch))
         updated = await asyncio.to_thread(live.updated, documents)
         self._live, self._state = updated, current
+        del live  # not kept alive while the update is saved
         elapsed = time.perf_counter() - started
         self.last_event = IndexEvent("updated", len(documents), elapsed)
         log.info(
@@ -179,15 +184,27 @@ class SearchService:
         return True
 
     async def _save(self) -> None:
+        """After a build or an update: saves the index, makes its memory-mapped snapshot
+        current (``LiveIndex.mapped``) and gives the memory of its own arrays back, so that
+        memory stays flat across updates."""
         live, state = self._live, self._state
-        if self._index_dir is None or live is None or state is None or state == self._saved:
-            return
-        try:
-            await asyncio.to_thread(live.save, self._index_dir, state.meta())
-        except OSError as error:
-            log.warning("search index not saved in %s: %s", self._index_dir, error)
-            return
-        self._saved = state
+        directory = self._index_dir
+        if directory is not None and live is not None and state not in (None, self._saved):
+            assert state is not None
+            try:
+                folder = await asyncio.to_thread(live.save, directory, state.meta())
+                mapped = await asyncio.to_thread(live.mapped, folder)
+            except (OSError, ValueError) as error:
+                log.warning("search index not saved in %s: %s", directory, error)
+            else:
+                self._saved = state
+                if self._live is live:  # always, under the lock: nothing else changes it
+                    self._live = mapped
+                del mapped
+        # The build's or the update's private arrays go with ``live`` (a search still
+        # running on it holds it a little longer).
+        del live
+        await asyncio.to_thread(release_freed_memory)
 
     async def refresh_if_changed(self) -> bool:
         """Follows ``catalogue_version`` (imports, FAQ edits); True when the index changed."""

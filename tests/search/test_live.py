@@ -7,6 +7,7 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.importer.service import Importer
@@ -97,6 +98,25 @@ def test_updates_score_like_a_fresh_build(seed: int, tmp_path: Path) -> None:
         assert ranking(again.updated(changed).index, query) == ranking(fresh, query), query
 
 
+def test_a_saved_index_reads_its_snapshot_and_scores_the_same(tmp_path: Path) -> None:
+    rng = random.Random(4)
+    documents = {(d.type, d.id): d for d in documents_from_rows(RESOURCES, FAQ, ITEMS)}
+    built = LiveIndex.build(documents.values())
+    live = built.updated(edit(documents, rng))
+    folder = live.save(tmp_path, {"catalogue_id": "x", "version": 2})
+    mapped = live.mapped(folder)
+    assert isinstance(mapped.post_rows, np.memmap) and isinstance(mapped.key_parent, np.memmap)
+    assert not isinstance(live.post_rows, np.memmap)
+    for query in queries(list(documents.values()), rng, 60):
+        assert ranking(mapped.index, query) == ranking(live.index, query), query
+    again = mapped.updated(edit(documents, rng))  # and it goes on
+    fresh = SearchIndex.build(documents.values())
+    for query in queries(list(documents.values()), rng, 40):
+        assert ranking(again.index, query) == ranking(fresh, query), query
+    with pytest.raises(ValueError):  # the snapshot of another index
+        built.mapped(folder)
+
+
 def test_removed_documents_are_gone() -> None:
     live = LiveIndex.build(documents_from_rows(RESOURCES, FAQ, ITEMS))
     assert live.index.search("jai oublie mon mdp")[0].id == "faq-mdp"
@@ -142,6 +162,20 @@ def many_items(count: int, rng: random.Random) -> list[dict[str, str]]:
     return rows
 
 
+def assert_mapped(service: SearchService) -> None:
+    """The service's index reads its big arrays from its snapshot's files, not from copies
+    of its own."""
+    live = service.live_index
+    assert live is not None
+    for array in (
+        live.post_rows, live.post_fields, live.row_parent, live.row_boost, live.parent_live,
+        live.key_hash, live.ids.ends, live.titles.ends,
+    ):  # fmt: skip
+        assert isinstance(array, np.memmap)
+    assert isinstance(live.titles.buffer, memoryview)
+    assert isinstance(live.titles.buffer.obj, np.memmap)
+
+
 async def test_service_follows_imports_in_place_and_restarts_from_its_snapshot(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -158,6 +192,7 @@ async def test_service_follows_imports_in_place_and_restarts_from_its_snapshot(
         await service.ensure_loaded()
         assert service.last_event is not None and service.last_event.kind == "built"
         assert service.catalogue_version == "1"
+        assert_mapped(service)  # the build's own arrays, too
 
         # an import that changes a few rows: only those are read again
         for row in rng.sample(items, 12):
@@ -169,6 +204,8 @@ async def test_service_follows_imports_in_place_and_restarts_from_its_snapshot(
         event = service.last_event
         assert event is not None and (event.kind, event.documents) == ("updated", 13)
         assert await service.refresh_if_changed() is False
+        # the update's arrays were swapped for their saved copies (memory flat across updates)
+        assert_mapped(service)
 
         fresh = SearchService(sessions, index_dir=None)
         await fresh.reload()
@@ -184,6 +221,7 @@ async def test_service_follows_imports_in_place_and_restarts_from_its_snapshot(
         event = restarted.last_event
         assert event is not None and (event.kind, event.documents) == ("updated", 1)
         assert restarted.catalogue_version == "3"
+        assert_mapped(restarted)
         await fresh.reload()
         for query in [*probes, "totoro dragon"]:
             assert ranking(restarted.index, query) == ranking(fresh.index, query), query  # type: ignore[arg-type]
