@@ -424,16 +424,8 @@ class SearchIndex:
     ) -> SearchIndex:
         """This index reading its postings and rows from other arrays holding the same
         values (the memory-mapped copies of a snapshot it was saved in): the weights and the
-        vocabulary derived from them are kept, not worked out again."""
-        for mine, theirs in (
-            (self._offsets, offsets), (self._post_rows, post_rows),
-            (self._post_fields, post_fields), (self._row_parent, row_parent),
-            (self._row_boost, row_boost), (self._parent_type, parent_type),
-            (self._parent_media, parent_media), (self._ids.ends, ids.ends),
-            (self._titles.ends, titles.ends), (self._resource_ids.ends, resource_ids.ends),
-        ):  # fmt: skip
-            if mine.shape != theirs.shape or mine.dtype != theirs.dtype:
-                raise ValueError("arrays of another index")
+        vocabulary derived from them are kept, not worked out again. That they are this
+        index's is the caller's to check (``LiveIndex.mapped`` does, array by array)."""
         return SearchIndex(
             lexicon=self._lexicon,
             term_ids=self._term_ids,

@@ -344,8 +344,10 @@ class LiveIndex:
         """
         arrays = {attribute: _mapped(folder, attribute) for attribute in self._ARRAYS}
         strings = {attribute: _mapped_strings(folder, attribute) for attribute in self._STRINGS}
-        for attribute, array in arrays.items():
-            mine = getattr(self, attribute)
+        # this index's arrays, and the ends of its strings, with the same shapes and types
+        pairs = [(name, getattr(self, name), array) for name, array in arrays.items()]
+        pairs += [(name, getattr(self, name).ends, s.ends) for name, s in strings.items()]
+        for attribute, mine, array in pairs:
             if array.shape != mine.shape or array.dtype != mine.dtype:
                 raise ValueError(f"{folder} is not a snapshot of this index ({attribute})")
         ids, titles, resource_ids = (strings[attribute] for attribute in self._STRINGS)

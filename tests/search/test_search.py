@@ -134,6 +134,14 @@ def test_english_by_names_a_creator_as_de_does(index: SearchIndex) -> None:
     assert with_by[0].coverage == pytest.approx(without[0].coverage, abs=0.1)
 
 
+def assert_read_as_written(index: SearchIndex, typed: str, written: str) -> None:
+    """``typed`` finds what ``written``, its spelling written out, finds, as surely."""
+    as_typed = index.search(typed)
+    properly = index.search(written)
+    assert as_typed[0].id == properly[0].id
+    assert as_typed[0].score == pytest.approx(properly[0].score, abs=0.02)
+
+
 @pytest.mark.parametrize(
     ("glued", "written"),
     [
@@ -145,10 +153,7 @@ def test_english_by_names_a_creator_as_de_does(index: SearchIndex) -> None:
 def test_an_elided_word_typed_without_its_apostrophe_is_the_word(
     index: SearchIndex, glued: str, written: str
 ) -> None:
-    as_typed = index.search(glued)
-    properly = index.search(written)
-    assert as_typed[0].id == properly[0].id
-    assert as_typed[0].score == pytest.approx(properly[0].score, abs=0.02)
+    assert_read_as_written(index, glued, written)
 
 
 def test_elision_is_read_only_off_words_the_index_does_not_know(index: SearchIndex) -> None:
@@ -170,10 +175,7 @@ def test_elision_is_read_only_off_words_the_index_does_not_know(index: SearchInd
 def test_everyday_sms_forms_read_as_written_out(
     index: SearchIndex, sms: str, written: str
 ) -> None:
-    as_typed = index.search(sms)
-    properly = index.search(written)
-    assert as_typed[0].id == properly[0].id
-    assert as_typed[0].score == pytest.approx(properly[0].score, abs=0.02)
+    assert_read_as_written(index, sms, written)
 
 
 @pytest.mark.parametrize(
@@ -189,10 +191,7 @@ def test_a_question_word_with_a_typo_is_the_question_word(
 ) -> None:
     # not a word to look for in the catalogue ("comment" is in FAQ questions, yet
     # "cmment" asks how, as "comment" does)
-    as_typed = index.search(mistyped)
-    properly = index.search(written)
-    assert as_typed[0].id == properly[0].id
-    assert as_typed[0].score == pytest.approx(properly[0].score, abs=0.02)
+    assert_read_as_written(index, mistyped, written)
 
 
 def test_a_kind_of_media_alone_asks_for_its_resource(index: SearchIndex) -> None:
