@@ -65,8 +65,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 #: (``bot.app.CONCURRENT_UPDATES``), so that a busy minute opens none. A connection beyond
 #: the pool is closed when it is given back, and the next one opened costs a backend process
 #: and the preparation of every statement again: with 10 kept, 200 patrons asking at once
-#: made an instance open 25 connections in 10 s. The ceiling (pool and overflow) is the 20 it
-#: was, so that several instances still fit in PostgreSQL's 100 connections.
+#: made an instance open 56 connections while it answered 510 questions (27 with 16 kept).
+#: The ceiling (pool and overflow) is the 20 it was, so that several instances still fit in
+#: PostgreSQL's 100 connections.
 POOL_SIZE = 16
 POOL_OVERFLOW = 4
 
