@@ -6,6 +6,7 @@ Each test runs ``python -m bot`` as a subprocess, exactly as typed in a terminal
 from __future__ import annotations
 
 import argparse
+import asyncio
 import socket
 import subprocess
 import sys
@@ -142,3 +143,12 @@ def test_a_missing_output_folder_is_one_line(tmp_path):
     )  # fmt: skip
     assert result.returncode == 1
     assert one_line_error(result).startswith("report: [Errno 2] No such file or directory")
+
+
+def test_commands_run_on_uvloop_where_it_is_installed():
+    uvloop = pytest.importorskip("uvloop")
+    from bot.__main__ import _runner
+
+    with _runner() as runner:
+        assert isinstance(runner.get_loop(), uvloop.Loop)
+        assert runner.run(asyncio.sleep(0, "done")) == "done"

@@ -227,6 +227,15 @@ def _zipf() -> Callable[[str, str], float] | None:
     return zipf
 
 
+def warm_word_frequencies() -> None:
+    """Imports ``wordfreq`` and reads its French and English lists (at start, not on the
+    first question about a title)."""
+    zipf = _zipf()
+    if zipf is not None:
+        zipf("bonjour", "fr")
+        zipf("hello", "en")
+
+
 def lexical_confidence(hit: Hit, params: Params = DEFAULT, shaped: bool = False) -> float:
     """The lexical score, discounted where the words alone make no answer."""
     score = hit.score
