@@ -290,16 +290,19 @@ def assemble_index(
         term_weight[soft] *= SOFT_WEIGHT
     term_weight[df == 0] = 0.0
     row_count = len(row_parent)
+    # each row's title and creator weights, in one pass over the postings of those two
+    # fields (Field.TITLE and Field.CREATOR are 0 and 1: a row's two sums side by side)
     post_terms = np.repeat(np.arange(term_count, dtype=np.int32), df)
-    title_weight, creator_weight = (
-        np.bincount(
-            post_rows[post_fields == field],
-            weights=term_weight[post_terms[post_fields == field]],
-            minlength=row_count,
-        ).astype(np.float32)
-        for field in (Field.TITLE, Field.CREATOR)
-    )
-    del post_terms
+    named = np.flatnonzero(post_fields <= Field.CREATOR)
+    weights = np.bincount(
+        post_rows[named].astype(np.int64) * 2 + post_fields[named],
+        weights=term_weight[post_terms[named]],
+        minlength=2 * row_count,
+    ).reshape(row_count, 2)
+    del post_terms, named
+    title_weight = weights[:, Field.TITLE].astype(np.float32)
+    creator_weight = weights[:, Field.CREATOR].astype(np.float32)
+    del weights
     dead = np.flatnonzero(df == 0)
     if len(dead):
         term_ids = dict(term_ids)

@@ -194,6 +194,27 @@ class LiveIndex:
             position += 1
         return None
 
+    def _parents_of(self, hashes: np.ndarray, types: np.ndarray, ids: PackedStrings) -> set[int]:
+        """The document numbers of the live documents of these (type, id) keys, given with
+        their hashes: ``parent_of`` for many keys at once (one search of the sorted key
+        table for all of them, the ids compared only where a hash matches)."""
+        found: set[int] = set()
+        if not len(hashes) or not len(self.key_hash):
+            return found
+        position = np.searchsorted(self.key_hash, hashes)
+        size = len(self.key_hash)
+        while True:
+            inside = position < size
+            match = np.zeros(len(hashes), dtype=bool)
+            match[inside] = self.key_hash[position[inside]] == hashes[inside]
+            if not match.any():
+                return found
+            for key in np.flatnonzero(match).tolist():
+                parent = int(self.key_parent[position[key]])
+                if self.parent_type[parent] == types[key] and self.ids[parent] == ids[key]:
+                    found.add(parent)
+            position = position + 1  # hashes equal by chance: the next entries of the table
+
     # -- changing ------------------------------------------------------------------------
 
     def updated(
@@ -202,13 +223,13 @@ class LiveIndex:
         """A new index where ``documents`` replace (or join) the documents of the same type
         and id, and the ``removed`` (type, id) pairs are gone."""
         latest = {(d.type, d.id): d for d in documents}  # a later version wins
-        gone = {
-            parent for key in [*latest, *removed] if (parent := self.parent_of(*key)) is not None
-        }
         builder = IndexBuilder(self.lexicon, term_ids=self.term_ids)
         builder.add_all(latest.values())
         segment = builder.segment()
         parents, rows = len(self.parent_type), len(self.row_parent)
+        new_hashes = _hashes(segment.parent_type, segment.ids)
+        gone = self._parents_of(new_hashes, segment.parent_type, segment.ids)
+        gone.update(p for key in removed if (p := self.parent_of(*key)) is not None)
 
         parent_live = np.concatenate(
             [self.parent_live, np.ones(len(segment.parent_type), dtype=bool)]
@@ -251,7 +272,6 @@ class LiveIndex:
         if len(dead):
             alive = ~np.isin(key_parent, dead)
             key_hash, key_parent = key_hash[alive], key_parent[alive]
-        new_hashes = _hashes(segment.parent_type, segment.ids)
         new_order = np.argsort(new_hashes, kind="stable")
         at = np.searchsorted(key_hash, new_hashes[new_order], side="right")
         key_hash = np.insert(key_hash, at, new_hashes[new_order])

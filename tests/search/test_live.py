@@ -243,3 +243,28 @@ async def test_a_snapshot_of_another_database_is_not_used(database_url: str, tmp
         assert (await service.search("okapi"))[0].id == "press-okapi"
     finally:
         await engine.dispose()
+
+
+def test_the_documents_an_update_replaces_are_found_as_one_by_one() -> None:
+    """``_parents_of`` (all the keys of an update at once) finds what ``parent_of`` finds,
+    and a hash that matches by chance does not make another document replaced."""
+    documents = list(documents_from_rows(FAQ, RESOURCES, ITEMS))
+    live = LiveIndex.build(documents)
+    asked = [*documents[::3], Document(type="item", id="not-indexed", title="Nouveau")]
+    from bot.search.index import DOC_TYPES, IndexBuilder
+    from bot.search.live import _hashes
+    from bot.search.packed import PackedStringsBuilder
+
+    builder = IndexBuilder(live.lexicon)
+    builder.add_all(asked)
+    segment = builder.segment()
+    hashes = _hashes(segment.parent_type, segment.ids)
+    expected = {p for d in asked if (p := live.parent_of(d.type, d.id)) is not None}
+    assert len(expected) == len(asked) - 1
+    assert live._parents_of(hashes, segment.parent_type, segment.ids) == expected
+    # the hash of the first document given with the key of the last one (not indexed)
+    chance = np.array([hashes[0]], dtype=np.int64)
+    types = np.array([DOC_TYPES.index("item")], dtype=np.uint8)
+    other = PackedStringsBuilder()
+    other.append("not-indexed")
+    assert live._parents_of(chance, types, other.finish()) == set()
