@@ -291,17 +291,17 @@ def assemble_index(
     term_weight[df == 0] = 0.0
     row_count = len(row_parent)
     # each row's title and creator weights, in one pass over the postings of those two
-    # fields (Field.TITLE and Field.CREATOR are 0 and 1: a row's two sums side by side)
+    # fields: a row's two sums side by side (column 0 the title's, 1 the creator's)
     post_terms = np.repeat(np.arange(term_count, dtype=np.int32), df)
-    named = np.flatnonzero(post_fields <= Field.CREATOR)
+    named = np.flatnonzero((post_fields == Field.TITLE) | (post_fields == Field.CREATOR))
     weights = np.bincount(
-        post_rows[named].astype(np.int64) * 2 + post_fields[named],
+        post_rows[named].astype(np.int64) * 2 + (post_fields[named] == Field.CREATOR),
         weights=term_weight[post_terms[named]],
         minlength=2 * row_count,
     ).reshape(row_count, 2)
     del post_terms, named
-    title_weight = weights[:, Field.TITLE].astype(np.float32)
-    creator_weight = weights[:, Field.CREATOR].astype(np.float32)
+    title_weight = weights[:, 0].astype(np.float32)
+    creator_weight = weights[:, 1].astype(np.float32)
     del weights
     dead = np.flatnonzero(df == 0)
     if len(dead):

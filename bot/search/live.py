@@ -185,19 +185,14 @@ class LiveIndex:
     def parent_of(self, doc_type: str, doc_id: str) -> int | None:
         """The document number of the live document ``(doc_type, doc_id)``, if indexed."""
         code = DOC_TYPES.index(doc_type)
-        wanted = _key_hash(code, doc_id)
-        position = int(np.searchsorted(self.key_hash, wanted))
-        while position < len(self.key_hash) and self.key_hash[position] == wanted:
-            parent = int(self.key_parent[position])
-            if self.parent_type[parent] == code and self.ids[parent] == doc_id:
-                return parent
-            position += 1
-        return None
+        hashes = np.array([_key_hash(code, doc_id)], dtype=np.int64)
+        found = self._parents_of(hashes, np.array([code], dtype=np.uint8), _pack([doc_id]))
+        return next(iter(found), None)
 
     def _parents_of(self, hashes: np.ndarray, types: np.ndarray, ids: PackedStrings) -> set[int]:
         """The document numbers of the live documents of these (type, id) keys, given with
-        their hashes: ``parent_of`` for many keys at once (one search of the sorted key
-        table for all of them, the ids compared only where a hash matches)."""
+        their hashes (one search of the sorted key table for all of them, the ids compared
+        only where a hash matches)."""
         found: set[int] = set()
         if not len(hashes) or not len(self.key_hash):
             return found

@@ -246,8 +246,8 @@ async def test_a_snapshot_of_another_database_is_not_used(database_url: str, tmp
 
 
 def test_the_documents_an_update_replaces_are_found_as_one_by_one() -> None:
-    """``_parents_of`` (all the keys of an update at once) finds what ``parent_of`` finds,
-    and a hash that matches by chance does not make another document replaced."""
+    """``_parents_of`` (all the keys of an update at once) and ``parent_of`` (one) find the
+    live documents of those keys, and a hash that matches by chance is no match."""
     documents = list(documents_from_rows(FAQ, RESOURCES, ITEMS))
     live = LiveIndex.build(documents)
     asked = [*documents[::3], Document(type="item", id="not-indexed", title="Nouveau")]
@@ -259,9 +259,16 @@ def test_the_documents_an_update_replaces_are_found_as_one_by_one() -> None:
     builder.add_all(asked)
     segment = builder.segment()
     hashes = _hashes(segment.parent_type, segment.ids)
-    expected = {p for d in asked if (p := live.parent_of(d.type, d.id)) is not None}
+    keys = {(d.type, d.id) for d in asked}
+    expected = {
+        parent
+        for parent in range(len(live.parent_type))
+        if live.parent_live[parent]
+        and (DOC_TYPES[live.parent_type[parent]], live.ids[parent]) in keys
+    }
     assert len(expected) == len(asked) - 1
     assert live._parents_of(hashes, segment.parent_type, segment.ids) == expected
+    assert {live.parent_of(*key) for key in keys} == {*expected, None}
     # the hash of the first document given with the key of the last one (not indexed)
     chance = np.array([hashes[0]], dtype=np.int64)
     types = np.array([DOC_TYPES.index("item")], dtype=np.uint8)
