@@ -281,7 +281,6 @@ def assemble_index(
     without postings (removed documents) count for nothing: an index updated in place
     scores exactly as one built afresh from the same documents.
     """
-    term_count = len(offsets) - 1
     df = np.diff(offsets).astype(np.int32)
     idf = np.log1p((live_rows - df + 0.5) / (df + 0.5)).astype(np.float32)
     term_weight = idf
@@ -290,16 +289,19 @@ def assemble_index(
         term_weight[soft] *= SOFT_WEIGHT
     term_weight[df == 0] = 0.0
     row_count = len(row_parent)
-    # each row's title and creator weights, in one pass over the postings of those two
-    # fields: a row's two sums side by side (column 0 the title's, 1 the creator's)
-    post_terms = np.repeat(np.arange(term_count, dtype=np.int32), df)
-    named = np.flatnonzero((post_fields == Field.TITLE) | (post_fields == Field.CREATOR))
+    # each row's title and creator weights side by side (column 0 the title's, 1 the
+    # creator's), in one pass over the postings in their order: each posting's term weight
+    # (the weights repeated along the sorted postings, read in order rather than gathered),
+    # nothing for the other fields (a row's sums are the same as over its title and creator
+    # postings alone, in the same order)
+    posting_weight = np.repeat(term_weight, df)
+    posting_weight[post_fields > Field.CREATOR] = 0.0
     weights = np.bincount(
-        post_rows[named].astype(np.int64) * 2 + (post_fields[named] == Field.CREATOR),
-        weights=term_weight[post_terms[named]],
+        post_rows.astype(np.int64) * 2 + (post_fields == Field.CREATOR),
+        weights=posting_weight,
         minlength=2 * row_count,
     ).reshape(row_count, 2)
-    del post_terms, named
+    del posting_weight
     title_weight = weights[:, 0].astype(np.float32)
     creator_weight = weights[:, 1].astype(np.float32)
     del weights
