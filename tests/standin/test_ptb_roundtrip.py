@@ -252,7 +252,9 @@ async def test_updates_wait_for_the_bot_and_long_polling_wakes_at_once(
 
     loop = asyncio.get_running_loop()
     waiting = asyncio.create_task(bot.get_updates(offset=first[-1].update_id + 1, timeout=10))
-    await asyncio.sleep(0.05)
+    deadline = loop.time() + 5  # the request reaches the stand-in; a loaded machine is slow
+    while standin.pending_updates and loop.time() < deadline:  # noqa: ASYNC110 (no event for it)
+        await asyncio.sleep(0.01)
     assert standin.pending_updates == 0  # the offset confirmed the first update
     started = loop.time()
     await alice.send("pendant")
