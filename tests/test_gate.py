@@ -69,7 +69,8 @@ async def test_an_update_is_handled_once_whichever_instance_gets_it(any_database
 
     try:
         together = await asyncio.gather(*(gates[i % 2].handle(77, 5, run) for i in range(6)))
-        await asyncio.sleep(0.3)  # the "done" marks are written
+        for gate in gates:  # the "done" marks written
+            await gate.flush()
         again = [await gate.handle(77, 5, run) for gate in gates]
     finally:
         for gate in gates:

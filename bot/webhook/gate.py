@@ -270,6 +270,14 @@ class UpdateGate:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_soon(), name="plume-updates-done")
 
+    async def flush(self) -> None:
+        """Writes the "done" marks now, the batch being written included (tests, shutdown)."""
+        flusher = self._flusher
+        if flusher is not None and not flusher.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+        await self._flush_done()
+
     async def _flush_soon(self) -> None:
         await asyncio.sleep(self._done_every)
         try:
