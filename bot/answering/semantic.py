@@ -29,6 +29,7 @@ import asyncio
 import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -49,6 +50,9 @@ BATCH = 64
 #: CPU, 0.6 ms in a call of 8 and 0.5 ms in a call of 32; past that nothing is won and the
 #: first in the queue only waits longer.
 ENCODE_TOGETHER = 32
+#: the vectors of this many recent questions are kept (2 KB each): patrons ask the same
+#: things ("horaires", "mot de passe oublié") and a question seen again costs no model call
+RECENT_QUESTIONS = 2048
 
 
 class Encoder(Protocol):
@@ -240,6 +244,9 @@ class SemanticIndex:
         # questions waiting for the encoder, each caller's with the future of its answer
         self._waiting: list[tuple[list[str], asyncio.Future[np.ndarray]]] = []
         self._encoding: asyncio.Task[None] | None = None
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # question -> its vector
+        self._recent_lock = threading.Lock()
+        self.encoded = self.reused = 0  # questions embedded by the model, found in _recent
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -292,7 +299,31 @@ class SemanticIndex:
         """
         if not self.docs or not questions:
             return np.zeros((len(questions), len(self.docs)), np.float32)
-        return self._cosines(self._encoder.encode(questions))
+        return self._cosines(self._embed(questions))
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The texts' vectors: those of recent questions kept, the others from one model
+        call (a vector is the same whichever call made it)."""
+        with self._recent_lock:
+            known = [self._recent.get(text) for text in texts]
+            for text, vector in zip(texts, known, strict=True):
+                if vector is not None:
+                    self._recent.move_to_end(text)
+        missing = list(dict.fromkeys(t for t, v in zip(texts, known, strict=True) if v is None))
+        if not missing:
+            self.reused += len(texts)
+            return np.stack(known)  # type: ignore[arg-type]
+        vectors = self._encoder.encode(missing)
+        fresh = dict(zip(missing, vectors, strict=True))
+        with self._recent_lock:
+            self.encoded += len(missing)
+            self.reused += len(texts) - len(missing)
+            for text, vector in fresh.items():
+                self._recent[text] = vector
+            while len(self._recent) > RECENT_QUESTIONS:
+                self._recent.popitem(last=False)
+        pairs = zip(texts, known, strict=True)
+        return np.stack([fresh[text] if vector is None else vector for text, vector in pairs])
 
     def _cosines(self, queries: np.ndarray) -> np.ndarray:
         per_text = self._matrix @ queries.T  # (texts, questions)
@@ -350,7 +381,7 @@ class SemanticIndex:
 
     def _cosines_of(self, asked: list[list[str]]) -> list[np.ndarray]:
         """One encoder call for every caller's questions, the cosines each caller's apart."""
-        vectors = self._encoder.encode([text for questions in asked for text in questions])
+        vectors = self._embed([text for questions in asked for text in questions])
         rows, position = [], 0
         for questions in asked:
             rows.append(self._cosines(vectors[position : position + len(questions)]))

@@ -440,7 +440,9 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 def _mapped(folder: Path, attribute: str) -> np.ndarray:
     loaded: np.ndarray = np.load(folder / f"{attribute}.npy", mmap_mode="r")
-    return loaded
+    # a plain array over the mapped pages: a memmap's slices each run Python code
+    # (``memmap.__array_finalize__``), and a search slices the postings of every term
+    return loaded.view(np.ndarray)
 
 
 def _mapped_strings(folder: Path, attribute: str) -> PackedStrings:

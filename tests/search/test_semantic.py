@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from sqlalchemy import delete, select, update
 
+from bot.answering import semantic as semantic_module
 from bot.answering.responder import Decision, Responder
 from bot.answering.semantic import Encoder, SemanticIndex, load_encoder, refresh_embeddings
 from bot.search import SearchService
@@ -160,6 +161,7 @@ async def test_questions_asked_at_once_are_embedded_together_as_if_alone(
     counting.calls.clear()
     alone = [semantic.similarities([question])[0] for question in QUESTIONS]
     assert counting.calls == [1] * len(QUESTIONS)
+    semantic = await SemanticIndex.load(catalogue_db, counting)  # none of them seen yet
     counting.calls.clear()
     shared = await asyncio.gather(*(semantic.batched_similarities([q]) for q in QUESTIONS))
     assert sum(counting.calls) == len(QUESTIONS) and len(counting.calls) < len(QUESTIONS)
@@ -168,8 +170,31 @@ async def test_questions_asked_at_once_are_embedded_together_as_if_alone(
         np.testing.assert_allclose(rows[0], one, atol=1e-5)
     # a lone question on an idle encoder is taken at once, in a call of its own
     counting.calls.clear()
-    await semantic.batched_similarities(["jai oublié mon mdp"])
+    await semantic.batched_similarities(["mon mot de passe ne marche plus"])  # a new one
     assert counting.calls == [1]
+
+
+async def test_a_question_seen_again_costs_no_model_call(
+    catalogue_db: SessionFactory, encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(semantic_module, "RECENT_QUESTIONS", 3)
+    counting = CountingEncoder(encoder)
+    semantic = await SemanticIndex.load(catalogue_db, counting)
+    counting.calls.clear()
+    first = await semantic.batched_similarities([QUESTIONS[0], QUESTIONS[1]])
+    assert counting.calls == [2]
+    again = await semantic.batched_similarities([QUESTIONS[1], QUESTIONS[0]])
+    assert counting.calls == [2]  # both kept: the same cosines, no model call
+    np.testing.assert_array_equal(again, first[::-1])
+    # a new question beside a known one: only the new one goes to the model
+    await semantic.batched_similarities([QUESTIONS[0], QUESTIONS[2]])
+    assert counting.calls == [2, 1]
+    # at most RECENT_QUESTIONS kept, the least recently asked forgotten first
+    await semantic.batched_similarities([QUESTIONS[3]])
+    assert counting.calls == [2, 1, 1]
+    await semantic.batched_similarities([QUESTIONS[1]])  # forgotten: QUESTIONS[1]
+    assert counting.calls == [2, 1, 1, 1]
+    assert (semantic.encoded, semantic.reused) == (5, 3)
 
 
 async def test_decisions_taken_at_once_are_those_taken_one_by_one(
@@ -190,6 +215,8 @@ async def test_decisions_taken_at_once_are_those_taken_one_by_one(
         )
 
     one_by_one = [seen(await responder.decide(question)) for question in QUESTIONS]
+    responder = Responder(catalogue_db, search, counting)  # none of them seen yet
+    await responder.warm_up()
     counting.calls.clear()
     at_once = await asyncio.gather(*(responder.decide(question) for question in QUESTIONS))
     assert len(counting.calls) < len(QUESTIONS)  # some were embedded together
