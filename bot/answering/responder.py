@@ -30,7 +30,9 @@ from bot.answering.judge import (
     Similar,
     Verdict,
     judge,
+    message_results,
     question_shaped,
+    verdict_of,
     warm_word_frequencies,
 )
 from bot.answering.places import LibraryNames, LibraryRef, place_of_message
@@ -248,8 +250,8 @@ class Responder:
         # the readings of a long message (its sentences, its known words) are parts of a
         # question: each is judged as one, whatever its own shape
         shaped = bool(sentences) or question_shaped(text)
-        for found in await self._found(text, sentences, typed):
-            verdict = judge(
+        readings = [
+            judge(
                 found.candidate,
                 found.hits,
                 found.similar,
@@ -257,9 +259,15 @@ class Responder:
                 params=self.params,
                 shaped=shaped,
             )
+            for found in await self._found(text, sentences, typed)
+        ]
+        if sentences:  # a long message: what its readings point at together
+            results = message_results(readings)
+            return verdict_of(text, results, see_also=SEE_ALSO, params=self.params)
+        for verdict in readings:
             # of two readings as sure, the one that explains more of the message ("Au
             # revoir là-haut" finds "Là-haut" as surely as "Au revoir là-haut")
-            key = (verdict.confidence, len(WORD_RE.findall(found.candidate)))
+            key = (verdict.confidence, len(WORD_RE.findall(verdict.searched)))
             if best is None or key > best_key:
                 best, best_key = verdict, key
         assert best is not None

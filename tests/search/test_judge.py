@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from bot.answering.judge import Similar, distinct_title, judge, question_shaped
+from bot.answering.judge import (
+    Similar,
+    distinct_title,
+    judge,
+    message_results,
+    question_shaped,
+    verdict_of,
+)
 from bot.search import Hit
 
 
@@ -89,6 +96,28 @@ def test_a_sentence_of_a_long_message_is_judged_as_a_question() -> None:
     hits = [item(0.7, id="music-cest-vrai")]
     assert judge("c'est vrai ?", hits).kind == "answer"
     assert judge("c'est vrai ?", hits, shaped=True).kind != "answer"
+
+
+def test_a_long_message_answers_what_its_readings_point_at_together() -> None:
+    """A story about the driving test ending in "C'est vrai ?": the last sentence alone
+    matches a song by its title, the others all point at the entry on the code de la route."""
+    story = [
+        judge("mon fils passe son examen du code", [faq(0.45, id="faq-code")], shaped=True),
+        judge("c'est payant partout sur internet", [faq(0.3, id="faq-code")], shaped=True),
+        judge("on m'a dit que la bibliothèque proposait quelque chose",
+              [faq(0.25, id="faq-code"), faq(0.2, id="faq-autre")], shaped=True),
+        judge("c'est vrai ?", [item(0.75, id="music-cest-vrai")], shaped=True),
+    ]  # fmt: skip
+    best_alone = max(story, key=lambda reading: reading.confidence)
+    assert best_alone.results[0].id == "music-cest-vrai"  # the rule before: a song
+    results = message_results(story)
+    assert [p.id for p in results] == ["faq-code", "music-cest-vrai", "faq-autre"]
+    assert results[0].score == 0.7 * sum(r.results[0].score for r in story[:3])
+    verdict = verdict_of("story", results)
+    assert verdict.kind == "answer" and verdict.answer and verdict.answer.id == "faq-code"
+    # one reading alone is worth less than it was: a lead, not an answer
+    lone = message_results([story[3], judge("au revoir", [])])
+    assert verdict_of("story", lone).kind == "suggest"
 
 
 def test_nothing_found_is_none() -> None:
