@@ -223,6 +223,11 @@ async def test_staff_create_edit_cancel(standin, plume, database_url):
     listing = await max_.next_message()
     assert "2 ateliers à venir" in listing.text  # not the cancelled one
     assert "Jeux vidéo" not in listing.text
+    # the poster's QR code still leads to it: its card, saying so, with no button to press
+    await max_.send(f"/start atelier-{workshop.id}")
+    card = await max_.next_message()
+    assert "Jeux vidéo en famille" in card.text and "Annulé" in card.text
+    assert card.button_texts == []
 
 
 async def test_attendance_registrants_and_qr_code(standin, plume, database_url):

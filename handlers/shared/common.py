@@ -201,7 +201,15 @@ async def reply(
     chat = update.effective_chat
     if chat is None:
         return None
-    return await chat.send_message(text, reply_markup=markup)
+    return await chat.send_message(text, reply_markup=_buttons(markup))
+
+
+def _buttons(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
+    """A keyboard left with no button (a cancelled workshop's card) is no keyboard: the Bot
+    API refuses an empty one ("can't parse reply keyboard markup JSON object")."""
+    if markup is None or not any(markup.inline_keyboard):
+        return None
+    return markup
 
 
 async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -213,7 +221,7 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
     query = update.callback_query
     if query and query.message:
         try:
-            await query.edit_message_text(text, reply_markup=markup)
+            await query.edit_message_text(text, reply_markup=_buttons(markup))
         except BadRequest as error:
             if "not modified" not in error.message:
                 raise
