@@ -190,9 +190,22 @@ async def connect_or_explain(engine: AsyncEngine) -> AsyncConnection:
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` with the Alembic migrations."""
     connection = await connect_or_explain(engine)
+    sqlite = engine.dialect.name == "sqlite"
     try:
+        if sqlite:
+            # a migration that rebuilds a table (SQLite's ALTER TABLE) drops the old one:
+            # with foreign keys on, that would delete every row referring to it (ON DELETE
+            # CASCADE). The pragma is no-op inside a transaction: set before it begins.
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
         async with connection.begin():
             await connection.run_sync(_upgrade, revision)
+        if sqlite:
+            broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+            await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            await connection.commit()
+            if broken:
+                raise RuntimeError(f"migration left rows referring to nothing: {broken[:5]}")
     finally:
         await connection.close()
 

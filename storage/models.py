@@ -90,6 +90,7 @@ class Library(Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # ids never reused (migration ids_1)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
@@ -247,6 +248,7 @@ class HandoverQuestion(Base):
     """A patron's question passed to the librarians."""
 
     __tablename__ = "handover_questions"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # ids never reused (migration ids_1)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -270,6 +272,7 @@ class HandoverMessage(Base):
     """One message of a handover thread, from the librarian or from the patron."""
 
     __tablename__ = "handover_messages"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # ids never reused (migration ids_1)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("handover_questions.id"), index=True)
@@ -281,6 +284,7 @@ class HandoverMessage(Base):
 
 class Feedback(Base):
     __tablename__ = "feedback"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # ids never reused (migration ids_1)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None, index=True)

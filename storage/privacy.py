@@ -39,6 +39,7 @@ class AuditEntry(Base):
 
 class ContactThread(Base):
     __tablename__ = "contact_threads"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # ids never reused (migration ids_1)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feedback_id: Mapped[int | None] = mapped_column(
