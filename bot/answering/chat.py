@@ -81,7 +81,8 @@ def classify(text: str) -> ChatKind | None:
     if not words:
         symbols = [c for c in stripped if _is_symbol(c)]
         if not symbols:
-            return None  # "?", "..."
+            # "?", "...": nothing to search nor to pass to a librarian; asked for the question
+            return ChatKind.EMOJI
         if any(c in _THANKS_EMOJI for c in symbols):
             return ChatKind.THANKS
         if any(c in _ACK_EMOJI for c in symbols):

@@ -552,7 +552,8 @@ def _satisfaction_html(figures: Figures, t: Translator) -> list[str]:
             continue
         if kind == "vote":
             result = t(
-                "{up} 👍 · {down} 👎",
+                # words, not 👍/👎: the PDF's fonts have no emoji (empty boxes in print)
+                "useful: {up} · not useful: {down}",
                 up=number(t, feedback["votes"]["up"]),
                 down=number(t, feedback["votes"]["down"]),
             )

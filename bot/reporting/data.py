@@ -443,8 +443,8 @@ EXPORT_FIELDS: Final = {
 
 
 def _rating_text(t: Translator, kind: str, rating: int) -> str:
-    if kind == "vote":
-        return "👍" if rating else "👎"
+    if kind == "vote":  # words: the PDF's fonts have no emoji
+        return t("useful") if rating else t("not useful")
     if kind == "survey":
         return f"{rating}/10"
     return f"{rating} ★"

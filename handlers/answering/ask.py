@@ -115,8 +115,10 @@ async def not_found(update: Update, context: PlumeContext, answer: Answer) -> No
         rows.append([button(t("🙋 Ask a librarian"), f"{HANDOVER}{draft}")])
     text = t("I could not find a sure answer to your question.")
     if answer.see_also:
-        text += "\n" + t("Maybe one of these?")
-    text += "\n" + t("You can also browse the media, or pass your question to a librarian.")
+        text += "\n" + t("Maybe one of these answers?")
+        text += "\n" + t("You can also browse the media, or pass your question to a librarian.")
+    else:
+        text += "\n" + t("You can browse the media, or pass your question to a librarian.")
     await reply(update, text, keyboard(rows))
 
 

@@ -273,13 +273,21 @@ async def do_cancel(update: Update, context: PlumeContext) -> None:
     with contextlib.suppress(TelegramError):
         await show(
             update,
-            t.tn(
-                "Workshop cancelled. I am telling the {count} patron concerned.",
-                "Workshop cancelled. I am telling the {count} patrons concerned.",
-                len(recipients),
-            ),
+            _cancelled_text(t, len(recipients)),
         )
     await say_told(update, context, told)
+
+
+def _cancelled_text(t: Translator, count: int) -> str:
+    if count == 0:
+        return t("Workshop cancelled. Nobody was registered.")
+    if count == 1:  # "la personne concernée", not "la 1 personne"
+        return t("Workshop cancelled. I am telling the patron concerned.")
+    return t.tn(
+        "Workshop cancelled. I am telling the {count} patron concerned.",
+        "Workshop cancelled. I am telling the {count} patrons concerned.",
+        count,
+    )
 
 
 async def say_told(update: Update, context: PlumeContext, told: Notices) -> None:

@@ -30,6 +30,8 @@ LIBRARIES = LibraryNames(
         ("d'accord", ChatKind.ACK),
         ("👍", ChatKind.ACK),
         ("😀", ChatKind.EMOJI),
+        ("?", ChatKind.EMOJI),  # punctuation alone: "write me your question"
+        ("...", ChatKind.EMOJI),
         ("au revoir, bonne journée", ChatKind.FAREWELL),
         ("aide", ChatKind.HELP),
         ("help", ChatKind.HELP),
@@ -50,7 +52,7 @@ def test_conversational_messages(text: str, kind: ChatKind) -> None:
 @pytest.mark.parametrize(
     "text",
     ["mdp perdu aidez moi", "comment ca marche", "bonjour je cherche un film", "aide aux devoirs",
-     "?", "ok pour les bd ?", ""],
+     "ok pour les bd ?", ""],
 )  # fmt: skip
 def test_questions_are_not_chat(text: str) -> None:
     assert classify(text) is None
