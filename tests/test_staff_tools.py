@@ -432,3 +432,25 @@ async def test_nothing_typed_inside_a_flow_is_logged_as_a_question(standin, plum
     finally:
         await engine.dispose()
     assert len(logged) == 1 and "bd" in (logged[0] or ""), logged
+
+
+async def test_a_long_answer_to_a_question_reaches_the_patron_whole(standin, plume):
+    """Quoted together, the question and a librarian's long answer are more than Telegram
+    takes in one message: the patron gets them in two, in order, nothing lost."""
+    lea = await with_role(standin, plume, 2930, "staff", "Léa", library="lib-amont")
+    ana = await with_role(standin, plume, 2931, "patron", "Ana", library="lib-amont")
+    await ana.send("zorglub quantique xqzw " * 40)
+    await ana.press(await ana.next_message(), "bibliothécaire")
+    await ana.wait_for("transmise")
+    notice = await lea.wait_for("Question de U")
+    await lea.press(notice, "Répondre")
+    await lea.wait_for("Écrivez votre réponse")
+    answer = " ".join(f"Étape {n} : ouvrez l'application & suivez le guide." for n in range(80))
+    assert 3800 < len(answer) <= 4096
+    await lea.send(answer)
+    await lea.wait_for("Réponse envoyée")
+    header = await ana.wait_for("Réponse de la bibliothèque")
+    assert "zorglub" in header.text and "Étape" not in header.text
+    body = await ana.next_message()
+    assert body.text == answer and body.button_texts == ["↩️ Répondre"]
+    await ana.assert_no_message(0.3)

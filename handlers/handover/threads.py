@@ -4,7 +4,9 @@ the thread (Qc:). Nobody sees anybody's Telegram id: only first names and librar
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
@@ -51,6 +53,39 @@ async def _send(
         kind, telegram_id, text, reply_markup=markup.to_dict() if markup else None, ref=ref
     )
     return True
+
+
+MAX_MESSAGE = 4096  # characters Telegram shows in one message (UTF-16 units, tags aside)
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def visible_length(text_html: str) -> int:
+    """How long Telegram counts a message of our HTML: its text without tags, entities read."""
+    return len(html.unescape(_TAG_RE.sub("", text_html)).encode("utf-16-le")) // 2
+
+
+def _quoted(header: str, body: str) -> list[str]:
+    """``header`` and someone's ``body`` (HTML) in one message, or in two when together they
+    are longer than Telegram takes (a long answer to a long question): one message refused
+    as too long would leave the patron with nothing."""
+    whole = f"{header}\n\n{body}"
+    return [whole] if visible_length(whole) <= MAX_MESSAGE else [header, body]
+
+
+async def _send_quoted(
+    context: PlumeContext,
+    telegram_id: int,
+    header: str,
+    body: str,
+    markup: InlineKeyboardMarkup | None,
+    **options: str,
+) -> bool:
+    """``_quoted``'s messages through the outbox, in order, the buttons on the last."""
+    *first, last = _quoted(header, body)
+    for text in first:
+        if not await _send(context, telegram_id, text, None, **options):
+            return False
+    return await _send(context, telegram_id, last, markup, **options)
 
 
 def _staff_buttons(t: Translator, handover: Handover) -> InlineKeyboardMarkup:
@@ -249,18 +284,20 @@ async def send_answer(
         await reply(update, t("This conversation is closed: the answer was not sent."))
         return
     pt = _translator(context, handover.patron_language)
-    text = pt(
-        N_(
-            "💬 <b>Answer from the library</b> ({library}) to your question “{question}”:"
-            "\n\n{answer}"
-        ),
+    header = pt(
+        N_("💬 <b>Answer from the library</b> ({library}) to your question “{question}”:"),
         library=_answering_library(pt, handover),
         question=escape(handover.text[:300]),
-        answer=message.text_html,
     )
     markup = keyboard([[button(pt(N_("↩️ Reply")), f"{PATRON_REPLY}{handover.id}")]])
-    if not await _send(
-        context, handover.patron_telegram_id, text, markup, kind=ANSWER_KIND, ref=answer_ref(staff)
+    if not await _send_quoted(
+        context,
+        handover.patron_telegram_id,
+        header,
+        message.text_html,
+        markup,
+        kind=ANSWER_KIND,
+        ref=answer_ref(staff),
     ):
         await reply(update, t("The patron has blocked Plume: the answer could not be delivered."))
         return
@@ -301,16 +338,16 @@ async def send_patron_reply(
         )
         return
     st = _translator(context, handover.taker_language)
-    text = st(
-        N_("💬 <b>{name} replies</b> about “{question}”:\n\n{answer}"),
+    header = st(
+        N_("💬 <b>{name} replies</b> about “{question}”:"),
         name=handover.patron_pseudonym,
         question=escape(handover.text[:300]),
-        answer=message.text_html,
     )
-    await _send(
+    await _send_quoted(
         context,
         handover.taker_telegram_id,
-        text,
+        header,
+        message.text_html,
         _thread_buttons(st, handover),
         ref=f"{PERSON_REF}{handover.patron_id}",
     )
