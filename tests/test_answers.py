@@ -215,3 +215,22 @@ async def test_a_nul_character_in_a_message_loses_nothing(standin, plume, databa
     finally:
         await engine.dispose()
     assert logged == ["zorglub quantique xqzw"]
+
+
+async def test_a_card_carries_what_the_question_asks_beyond_it(standin, plume):
+    """ "prochains ateliers": the list of the coming workshops is one button away; "parler à
+    un bibliothécaire": so is a librarian, even when a card answers."""
+    eva = standin.user(3020, first_name="Eva", language_code="fr")
+    await eva.send("prochains ateliers")
+    reply = await eva.next_message()
+    await eva.press(reply, "Les prochains ateliers")
+    listing = await eva.wait_for("à venir")
+    assert "Prendre en main sa liseuse" in listing.text
+    await eva.send("jai oublie mon mdp, je voudrais parler a un bibliothecaire")
+    card = await eva.next_message()
+    assert card.text.startswith("💡 J'ai oublié mon mot de passe")
+    assert "🙋 Demander à un·e bibliothécaire" in card.button_texts
+    await eva.press(card, "Demander à un·e bibliothécaire")
+    assert "bibliothécaire vous répondra ici" in (await eva.next_message()).text
+    await eva.send("jai oublie mon mdp")  # no wish: no extra button
+    assert "🙋 Demander à un·e bibliothécaire" not in (await eva.next_message()).button_texts

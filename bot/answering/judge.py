@@ -236,6 +236,16 @@ def _zipf() -> Callable[[str, str], float] | None:
     return zipf
 
 
+EVERYDAY_ZIPF = 4.0
+"""A word at least this frequent in everyday French or English is a word, not a typo of a
+name ("proche" is not "Roche", "vert" not "Verte")."""
+
+
+def everyday_word(word: str) -> bool:
+    zipf = _zipf()
+    return zipf is not None and max(zipf(word, "fr"), zipf(word, "en")) >= EVERYDAY_ZIPF
+
+
 def warm_word_frequencies() -> None:
     """Imports ``wordfreq`` and reads its French and English lists (at start, not on the
     first question about a title)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from bot.answering.judge import everyday_word
 from bot.search.analysis import detect_media_type
 from bot.search.lexicon import WORD_RE, fold, stem
 from bot.search.vocabulary import max_typos
@@ -60,7 +61,8 @@ PLACE_WORDS = (
             "et ou pour connaitre savoir voudrais veux aimerais donner donne me moi svp stp "
             "merci bonjour please jours jour ferie feries vacances noel ete "
             "num tel telephone mail e bibli quoi koi je j suis t tu bien y sur "
-            "sera encore toujours "
+            "sera encore toujours plus proche proches pres nearest closest near "
+            "que qu etes time times "
             "i to at on in for does do hi hello can tell there it its weekday weekdays "
             "weekends evening evenings morning mornings afternoon afternoons reading still"
         ).split()
@@ -124,6 +126,7 @@ class LibraryNames:
                     allowed
                     and abs(len(known) - len(word)) <= allowed
                     and (OSA.distance(word, known, score_cutoff=allowed) <= allowed)
+                    and not everyday_word(word)  # "la plus proche" is not "Roche-Plumet"
                 ):
                     quality = 0.8
                 else:

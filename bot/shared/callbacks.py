@@ -144,6 +144,7 @@ WORKSHOP_MORE: Final = "W:m:"  # W:m:<first>  another page of the list
 WORKSHOP_OPEN: Final = "W:o:"  # W:o:<workshop id>  a workshop's card, from the list
 WORKSHOP_RATE: Final = "W:f:"
 WORKSHOP_SKIP: Final = "W:s"
+WORKSHOP_LIST: Final = "W:l"  # the list of the coming workshops, from an answer card
 
 _KEY = (("key",),)
 _ID = (("id",),)
@@ -191,6 +192,7 @@ ROUTES: tuple[Route, ...] = (
         (WORKSHOP_OPEN, _KEY),
         (WORKSHOP_RATE, [("key", "id")]),
         (WORKSHOP_SKIP, _EXACT),
+        (WORKSHOP_LIST, _EXACT),
     ),
     *_routes(
         "handlers.workshops.manage",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot.answering.judge import Pick
 from bot.answering.service import Answer, Card
+from bot.answering.wishes import asks_for_a_person, asks_for_workshops
 from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import Translator
-from bot.shared.callbacks import BROWSE, CARD
+from bot.shared.callbacks import BROWSE, CARD, WORKSHOP_LIST
 from bot.shared.callbacks import HANDOVER as HANDOVER
 from bot.shared.callbacks import VOTE as VOTE_BUTTON
 from bot.shared.labels import MEDIA_EMOJI
@@ -56,14 +59,38 @@ def vote_row(card: Card) -> list[InlineKeyboardButton]:
 
 
 def card_markup(
-    t: Translator, card: Card, see_also: list[Pick], libraries: bool = False
+    t: Translator,
+    card: Card,
+    see_also: list[Pick],
+    libraries: bool = False,
+    wishes: Sequence[list[InlineKeyboardButton]] = (),
 ) -> InlineKeyboardMarkup:
     rows = [link_row(t, card)]
     rows += [hit_row(hit) for hit in see_also if hit.type in TYPE_CODES]
     if libraries:  # "horaires" from a patron whose library Plume does not know
         rows.append(others_row(t))
+    rows += wishes
     rows.append(vote_row(card))
     return keyboard(rows)
+
+
+def workshops_row(t: Translator) -> list[InlineKeyboardButton]:
+    return [button(t("📅 The coming workshops"), WORKSHOP_LIST)]
+
+
+async def wish_rows(
+    context: PlumeContext, answer: Answer, *, handover: bool
+) -> list[list[InlineKeyboardButton]]:
+    """The buttons for what the question asks beyond its card (``bot.answering.wishes``):
+    the workshop list; a librarian, when asked for (``handover``: offered here)."""
+    t, rows = context.t, []
+    question = answer.question or ""
+    if asks_for_workshops(question):
+        rows.append(workshops_row(t))
+    if handover and question and asks_for_a_person(question) and context.person is not None:
+        draft = await context.services.handover.draft(context.person, question)
+        rows.append([button(t("🙋 Ask a librarian"), f"{HANDOVER}{draft}")])
+    return rows
 
 
 async def ask(update: Update, context: PlumeContext) -> None:
@@ -95,7 +122,9 @@ async def _reply_with(update: Update, context: PlumeContext, answer: Answer) -> 
         see_also = [hit for hit in answer.see_also if hit.type in TYPE_CODES]
         if see_also:
             text += "\n\n" + t("<i>See also:</i>")
-        await reply(update, text, card_markup(t, answer.best, see_also, answer.about_library))
+        wishes = await wish_rows(context, answer, handover=True)
+        markup = card_markup(t, answer.best, see_also, answer.about_library, wishes)
+        await reply(update, text, markup)
         return
     await not_found(update, context, answer)
 
@@ -109,6 +138,7 @@ async def not_found(update: Update, context: PlumeContext, answer: Answer) -> No
         rows += [hit_row(hit) for hit in answer.see_also]
     if answer.about_library:
         rows.append(others_row(t))
+    rows += await wish_rows(context, answer, handover=False)
     rows.append([button(t("📚 Browse the media"), BROWSE)])
     if answer.question:
         draft = await context.services.handover.draft(person, answer.question)

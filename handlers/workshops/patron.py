@@ -30,6 +30,7 @@ from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import N_, Translator, translator
 from bot.outbox import enqueue
 from bot.shared.callbacks import WORKSHOP_CALENDAR as CALENDAR
+from bot.shared.callbacks import WORKSHOP_LIST as LIST
 from bot.shared.callbacks import WORKSHOP_MORE as MORE
 from bot.shared.callbacks import WORKSHOP_OPEN as OPEN
 from bot.shared.callbacks import WORKSHOP_RATE as RATE
@@ -191,6 +192,14 @@ async def more_workshops(update: Update, context: PlumeContext) -> None:
     assert query and query.data
     await query.answer()
     await send_list(update, context, int(query.data.removeprefix(MORE)), edit=True)
+
+
+async def list_from_card(update: Update, context: PlumeContext) -> None:
+    """The list, asked for from an answer card ("prochains ateliers"): a message of its own."""
+    query = update.callback_query
+    assert query
+    await query.answer()
+    await send_list(update, context, 0, edit=False)
 
 
 async def open_card(update: Update, context: PlumeContext) -> None:
@@ -553,6 +562,7 @@ def handlers() -> list[PlumeHandler]:
     return [
         CommandHandler(names("workshops"), list_workshops),
         CallbackQueryHandler(more_workshops, pattern=f"^{MORE}"),
+        CallbackQueryHandler(list_from_card, pattern=f"^{LIST}$"),
         CallbackQueryHandler(open_card, pattern=f"^{OPEN}"),
         CallbackQueryHandler(register, pattern=f"^{REGISTER}"),
         CallbackQueryHandler(unregister, pattern=f"^({UNREGISTER}|{WONT_COME})"),

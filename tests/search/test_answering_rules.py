@@ -16,6 +16,7 @@ LIBRARIES = LibraryNames(
         LibraryRef("lib-lumbres", "Médiathèque intercommunale de Lumbres", "Lumbres"),
         LibraryRef("lib-esquerdes", "Bibliothèque d'Esquerdes", "Esquerdes"),
         LibraryRef("lib-wavrans", "Bibliothèque de Wavrans-sur-l'Aa", "Wavrans-sur-l'Aa"),
+        LibraryRef("lib-roche", "Bibliothèque de Roche-Plumet", "Roche-Plumet"),
     ]
 )
 
@@ -41,6 +42,7 @@ LIBRARIES = LibraryNames(
         ("merci pour l'info", ChatKind.THANKS),
         ("ok cool", ChatKind.ACK),
         ("bonne continuation !", ChatKind.FAREWELL),
+        ("Bonjour Plume, tu vas bien ?", ChatKind.GREETING),  # no self-training title
         ("Qui es-tu ?", ChatKind.HELP),  # the help text says what Plume is
         ("are you a bot?", ChatKind.HELP),
     ],
@@ -94,6 +96,10 @@ def test_a_short_question_is_left_alone() -> None:
         ("horaires wavrans", "lib-wavrans"),
         ("c'est ouvert quand a esquerdes", "lib-esquerdes"),
         ("opening hours of lumbres library", "lib-lumbres"),
+        ("ou est la bibliotheque la plus proche", None),  # the patron's own, not Roche
+        ("est ce que vous êtes ouverts le dimanche", None),
+        ("what time does the library open on saturday", None),
+        ("horaires roch plumet", "lib-roche"),  # a typo of a name that is no word
     ],
 )
 def test_questions_about_a_library(text: str, library_id: str | None) -> None:
