@@ -120,6 +120,9 @@ async def test_a_network_wide_question_becomes_a_thread(standin, plume):
     assert (await lea.next_message()).text == "Aucune question n'est en attente de réponse."
     for chat in (lea, sam, gus):
         assert_no_telegram_id(chat, 2910, 2911, 2912)
+    # a question that is gone (erased with its patron) is said to be gone, not answered
+    query = await lea.press_data("Q:999999", sent)
+    assert "n'existe plus" in (await lea.wait_callback_answer(query))["text"]
 
 
 async def test_a_library_question_stays_with_its_library(standin, plume):

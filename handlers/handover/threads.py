@@ -252,7 +252,13 @@ async def open_answer(update: Update, context: PlumeContext, question_id: int) -
     if took.outcome is Taking.CLOSED:
         await query.answer(t("This conversation is closed."), show_alert=True)
         return None
-    if handover is None or took.outcome is Taking.UNKNOWN:
+    if handover is None:  # erased with the person who asked it, or never one
+        await query.answer(
+            t("This question no longer exists: the person may have erased their data."),
+            show_alert=True,
+        )
+        return None
+    if took.outcome is Taking.UNKNOWN:
         await query.answer(t("This question was already answered."), show_alert=True)
         return None
     await context.services.privacy.audit(
