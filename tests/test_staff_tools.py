@@ -457,3 +457,24 @@ async def test_a_long_answer_to_a_question_reaches_the_patron_whole(standin, plu
     body = await ana.next_message()
     assert body.text == answer and body.button_texts == ["↩️ Répondre"]
     await ana.assert_no_message(0.3)
+
+
+async def test_a_question_opened_then_cancelled_goes_back_to_the_others(standin, plume):
+    """ "✍️ Répondre", then /annuler before writing: the question is not locked to that
+    librarian; a colleague can take it."""
+    lea = await with_role(standin, plume, 2940, "staff", "Léa", library="lib-amont")
+    sam = await with_role(standin, plume, 2941, "staff", "Sam", library="lib-coteau")
+    gus = await with_role(standin, plume, 2942, "patron", "Gus", library="lib-bas")
+    await gus.send("zorglub quantique xqzw")
+    await gus.press(await gus.next_message(), "bibliothécaire")
+    lea_notice = await lea.wait_for("Question de U")
+    sam_notice = await sam.wait_for("Question de U")
+    await lea.press(lea_notice, "Répondre")
+    await lea.wait_for("Écrivez votre réponse")
+    await lea.send("/annuler")
+    assert "de nouveau dans /questions" in (await lea.next_message()).text
+    await sam.press(sam_notice, "Répondre")  # Sam may take it now
+    await sam.wait_for("Écrivez votre réponse")
+    await sam.send("Nous regardons cela.")
+    await sam.wait_for("Réponse envoyée")
+    assert "Nous regardons cela." in (await gus.wait_for("Réponse de la bibliothèque")).text

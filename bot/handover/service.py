@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from bot.i18n import translator
@@ -229,6 +229,24 @@ class HandoverService:
                 return Took(Taking.ALREADY_YOURS, handover)
             return Took(Taking.TAKEN_BY_ANOTHER, handover)
         return Took(Taking.UNKNOWN, handover)  # pending, but not this librarian's to take
+
+    async def give_back(self, staff: Person, question_id: int) -> bool:
+        """The question taken by this librarian, who has written nothing in it yet, pending
+        again for their colleagues (pressed "Answer", then /cancel)."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(HandoverQuestion)
+                .where(
+                    HandoverQuestion.id == question_id,
+                    HandoverQuestion.state == "taken",
+                    HandoverQuestion.taken_by == staff.id,
+                    ~exists().where(
+                        HandoverMessage.question_id == question_id, HandoverMessage.from_staff
+                    ),
+                )
+                .values(state="pending", taken_by=None, taken_at=None)
+            )
+            return affected(result) == 1
 
     async def reply(self, staff: Person, question_id: int, answer: str) -> Handover | None:
         """The librarian's message in their thread; None when the thread is not theirs or is

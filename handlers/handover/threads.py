@@ -314,6 +314,14 @@ async def send_answer(
     )
 
 
+async def give_back(update: Update, context: PlumeContext, question_id: int) -> str:
+    staff = context.person
+    t = context.t
+    if staff is not None and await context.services.handover.give_back(staff, question_id):
+        return t("Cancelled. The question is back in /questions, for you or a colleague.")
+    return t("Cancelled.")
+
+
 async def open_patron_reply(update: Update, context: PlumeContext, question_id: int) -> Opened:
     query = update.callback_query
     patron = context.person
@@ -404,6 +412,7 @@ def handlers() -> list[PlumeHandler]:
                 ),
                 opened=open_answer,
                 deliver=send_answer,
+                cancelled=give_back,
             )
         ),
         relay(

@@ -35,6 +35,8 @@ TIMEOUT = 15 * 60
 Opener = Callable[[Update, PlumeContext, int], Awaitable[tuple[int, str] | None]]
 #: the message and what it is for (None when that was lost: restart, timeout); it replies
 Deliverer = Callable[[Update, PlumeContext, int | None, Message], Awaitable[None]]
+#: /cancel before the message, given what it was for: what to say instead of "Cancelled."
+Canceller = Callable[[Update, PlumeContext, int], Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Relay:
     role: str = "patron"
     #: the state number persisted while the message is awaited (keep it stable)
     state: int = WRITING
+    #: what /cancel undoes of the opening, if anything
+    cancelled: Canceller | None = None
 
 
 def relay(spec: Relay) -> PlumeConversation:
@@ -81,9 +85,11 @@ def relay(spec: Relay) -> PlumeConversation:
         return ConversationHandler.END
 
     async def cancel(update: Update, context: PlumeContext) -> int:
-        if context.user_data is not None:
-            context.user_data.pop(spec.key, None)
-        await reply(update, context.t("Cancelled."))
+        kept = context.user_data.pop(spec.key, None) if context.user_data is not None else None
+        text = context.t("Cancelled.")
+        if spec.cancelled is not None and kept is not None:
+            text = await spec.cancelled(update, context, kept)
+        await reply(update, text)
         return ConversationHandler.END
 
     entry = begin if spec.role == "patron" else requires(spec.role)(begin)
