@@ -218,7 +218,7 @@ def distinct_title(title: str) -> bool:
     if not meaningful:
         return False
     limit = DISTINCT_ZIPF if len(meaningful) > 1 else DISTINCT_ONE_ZIPF
-    return all(max(zipf(w, "fr"), zipf(w, "en")) < limit for w in meaningful)
+    return all(_everyday_frequency(zipf, w) < limit for w in meaningful)
 
 
 @functools.cache
@@ -241,9 +241,14 @@ EVERYDAY_ZIPF = 4.0
 name ("proche" is not "Roche", "vert" not "Verte")."""
 
 
+def _everyday_frequency(zipf: Callable[[str, str], float], word: str) -> float:
+    """How common a word is in everyday French or English, whichever is more (Zipf)."""
+    return max(zipf(word, "fr"), zipf(word, "en"))
+
+
 def everyday_word(word: str) -> bool:
     zipf = _zipf()
-    return zipf is not None and max(zipf(word, "fr"), zipf(word, "en")) >= EVERYDAY_ZIPF
+    return zipf is not None and _everyday_frequency(zipf, word) >= EVERYDAY_ZIPF
 
 
 def warm_word_frequencies() -> None:

@@ -309,20 +309,17 @@ class SemanticIndex:
             for text, vector in zip(texts, known, strict=True):
                 if vector is not None:
                     self._recent.move_to_end(text)
-        missing = list(dict.fromkeys(t for t, v in zip(texts, known, strict=True) if v is None))
-        if not missing:
-            self.reused += len(texts)
-            return np.stack(known)  # type: ignore[arg-type]
-        vectors = self._encoder.encode(missing)
-        fresh = dict(zip(missing, vectors, strict=True))
-        with self._recent_lock:
-            self.encoded += len(missing)
+            pairs = list(zip(texts, known, strict=True))
+            missing = list(dict.fromkeys(text for text, vector in pairs if vector is None))
             self.reused += len(texts) - len(missing)
-            for text, vector in fresh.items():
-                self._recent[text] = vector
-            while len(self._recent) > RECENT_QUESTIONS:
-                self._recent.popitem(last=False)
-        pairs = zip(texts, known, strict=True)
+        fresh: dict[str, np.ndarray] = {}
+        if missing:
+            fresh = dict(zip(missing, self._encoder.encode(missing), strict=True))
+            with self._recent_lock:
+                self.encoded += len(missing)
+                self._recent.update(fresh)
+                while len(self._recent) > RECENT_QUESTIONS:
+                    self._recent.popitem(last=False)
         return np.stack([fresh[text] if vector is None else vector for text, vector in pairs])
 
     def _cosines(self, queries: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ import logging
 import re
 
 from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import MessageLimit
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.context import PlumeContext, PlumeHandler
@@ -55,7 +56,6 @@ async def _send(
     return True
 
 
-MAX_MESSAGE = 4096  # characters Telegram shows in one message (UTF-16 units, tags aside)
 _TAG_RE = re.compile(r"<[^>]*>")
 
 
@@ -69,7 +69,8 @@ def _quoted(header: str, body: str) -> list[str]:
     are longer than Telegram takes (a long answer to a long question): one message refused
     as too long would leave the patron with nothing."""
     whole = f"{header}\n\n{body}"
-    return [whole] if visible_length(whole) <= MAX_MESSAGE else [header, body]
+    fits = visible_length(whole) <= MessageLimit.MAX_TEXT_LENGTH  # 4096 UTF-16 units
+    return [whole] if fits else [header, body]
 
 
 async def _send_quoted(
