@@ -156,6 +156,35 @@ async def test_photo_with_caption_and_patrons_cannot_announce(standin, plume, da
     assert received[0].button_texts == ["🔕 Stop these announcements"]  # their language
 
 
+async def test_editing_the_text_keeps_the_photo_until_it_is_removed(standin, plume, database_url):
+    await add_patrons(database_url, [4211], ["news"])
+    staff = standin.user(ADMIN_ID, language_code="fr")
+    await staff.send("/annonce")
+    await staff.wait_for("Nouvelle annonce")
+    await staff.send_photo(tiny_png(), caption="Affiche du salon")
+    await staff.press(await staff.wait_for("À qui"), "Abonnés aux actualités")
+    card = await staff.wait_for("Aperçu")
+    await staff.press(card, "Modifier le texte")
+    prompt = await staff.wait_for("nouveau texte")
+    assert "la photo ou le document reste" in prompt.text
+    await staff.send("Salon du livre samedi, entrée libre")
+    preview = await staff.next_message()
+    assert preview.photo == tiny_png() and preview.text == "Salon du livre samedi, entrée libre"
+    card = await staff.wait_for("Aperçu")
+    # a text longer than a caption holds is refused while the photo is there
+    await staff.press(card, "Modifier le texte")
+    prompt = await staff.wait_for("nouveau texte")
+    await staff.send("x" * 1100)
+    assert "1 024 caractères" in (await staff.next_message()).text
+    await staff.press(prompt, "Retirer la photo")
+    preview = await staff.wait_for("Salon du livre")  # its button gone, the prompt stays
+    assert preview.photo is None and preview.text == "Salon du livre samedi, entrée libre"
+    await staff.press(await staff.wait_for("Aperçu"), "Envoyer maintenant")
+    await staff.wait_for("est envoyée", timeout=10)
+    received = standin.user(4211).bot_messages
+    assert [(m.photo, m.text) for m in received] == [(None, "Salon du livre samedi, entrée libre")]
+
+
 async def test_schedule_survives_a_restart_and_can_be_cancelled(
     standin, plume, start_plume, database_url
 ):

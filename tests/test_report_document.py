@@ -145,6 +145,15 @@ async def test_html_is_accessible_french_and_fits_a_phone(network, chromium):
                 ".map(e => e.getBoundingClientRect().right))"
             )
             assert width <= 390 and widest <= 390, (width, widest)
+            # on paper: A4 less the margins (182 mm, 688 px), every table within it
+            await page.emulate_media(media="print")
+            await page.set_viewport_size({"width": 688, "height": 1000})
+            tables = await page.evaluate(
+                "[...document.querySelectorAll('table')].map(e => "
+                "[e.querySelector('caption').textContent, e.getBoundingClientRect().right])"
+            )
+            assert any("enquête nationale" in caption for caption, _ in tables), tables
+            assert all(right <= 688.5 for _, right in tables), tables
         finally:
             await browser.close()
 

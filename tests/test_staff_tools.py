@@ -53,6 +53,14 @@ async def test_a_period_typed_after_other_dates(standin, plume):
     await cody.next_message(timeout=30)
     figures = await cody.next_message()
     assert "Statistics from 1 Nov 2026 to 30 Nov 2026" in figures.text
+    assert "Médiathèque d'Amont" in figures.text
+    # a library by its name, a typo allowed, with the words that go with it
+    await coco.send("/stats novembre 2026 médiathèque de Coteaux")
+    await coco.next_message(timeout=30)
+    figures = await coco.next_message()
+    assert "Bibliothèque du Coteau" in figures.text, figures.text
+    await coco.send("/stats novembre 2026 zorglub")
+    assert "par son nom" in (await coco.next_message()).text
 
 
 def assert_no_telegram_id(chat, *ids):

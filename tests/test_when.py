@@ -66,6 +66,18 @@ MOMENTS = [
     ("31/10/2027 2h30 (hiver)", dt.datetime(2027, 10, 31, 1, 30, tzinfo=dt.UTC)),
     ("31/10/2027 02:30 été", dt.datetime(2027, 10, 31, 0, 30, tzinfo=dt.UTC)),
     ("31/10/2027 3h", paris(2027, 10, 31, 3)),
+    # from now (10:00), within the day or beyond
+    ("dans 2 heures", paris(2026, 12, 1, 12)),
+    ("dans 2h", paris(2026, 12, 1, 12)),
+    ("dans 1h30", paris(2026, 12, 1, 11, 30)),
+    ("dans une heure", paris(2026, 12, 1, 11)),
+    ("dans une demi-heure", paris(2026, 12, 1, 10, 30)),
+    ("d'ici 20 min", paris(2026, 12, 1, 10, 20)),
+    ("dans 26 heures", paris(2026, 12, 2, 12)),
+    ("dans 3 jours à 10h", paris(2026, 12, 4, 10)),
+    ("in 45 min", paris(2026, 12, 1, 10, 45)),
+    ("in half an hour", paris(2026, 12, 1, 10, 30)),
+    ("in 2 hours", paris(2026, 12, 1, 12)),
     # English
     ("3 Jan 10am", paris(2027, 1, 3, 10)),
     ("Jan 3 at 10:30 am", paris(2027, 1, 3, 10, 30)),
@@ -97,6 +109,9 @@ MOMENT_ERRORS = [
     ("31/10/2027 02:30", "ambiguous"),  # 2:00-3:00 happens twice
     ("31/10/2027 2h", "ambiguous"),
     ("Oct 31 2027 2:45 am", "ambiguous"),
+    ("dans 2", "bare_number"),  # minutes or hours?
+    ("dans 2 jours", "no_time"),  # a day on the calendar, at what time?
+    ("dans 0 min", "no_time"),
 ]
 
 DURATIONS = [
@@ -141,6 +156,16 @@ PERIODS = [
     ("from 1 to 30 November", (dt.date(2026, 11, 1), dt.date(2026, 11, 30))),
     ("1st to 15th October", (dt.date(2026, 10, 1), dt.date(2026, 10, 15))),
     ("between 2026-01-01 and 2026-02-01", (dt.date(2026, 1, 1), dt.date(2026, 2, 1))),
+    # the last such period begun: this December although it ends later, not last year's
+    ("du 1er au 31 décembre", (dt.date(2026, 12, 1), dt.date(2026, 12, 31))),
+    ("du 15 novembre au 15 décembre", (dt.date(2026, 11, 15), dt.date(2026, 12, 15))),
+    ("from 1 to 31 December", (dt.date(2026, 12, 1), dt.date(2026, 12, 31))),
+    ("du 10 au 20 décembre", (dt.date(2025, 12, 10), dt.date(2025, 12, 20))),  # not begun
+    ("du 20 décembre au 5 janvier", (dt.date(2025, 12, 20), dt.date(2026, 1, 5))),
+    ("cette semaine", (dt.date(2026, 11, 30), dt.date(2026, 12, 6))),
+    ("la semaine dernière", (dt.date(2026, 11, 23), dt.date(2026, 11, 29))),
+    ("last week", (dt.date(2026, 11, 23), dt.date(2026, 11, 29))),
+    ("le mois dernier", (dt.date(2026, 11, 1), dt.date(2026, 11, 30))),
 ]
 
 PERIOD_ERRORS = [

@@ -86,11 +86,28 @@ def _tag(name: str, text: str) -> str:
     return f"<{name}>{_e(text)}</{name}>"
 
 
+#: the most columns of one table: more do not fit across an A4 page (182 mm between the
+#: margins), so a wider table is cut into several, each with the rows' names first
+MAX_COLUMNS: Final = 6
+
+
 def _table(caption: str, head: list[str], rows: list[list[str]]) -> str:
     """A data table: a caption, column headers with scope, the first cell of each row a
-    row header; each cell carries its column's name for the phone layout."""
+    row header; each cell carries its column's name for the phone layout. Wider than
+    :data:`MAX_COLUMNS`, it is printed as several tables ("(1/2)", "(2/2)")."""
     if not rows:
         return ""
+    if len(head) > MAX_COLUMNS:
+        per = MAX_COLUMNS - 1
+        starts = range(1, len(head), per)
+        return "".join(
+            _table(
+                f"{caption} ({index}/{len(starts)})",
+                [head[0], *head[start : start + per]],
+                [[row[0], *row[start : start + per]] for row in rows],
+            )
+            for index, start in enumerate(starts, 1)
+        )
     th = "".join(f'<th scope="col">{_e(h)}</th>' for h in head)
     body = []
     for row in rows:
@@ -595,9 +612,14 @@ def _satisfaction_html(figures: Figures, t: Translator) -> list[str]:
     return parts
 
 
+#: libraries side by side in one table of the survey: its nine figures are the rows (as
+#: columns, ten of them, they ran off an A4 page)
+SURVEY_COLUMNS: Final = 5
+
+
 def _survey_html(figures: Figures, t: Translator) -> list[str]:
     header, rows = survey_rows(figures, t)
-    return [
+    parts = [
         _tag("h2", t("National survey of public libraries")),
         _tag(
             "p",
@@ -607,12 +629,25 @@ def _survey_html(figures: Figures, t: Translator) -> list[str]:
                 "them as CSV)."
             ),
         ),
-        _table(
-            t("Figures for the national survey"),
-            header,
-            [[_e(str(r[0])), *(number(t, v) for v in r[1:])] for r in rows],
-        ),
     ]
+    # the whole network first, then the libraries, a few to a table
+    places = rows[-1:] + rows[:-1]
+    chunks = [places[i : i + SURVEY_COLUMNS] for i in range(0, len(places), SURVEY_COLUMNS)]
+    for index, chunk in enumerate(chunks, 1):
+        caption = t("Figures for the national survey")
+        if len(chunks) > 1:
+            caption += f" ({index}/{len(chunks)})"
+        parts.append(
+            _table(
+                caption,
+                [t("figure"), *(str(place[0]) for place in chunk)],
+                [
+                    [_e(label), *(number(t, place[column]) for place in chunk)]
+                    for column, label in enumerate(header[1:], 1)
+                ],
+            )
+        )
+    return parts
 
 
 METHODOLOGY: Final = (

@@ -1,8 +1,9 @@
 """The one time grammar: every date, time, duration and period a person types.
 
 Moments ("samedi prochain 14h", "demain 9h30", "le 3 janvier à 10h", "12/03 14h30",
-"3 Jan 10am", "2027-03-28 03:15"), periods ("du 1er au 30 novembre", "novembre 2026",
-"2026-01-01 2026-03-31", "from 1 to 30 November") and durations ("1h30", "90 min",
+"3 Jan 10am", "2027-03-28 03:15", "dans 2 heures", "in 30 min"), periods ("du 1er au 30
+novembre", "novembre 2026", "2026-01-01 2026-03-31", "from 1 to 30 November", "la semaine
+dernière") and durations ("1h30", "90 min",
 "2 h"), French and English, in the network's time zone.
 
 The natural-language part (weekdays, month names, "demain", "next saturday", year
@@ -76,6 +77,18 @@ _LEADING = re.compile(r"^(?:le|on)\s+")
 _ORDINAL = re.compile(r"\b(\d{1,2})\s*(?:er|ère|re|e|ème|st|nd|rd|th)\b")
 
 
+# "dans 2 heures", "dans 1h30", "in 45 min", "dans une demi-heure": from now, within the day
+_RELATIVE = re.compile(r"^(?:dans|in|d'ici)\s+(.+)$")
+_RELATIVE_WORDS: Final = (
+    (re.compile(r"\b(?:une|a|an)\s+demi[- ]heure\b|\bhalf an hour\b"), "30 min"),
+    (re.compile(r"\bun quart d'heure\b|\ba quarter of an hour\b|\ba quarter hour\b"), "15 min"),
+    (re.compile(r"^(?:une?|an?)\s+(?=[a-z])"), "1 "),
+)
+
+
+_DAY_UNIT = re.compile(r"\d\s*(?:d|j|jours?|days?)\b")
+
+
 def _clean(text: str) -> str:
     return _SPACES.sub(" ", text.strip().lower()).replace("’", "'")
 
@@ -104,13 +117,17 @@ def _natural(text: str, base: dt.datetime, prefer: str) -> tuple[dt.date, str] |
     text = _DOTTED_DATE.sub(
         lambda m: "/".join(g for g in (m.group(1), m.group(2), m.group(3)) if g), text
     )
+    original = text
     text = _ORDINAL.sub(r"\1", _LEADING.sub("", text)).strip(" ,")
     if not text:
         return None
     numeric = _numeric(text, base.date(), prefer)
     if numeric is not False:
         return None if numeric is None else (numeric, "day")
-    data = _parser(prefer, base).get_date_data(text)
+    parser = _parser(prefer, base)
+    data = parser.get_date_data(text)
+    if data.date_obj is None and original != text:  # "le mois dernier" needs its article
+        data = parser.get_date_data(original)
     if data.date_obj is None:
         return None
     return data.date_obj.date(), data.period or "day"
@@ -178,6 +195,9 @@ def parse_moment(text: str, tz: ZoneInfo, now: dt.datetime, *, future: bool = Tr
         fold, cleaned = 0, _SUMMER.sub(" ", cleaned)
     elif _WINTER.search(cleaned):
         fold, cleaned = 1, _WINTER.sub(" ", cleaned)
+    relative = _from_now(cleaned, now)
+    if relative is not None:
+        return relative
     local_now = now.astimezone(tz)
     match = _TIME.search(cleaned)
     if match is None:
@@ -208,6 +228,31 @@ def parse_moment(text: str, tz: ZoneInfo, now: dt.datetime, *, future: bool = Tr
         ):
             day = today
     return _resolve(dt.datetime.combine(day, time), tz, now, fold=fold, future=future)
+
+
+def _from_now(cleaned: str, now: dt.datetime) -> dt.datetime | None:
+    """ "dans 2 heures" → now plus that, to the next whole minute; None when ``cleaned`` is
+    no such delay (days are days on the calendar: "dans 3 jours" still wants a time)."""
+    relative = _RELATIVE.match(cleaned)
+    if relative is None:
+        return None
+    words = relative[1].strip(" .")
+    for pattern, replacement in _RELATIVE_WORDS:
+        words = pattern.sub(replacement, words)
+    if _DAY_UNIT.search(words):
+        return None
+    try:
+        delay = parse_duration(words)
+    except WhenError as error:
+        if error.code == "bare_number":  # "dans 2": minutes or hours?
+            raise
+        return None
+    if delay <= dt.timedelta(0):
+        return None
+    moment = now.astimezone(dt.UTC) + delay
+    if moment.second or moment.microsecond:
+        moment = moment.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    return moment
 
 
 def _naive(moment: dt.datetime) -> dt.datetime:
@@ -311,7 +356,16 @@ def parse_period(text: str, today: dt.date) -> tuple[dt.date, dt.date]:
     if len(parts) == 1:
         return _whole(parts[0], base)
     left, right = (p.strip(" ,") for p in parts)
-    end_day = _day(right, base)
+    # The last such period begun: "du 1er au 31 décembre" on 3 December is this December,
+    # although its end is to come ("past" alone would give last year's); "du 10 au 20
+    # décembre" on the 3rd, not begun yet, is last year's.
+    current = _range(left, _day(right, base, "current_period"))
+    if current[0] <= today:
+        return current
+    return _range(left, _day(right, base))
+
+
+def _range(left: str, end_day: dt.date) -> tuple[dt.date, dt.date]:
     start_match = _DAY_ONLY.match(left)
     if start_match:  # "du 1er au 30 novembre": the month and year are the end's
         try:
@@ -329,17 +383,18 @@ def parse_period(text: str, today: dt.date) -> tuple[dt.date, dt.date]:
 _NOT_A_PERIOD = re.compile(r"^(?:[a-z]{1,2}|\d{1,2})$")
 
 
-def _day(text: str, base: dt.datetime) -> dt.date:
+def _day(text: str, base: dt.datetime, prefer: str = "past") -> dt.date:
     if _NOT_A_PERIOD.match(text) and not text.isdigit():
         raise WhenError("format")
-    found = _natural(text, base, "past")
+    found = _natural(text, base, prefer)
     if found is None or found[1] != "day":
         raise WhenError("format")
     return found[0]
 
 
 def _whole(text: str, base: dt.datetime) -> tuple[dt.date, dt.date]:
-    """A month or a year as a whole ("novembre 2026", "11/2026", "2026")."""
+    """A month, a week or a year as a whole ("novembre 2026", "11/2026", "2026", "le mois
+    dernier", "cette semaine")."""
     month_year = _MONTH_YEAR.match(text)
     if month_year:
         text = f"{month_year[2]}-{int(month_year[1]):02d}"
@@ -358,6 +413,9 @@ def _whole(text: str, base: dt.datetime) -> tuple[dt.date, dt.date]:
         return start, following - dt.timedelta(days=1)
     if granularity == "year":
         return dt.date(day.year, 1, 1), dt.date(day.year, 12, 31)
+    if granularity == "week":  # "cette semaine", "la semaine dernière": Monday to Sunday
+        monday = day - dt.timedelta(days=day.weekday())
+        return monday, monday + dt.timedelta(days=6)
     if granularity == "day":
         return day, day
     raise WhenError("format")
@@ -366,7 +424,8 @@ def _whole(text: str, base: dt.datetime) -> tuple[dt.date, dt.date]:
 # -- saying it ---------------------------------------------------------------------------
 
 MOMENT_EXAMPLES: Final = N_(
-    "for instance “samedi prochain 14h”, “demain 9h30”, “12/03 14h30” or “3 Jan 10am”"
+    "for instance “samedi prochain 14h”, “demain 9h30”, “12/03 14h30”, “dans 2 heures” or "
+    "“3 Jan 10am”"
 )
 
 

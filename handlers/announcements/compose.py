@@ -27,6 +27,7 @@ from telegram.ext import (
 )
 
 from bot.announcements.service import (
+    CAPTION_LIMIT,
     DONE,
     DRAFT,
     FAILED,
@@ -41,6 +42,7 @@ from bot.announcements.service import (
 from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import N_, Translator, translator
 from bot.outbox import enqueue
+from bot.reporting.formats import number
 from bot.services import Services
 from bot.shared.callbacks import ANNOUNCEMENT_CARD as CARD
 from bot.shared.callbacks import AUDIENCE_PICK as AUDIENCE_PICK
@@ -404,9 +406,21 @@ async def card_entry(update: Update, context: PlumeContext) -> int | None:
         )
         return WHEN
     if action == "ed":
+        if view.attachment_kind is None:
+            await reply(
+                update,
+                t("Send me the new text (or a photo or a document with a caption), or /annuler."),
+            )
+            return EDIT
         await reply(
             update,
-            t("Send me the new text (or a photo or a document with a caption), or /annuler."),
+            t(
+                "Send me the new text: the photo or document stays, with the text as its "
+                "caption. Or send another photo or document with a caption, or /annuler."
+            ),
+            keyboard(
+                [[button(t("🗑 Remove the photo or document"), f"{CARD}rm:{announcement_id}")]]
+            ),
         )
         return EDIT
     return await ask_audience(update, context)
@@ -453,11 +467,59 @@ async def edited(update: Update, context: PlumeContext) -> int:
     if announcement_id is None:
         return END
     text, kind, file_id = content
-    view = await context.services.announcements.set_text(announcement_id, text, kind, file_id)
+    message = update.effective_message
+    if kind is None and message is not None and len(message.text or "") > CAPTION_LIMIT:
+        draft = await context.services.announcements.get(announcement_id)
+        if draft is not None and draft.attachment_kind is not None:
+            await reply(
+                update,
+                t(
+                    "A photo or document's caption holds at most {limit} characters and this "
+                    "text has {n}: shorten it, or remove the photo or document first.",
+                    limit=number(t.locale, CAPTION_LIMIT),
+                    n=number(t.locale, len(message.text or "")),
+                ),
+            )
+            return EDIT
+    # a text alone is the new text: the draft's photo or document stays, as it was offered
+    view = await context.services.announcements.set_text(
+        announcement_id, text, kind, file_id, keep_attachment=kind is None
+    )
     if view is None:
         await reply(update, t("This announcement was already sent or cancelled."))
         return END
     return await preview(update, context, view)
+
+
+@requires("staff")
+async def attachment_removed(update: Update, context: PlumeContext) -> int:
+    """ "Remove the photo or document" while editing: the text alone, previewed again."""
+    query = update.callback_query
+    assert query and query.data
+    t = context.t
+    parsed = _parse_card(query.data)
+    service = context.services.announcements
+    view = await service.get(parsed[1]) if parsed else None
+    if view is None or view.state != DRAFT:
+        await query.answer(t("This announcement was already sent or cancelled."), show_alert=True)
+        return END
+    await query.answer()
+    if not view.text.strip():
+        await reply(
+            update,
+            t(
+                "This announcement has no text besides its photo or document: send me its "
+                "text first, then remove the photo or document."
+            ),
+        )
+        return EDIT
+    changed = await service.set_text(view.id, view.text, None, None)
+    if changed is None:
+        await reply(update, t("This announcement was already sent or cancelled."))
+        return END
+    with contextlib.suppress(TelegramError):
+        await query.edit_message_reply_markup(None)
+    return await preview(update, context, changed)
 
 
 async def when_given(update: Update, context: PlumeContext) -> int:
@@ -707,6 +769,7 @@ def handlers() -> list[PlumeHandler]:
             entry_points=[
                 CommandHandler(names("announce"), annonce),
                 CallbackQueryHandler(card_entry, pattern=rf"^{CARD}(at|ed|au):"),
+                CallbackQueryHandler(attachment_removed, pattern=rf"^{CARD}rm:"),
             ],
             states={
                 COMPOSE: [MessageHandler(content, composed)],

@@ -51,6 +51,7 @@ from handlers.privacy import write_button
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
 from handlers.shared.menus import names
 from handlers.shared.pager import pager_row
+from handlers.shared.pickers import library_named
 from storage.models import MEDIA_TYPES
 
 PERIOD_CODES = {"w": "week", "m": "month", "q": "quarter", "y": "year"}
@@ -63,7 +64,8 @@ PERIOD_TIMEOUT = 15 * 60
 def _period_help(t: Translator) -> str:
     return t(
         "Give a period: semaine, mois, trimestre, année, a month (novembre 2026), or two "
-        "dates (du 1er au 30 novembre, 2025-01-01 2025-03-31)."
+        "dates (du 1er au 30 novembre, 2025-01-01 2025-03-31), and if you like a library "
+        "by its name or id."
     )
 
 
@@ -81,16 +83,12 @@ async def _parse(
     except PeriodError:
         await reply(update, _period_help(t))
         return None
-    library_id = None
-    others = []
-    for word in rest:
-        if await context.services.libraries.get(word):
-            library_id = word
-        elif word.lower() in extra:
-            others.append(word.lower())
-        else:
-            await reply(update, _period_help(t))
-            return None
+    others = [w.lower() for w in rest if w.lower() in extra]
+    named = [w for w in rest if w.lower() not in extra]
+    library_id = await library_named(context, named) if named else None
+    if named and library_id is None:
+        await reply(update, _period_help(t))
+        return None
     return period, library_id, others
 
 
@@ -236,7 +234,7 @@ async def ask_period(update: Update, context: PlumeContext) -> int:
         context.t(
             "Which period? For instance <code>du 1er au 30 novembre</code>, "
             "<code>novembre 2026</code> or <code>2026-01-01 2026-03-31</code>; add a "
-            "library id to see only that library (/annuler to stop)."
+            "library's name or id to see only that library (/annuler to stop)."
         ),
     )
     return TYPING_PERIOD
@@ -355,20 +353,24 @@ async def _received_page(
 
 @requires("coordinator")
 async def received(update: Update, context: PlumeContext) -> None:
-    """/avis_recus [1-5] [media type] [library id]"""
+    """/avis_recus [1-5] [media type] [library: its name or id]"""
     rating = media = library_id = None
+    named = []
     for word in context.args or []:
         if word.isdigit() and 0 <= int(word) <= 5:
             rating = int(word)
         elif word.lower() in MEDIA_TYPES:
             media = word.lower()
-        elif await context.services.libraries.get(word):
-            library_id = word
         else:
+            named.append(word)
+    if named:
+        library_id = await library_named(context, named)
+        if library_id is None:
             await reply(
                 update,
                 context.t(
-                    "Usage: /avis_recus [rating 1-5] [media type: {media}] [library id]",
+                    "Usage: /avis_recus [rating 1-5] [media type: {media}] [library: its "
+                    "name or id]",
                     media=", ".join(MEDIA_TYPES),
                 ),
             )
