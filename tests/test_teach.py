@@ -103,21 +103,46 @@ async def test_from_sans_reponse_a_new_entry_whose_answer_is_not_a_question(
     choice = await coco.next_message()
     await coco.press(choice, "Nouvelle entrée")
     prompt = await coco.next_message()
-    assert prompt.text.startswith("Écrivez la réponse que recevront les usagers")
+    assert prompt.text.startswith("Comment la FAQ doit-elle appeler cette entrée")
+    assert prompt.button_texts == [f"✔ Garder «\u202f{question}\u202f»"]
     before = await question_events(database_url)
+    await coco.send("Un enfant peut-il avoir son propre compte ?")
+    prompt = await coco.next_message()
+    assert prompt.text.startswith("Écrivez la réponse que recevront les usagers")
+    assert "Un enfant peut-il avoir son propre compte" in prompt.text
     await coco.send("Oui : chaque enfant inscrit à la bibliothèque a son propre compte.")
     done = await coco.next_message()
-    assert done.text.startswith("C'est fait")
-    assert await question_events(database_url) == before  # staff's text is no question
+    # what changed, not the question said twice
+    assert done.text == (
+        "C'est fait\u202f: nouvelle entrée de la FAQ «\u202fUn enfant peut-il avoir son propre "
+        "compte ?\u202f». Plume y répond, ainsi qu'à «\u202fles enfants peuvent avoir un "
+        "compte\u202f», d'ici une minute partout."
+    )
+    assert await question_events(database_url) == before  # staff's texts are no question
     for _ in range(50):
         await zoe.send(question)
         answer = await zoe.next_message()
-        if answer.text.startswith("💡 Les enfants peuvent avoir un compte"):
+        if answer.text.startswith("💡 Un enfant peut-il avoir son propre compte"):
             break
         await asyncio.sleep(0.1)
     else:
         raise AssertionError(f"not answered: {answer.text}")
     assert "chaque enfant inscrit" in answer.text
+    # the patron's wording kept as the title
+    other = "combien de temps dure un pret de liseuse"
+    await zoe.send(other)
+    await zoe.next_message()
+    await plume.services.answers.settled()
+    await coco.send("/sans_reponse")
+    listing = await coco.wait_for(other)
+    number = next(line for line in listing.text.splitlines() if other in line).split(".")[0]
+    await coco.press(listing, f"➕ {number}")
+    await coco.press(await coco.next_message(), "Nouvelle entrée")
+    await coco.press(await coco.next_message(), "Garder")
+    await coco.wait_for("Écrivez la réponse")
+    await coco.send("Trois semaines.")
+    done = await coco.wait_for("C'est fait")
+    assert "Combien de temps dure un pret de liseuse" in done.text and "ainsi qu" not in done.text
 
 
 async def test_another_instance_answers_within_its_refresh_interval(

@@ -163,7 +163,7 @@ ROUTES: tuple[Route, ...] = (
         (HANDOVER_REPLY, _ID),
         (HANDOVER_CLOSE, _ID),
     ),
-    *_routes("handlers.teach", (TEACH, [("=n|x",), ("=u|h|a", "id")])),
+    *_routes("handlers.teach", (TEACH, [("=n|x|k",), ("=u|h|a", "id")])),
     *_routes("handlers.start.welcome", (LIBRARY_PICK, _KEY), (LIBRARY_PAGE, _ID)),
     *_routes("handlers.privacy", (PRIVACY, [("=n|f|x",)]), (PRIVACY_ADMIN_ERASE, _ID)),
     *_routes("handlers.privacy.contact", (CONTACT_WRITE, _ID), (CONTACT_ANSWER, _ID)),

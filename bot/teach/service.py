@@ -27,6 +27,7 @@ from storage.models import FaqEntry
 FAQ_COLUMNS = ("id", "question", "answer", "alternatives", "resource_id")
 MAX_GUESSES = 3
 MAX_QUESTION = 500
+MAX_TITLE = 200  # a title staff give a new entry
 MAX_ANSWER = 4000
 MAX_ID = 56  # the importer's limit
 
@@ -40,7 +41,7 @@ class Taught:
     added: bool  # False: the phrasing was already there
 
 
-def _phrasing(text: str) -> str:
+def phrasing(text: str) -> str:
     # "|" separates the alternatives in faq.csv: it cannot be part of one.
     return " ".join(text.replace("|", " ").split())[:MAX_QUESTION]
 
@@ -63,26 +64,31 @@ class TeachingService:
 
     async def add_phrasing(self, faq_id: str, question: str) -> Taught | None:
         """Adds ``question`` to the entry's other phrasings; None if the entry is gone."""
-        phrasing = _phrasing(question)
+        wording = phrasing(question)
         async with self._sessions.begin() as session:
             entry = await session.get(FaqEntry, faq_id, with_for_update=True)
             if entry is None:
                 return None
             known = [alt for alt in entry.alternatives.split("|") if alt]
             folded = {alt.casefold() for alt in known} | {entry.question.casefold()}
-            if not phrasing or phrasing.casefold() in folded:
+            if not wording or wording.casefold() in folded:
                 return Taught(entry.id, entry.question, added=False)
             connection = await session.connection()
-            entry.alternatives = "|".join([*known, phrasing])
+            entry.alternatives = "|".join([*known, wording])
             entry.revision = await next_catalogue_revision(connection)
             await session.flush()
             await bump_catalogue_version(connection, at_least=entry.revision)
             return Taught(entry.id, entry.question, added=True)
 
-    async def create_entry(self, question: str, answer: str) -> Taught:
-        """A new FAQ entry answering ``question``; its id is made from the question."""
-        question = _phrasing(question)
+    async def create_entry(
+        self, question: str, answer: str, *, title: str | None = None
+    ) -> Taught:
+        """A new FAQ entry answering ``question``, under ``title`` if staff gave one (the
+        patron's ``question`` is then its other phrasing); its id is made from the title."""
+        wording = phrasing(question)
+        question = phrasing(title or "") or wording
         question = question[:1].upper() + question[1:]  # patrons type "les enfants..."
+        alternatives = wording if wording.casefold() != question.casefold() else ""
         answer = answer.strip()[:MAX_ANSWER]
         base = f"faq-{_slug(question)}"
         async with self._sessions.begin() as session:
@@ -96,7 +102,11 @@ class TeachingService:
             revision = await next_catalogue_revision(connection)
             session.add(
                 FaqEntry(
-                    id=faq_id, question=question, answer=answer, alternatives="", revision=revision
+                    id=faq_id,
+                    question=question,
+                    answer=answer,
+                    alternatives=alternatives,
+                    revision=revision,
                 )
             )
             await session.flush()

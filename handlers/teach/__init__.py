@@ -2,17 +2,20 @@
 
 ``T:h:<handover id>`` (a handed-over question) or ``T:u:<n>`` (the n-th line of the last
 /sans_reponse listing) shows the question with Plume's best FAQ guesses: ``T:a:<k>`` adds
-it to the k-th guess as a new phrasing (one tap, done); ``T:n`` creates a new entry, whose
-answer the staff member writes next (a conversation: that text is never a patron's
-question); ``T:x`` cancels. The bot the staff member talks to refreshes its index at once;
-other instances within ``PLUME_SEARCH_REFRESH_SECONDS``.
+it to the k-th guess as a new phrasing (one tap, done); ``T:n`` creates a new entry: the
+staff member gives its title (a well-written question; ``T:k`` keeps the patron's wording,
+which otherwise stays as another phrasing), then its answer (a conversation: those texts
+are never a patron's question); ``T:x`` cancels. The bot the staff member talks to
+refreshes its index at once; other instances within ``PLUME_SEARCH_REFRESH_SECONDS``.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -24,13 +27,15 @@ from telegram.ext import (
 from bot.context import PlumeContext, PlumeHandler
 from bot.i18n import N_
 from bot.shared.callbacks import TEACH as TEACH
-from bot.teach.service import Taught
+from bot.teach.service import MAX_TITLE, Taught
+from bot.teach.service import phrasing as _phrasing_of
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
 from handlers.shared.menus import names
 
 LISTING_KEY = "plume.teach.listing"  # the texts of the last /sans_reponse listing
 TEACHING_KEY = "plume.teach.current"  # {"question": ..., "guesses": [faq ids]}
-WRITING = 1
+WRITING = 1  # the answer
+TITLING = 2  # the entry's title
 WRITE_TIMEOUT = 15 * 60
 BUTTON_TITLE = 44
 
@@ -139,6 +144,7 @@ async def add_to_guess(update: Update, context: PlumeContext) -> None:
 
 @requires("staff")
 async def new_entry(update: Update, context: PlumeContext) -> int:
+    """A new entry: first its title, as the FAQ will show it."""
     query = update.callback_query
     assert query is not None
     t = context.t
@@ -150,11 +156,64 @@ async def new_entry(update: Update, context: PlumeContext) -> int:
     await reply(
         update,
         t(
-            "Write the answer patrons will get to “{question}” (or /cancel).",
+            "What should the FAQ call this entry? Send its title, a short question as "
+            "patrons would read it (the wording “{question}” stays as another phrasing), "
+            "or keep that wording. /annuler to stop.",
             question=escape(current["question"]),
+        ),
+        keyboard(
+            [[button(t("✔ Keep “{question}”", question=_short(current["question"])), f"{TEACH}k")]]
+        ),
+    )
+    return TITLING
+
+
+async def _ask_answer(update: Update, context: PlumeContext, current: dict[str, Any]) -> int:
+    if context.user_data is not None:
+        context.user_data[TEACHING_KEY] = current
+    await reply(
+        update,
+        context.t(
+            "Write the answer patrons will get to “{question}” (or /annuler).",
+            question=escape(current.get("title") or current["question"]),
         ),
     )
     return WRITING
+
+
+@requires("staff")
+async def title_typed(update: Update, context: PlumeContext) -> int:
+    message = update.effective_message
+    current = _current(context)
+    assert message is not None
+    if current is None:
+        await reply(update, context.t("Cancelled."))
+        return ConversationHandler.END
+    title = " ".join((message.text or "").split())
+    if not 3 <= len(title) <= MAX_TITLE:
+        await reply(
+            update,
+            context.t(
+                "A title is a short question, at most {n} characters: send another one.",
+                n=MAX_TITLE,
+            ),
+        )
+        return TITLING
+    return await _ask_answer(update, context, {**current, "title": title})
+
+
+@requires("staff")
+async def title_kept(update: Update, context: PlumeContext) -> int:
+    query = update.callback_query
+    assert query is not None
+    current = _current(context)
+    if current is None:
+        await query.answer(context.t("This button is no longer valid."), show_alert=True)
+        return ConversationHandler.END
+    await query.answer()
+    with contextlib.suppress(TelegramError):
+        await query.edit_message_reply_markup(None)
+    return await _ask_answer(update, context, {**current, "title": None})
 
 
 @requires("staff")
@@ -165,9 +224,25 @@ async def write_answer(update: Update, context: PlumeContext) -> int:
     if current is None or not (message.text or "").strip():
         await reply(update, context.t("Cancelled."))
         return ConversationHandler.END
-    taught = await context.services.teaching.create_entry(current["question"], message.text or "")
+    question, title = current["question"], current.get("title")
+    taught = await context.services.teaching.create_entry(
+        question, message.text or "", title=title
+    )
     await _refresh(context)
-    await reply(update, _done_text(context, taught, current["question"]))
+    t = context.t
+    if taught.question.casefold() == _phrasing_of(question).casefold():
+        text = t(
+            "Done: new FAQ entry “{entry}”. Plume answers it within a minute everywhere.",
+            entry=escape(taught.question),
+        )
+    else:
+        text = t(
+            "Done: new FAQ entry “{entry}”. Plume answers it, and “{question}”, within a "
+            "minute everywhere.",
+            entry=escape(taught.question),
+            question=escape(question),
+        )
+    await reply(update, text)
     return ConversationHandler.END
 
 
@@ -189,7 +264,13 @@ def handlers() -> list[PlumeHandler]:
             keys=(TEACHING_KEY,),
             left_behind=N_("The new FAQ entry you were writing was not saved."),
             entry_points=[CallbackQueryHandler(new_entry, pattern=f"^{TEACH}n$")],
-            states={WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, write_answer)]},
+            states={
+                TITLING: [
+                    MessageHandler(filters.TEXT & ~filters.COMMAND, title_typed),
+                    CallbackQueryHandler(title_kept, pattern=f"^{TEACH}k$"),
+                ],
+                WRITING: [MessageHandler(filters.TEXT & ~filters.COMMAND, write_answer)],
+            },
             fallbacks=[
                 CommandHandler(names("cancel"), cancel),
                 CallbackQueryHandler(cancel, pattern=f"^{TEACH}x$"),
