@@ -215,3 +215,30 @@ async def test_the_language_switch_follows_settings(page):
     await page.locator('.lang-button[data-lang="fr"]').click()
     await say(page, "/settings", "Vos réglages")
     await expect(page.locator("html")).to_have_attribute("lang", "fr")
+
+
+@pytest.mark.browser
+async def test_a_forced_reply_is_answered_as_in_telegram(page):
+    """After "Dire ce qui manquait" (a ForceReply), the next message answers that prompt,
+    as Telegram's apps do; ✕ declines, and any bot message can be answered with ↩."""
+    from playwright.async_api import expect
+
+    await say(page, "jai oublie mon mdp", "J'ai oublié mon mot de passe")
+    card = page.locator("li.message.bot", has_text="J'ai oublié mon mot de passe").last
+    await card.locator(".inline-button", has_text="👎").click()
+    offer = page.locator("li.message.bot .inline-button", has_text="Dire ce qui manquait")
+    await offer.click()
+    bar = page.locator("#reply-bar")
+    await expect(bar).to_be_visible(timeout=15000)
+    await expect(bar).to_contain_text("Réponse à Plume : Qu'est-ce qui manquait")
+    await say(page, "Et sur tablette ?", "Merci, l'équipe le lira")
+    await expect(bar).to_be_hidden()
+    mine = page.locator("li.message.user", has_text="Et sur tablette").last
+    await expect(mine.locator(".reply-to")).to_contain_text("Qu'est-ce qui manquait")
+    # ↩ on a message, then ✕: the next message is a plain one
+    await card.locator(".reply-action").click()
+    await expect(bar).to_contain_text("Réponse à Plume : ")
+    await page.locator("#reply-cancel").click()
+    await expect(bar).to_be_hidden()
+    await say(page, "vous avez des bd ?", "")
+    assert await page.locator("li.message.user").last.locator(".reply-to").count() == 0

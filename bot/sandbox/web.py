@@ -177,9 +177,19 @@ def chat_view(state: SandboxState, chat: ChatUser) -> dict[str, Any]:
         "messages": [_message_view(chat, message) for message in chat.messages[-SHOWN_MESSAGES:]],
         "commands": standin.commands_for(chat.id, chat.chat_id, chat.language_code),
         "reply_keyboard": chat.reply_keyboard,
+        # a ForceReply: the page answers that message, as Telegram's apps do
+        "force_reply": _force_reply(chat),
         "action": chat.last_action,
         "answers": answers,
     }
+
+
+def _force_reply(chat: ChatUser) -> dict[str, Any] | None:
+    message_id = chat.chat.force_reply_to
+    message = chat.chat.messages.get(message_id) if message_id is not None else None
+    if message is None:
+        return None
+    return {"id": message_id, "text": str(message.get("text", message.get("caption", "")))[:80]}
 
 
 def _message_view(chat: ChatUser, message: Any) -> dict[str, Any]:
@@ -194,6 +204,7 @@ def _message_view(chat: ChatUser, message: Any) -> dict[str, Any]:
         "date": raw.get("date"),
         "edited": message.edited,
         "html": entities_to_html(str(raw.get(text_field, "")), raw.get(entities_field)),
+        "text": str(raw.get(text_field, ""))[:80],  # what a reply to it quotes
         "buttons": [[_button_view(button) for button in row] for row in message.buttons],
     }
     if raw.get("photo"):
@@ -277,7 +288,11 @@ async def _send(request: web.Request) -> web.Response:
     text = str(body.get("text") or "").strip()
     if not text:
         raise web.HTTPBadRequest(text="empty message")
-    message = await chat.send(text[:4096])
+    reply_to = body.get("reply_to")
+    replied = _int(reply_to) if reply_to is not None else None
+    if replied is not None and replied not in chat.chat.messages:
+        replied = None  # a message gone (the chat was reset): sent as a plain message
+    message = await chat.send(text[:4096], reply_to=replied)
     return web.json_response({"message_id": message.message_id})
 
 

@@ -118,6 +118,7 @@ class Backend:
         entities = command_entities(text)
         if entities:
             content["entities"] = entities
+        chat.force_reply_to = None  # the user wrote: the reply the bot forced is over
         return self.new_message(chat, user, content)
 
     def user_file_message(
@@ -132,6 +133,7 @@ class Backend:
         content: dict[str, Any] = (
             {"photo": stored.photo_sizes()} if as_photo else {"document": stored.document()}
         )
+        chat.force_reply_to = None
         if caption:
             content["caption"] = caption
         return self.new_message(chat, user, content)

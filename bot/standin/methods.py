@@ -198,6 +198,8 @@ def _send(backend: Backend, params: Params, content: dict[str, Any]) -> Message:
         content["reply_to_message"] = reply_to
     _apply_markup(chat, content, markup)
     message = backend.new_message(chat, backend.bot, content)
+    if markup is not None and markup.get("force_reply"):
+        chat.force_reply_to = message["message_id"]
     chat.record_bot_event("sent", message)
     return message
 

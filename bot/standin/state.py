@@ -73,6 +73,8 @@ class ChatState:
     last_action: tuple[str, float] | None = None  # sendChatAction (action, monotonic time)
     administrators: set[int] = field(default_factory=set)
     reply_keyboard: dict[str, Any] | None = None  # last ReplyKeyboardMarkup the bot sent
+    # the bot's last message with a ForceReply, until the user writes: a client answers it
+    force_reply_to: int | None = None
     changed: Pulse = field(default_factory=Pulse)
     version: int = 0
     _last_message_id: int = 0

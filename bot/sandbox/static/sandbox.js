@@ -21,6 +21,9 @@ const STRINGS = {
     noCommands: "Le bot n'a défini aucune commande.",
     unsupported: "Bouton non pris en charge dans le bac à sable",
     failed: "Échec : ",
+    replyTo: "Réponse à",
+    reply: "Répondre",
+    noReply: "Ne pas répondre à ce message",
     actions: {
       typing: "écrit…",
       upload_photo: "envoie une photo…",
@@ -47,6 +50,9 @@ const STRINGS = {
     noCommands: "The bot has not set any command.",
     unsupported: "Button not supported in the sandbox",
     failed: "Failed: ",
+    replyTo: "Replying to",
+    reply: "Reply",
+    noReply: "Don't reply to this message",
     actions: {
       typing: "typing…",
       upload_photo: "sending a photo…",
@@ -74,6 +80,9 @@ const ui = {
   modal: $("modal"),
   modalText: $("modal-text"),
   connection: $("connection"),
+  replyBar: $("reply-bar"),
+  replyText: $("reply-text"),
+  replyCancel: $("reply-cancel"),
 };
 
 const state = {
@@ -87,6 +96,8 @@ const state = {
   seenAnswers: new Set(),
   answersPrimed: false,
   rendered: new Map(), // message id -> {key, element}
+  replyTo: null, // {id, text}: the message the next one answers (a ForceReply, or "Reply")
+  declined: new Set(), // ForceReply messages the user chose not to answer
 };
 
 function t(key) {
@@ -214,6 +225,19 @@ function buildMessage(message) {
     el.addEventListener("click", () => el.classList.add("revealed"));
   });
   bubble.append(text);
+  if (message.from_bot) {
+    const answer = document.createElement("button");
+    answer.type = "button";
+    answer.className = "reply-action";
+    answer.textContent = "↩";
+    answer.title = t("reply");
+    answer.setAttribute("aria-label", t("reply"));
+    answer.addEventListener("click", () => {
+      setReplyTo({ id: message.id, text: message.text || "" });
+      ui.text.focus();
+    });
+    bubble.append(answer);
+  }
   const meta = document.createElement("span");
   meta.className = "meta";
   meta.textContent = (message.edited ? `${t("edited")} ` : "") + formatTime(message.date);
@@ -358,6 +382,12 @@ function renderAnswers(answers) {
   state.answersPrimed = true;
 }
 
+function setReplyTo(target) {
+  state.replyTo = target;
+  ui.replyBar.hidden = !target;
+  if (target) ui.replyText.textContent = `${t("replyTo")} Plume : ${target.text}`;
+}
+
 function render(view) {
   state.version = view.version;
   if (view.language_code !== state.language) applyLanguage(view.language_code);
@@ -366,6 +396,10 @@ function render(view) {
   renderStatus();
   renderMessages(view.messages);
   renderReplyKeyboard(view.reply_keyboard);
+  const forced = view.force_reply;
+  if (forced && !state.declined.has(forced.id) && (!state.replyTo || state.replyTo.id !== forced.id)) {
+    setReplyTo(forced); // Telegram's apps open the reply to a ForceReply by themselves
+  }
   renderAnswers(view.answers || []);
   if (!ui.menu.hidden) renderMenu();
 }
@@ -397,6 +431,7 @@ function selectAccount(userId) {
   state.version = -1;
   state.seenAnswers = new Set();
   state.answersPrimed = false;
+  setReplyTo(null);
   for (const entry of state.rendered.values()) entry.element.remove();
   state.rendered.clear();
   localStorage.setItem("plume-sandbox-account", String(userId));
@@ -412,7 +447,10 @@ async function sendText(text) {
   const trimmed = text.trim();
   if (!trimmed) return;
   try {
-    await api("/api/send", { user_id: state.userId, text: trimmed });
+    const body = { user_id: state.userId, text: trimmed };
+    if (state.replyTo) body.reply_to = state.replyTo.id;
+    setReplyTo(null);
+    await api("/api/send", body);
   } catch (error) {
     showToast(t("failed") + error.message);
   }
@@ -543,6 +581,11 @@ ui.menuButton.addEventListener("click", () => {
   if (!ui.menu.hidden && menuItems().length) menuItems()[0].focus();
 });
 ui.attach.addEventListener("click", () => ui.file.click());
+ui.replyCancel.addEventListener("click", () => {
+  if (state.replyTo) state.declined.add(state.replyTo.id);
+  setReplyTo(null);
+  ui.text.focus();
+});
 ui.file.addEventListener("change", () => {
   if (ui.file.files.length) upload(ui.file.files[0]);
   ui.file.value = "";
