@@ -288,6 +288,21 @@ def test_periods():
         ["lib-amont"],
     )
     assert Period.named("year", TZ, today).granularity == "month"
+    # a period in words wins over the name inside it ("semaine": the last 7 days)
+    last_week, rest = Period.parse("la semaine dernière lib-amont".split(), TZ, today=today)
+    assert (last_week.start, last_week.end, rest) == (
+        dt.date(2025, 6, 23),
+        dt.date(2025, 6, 29),
+        ["lib-amont"],
+    )
+    last_month, rest = Period.parse("le mois dernier".split(), TZ, today=today)
+    assert (last_month.start, last_month.end, rest) == (
+        dt.date(2025, 5, 1),
+        dt.date(2025, 5, 31),
+        [],
+    )
+    week, rest = Period.parse(["semaine", "Fontclaire"], TZ, today=today)
+    assert (week.name, week.start, rest) == ("week", dt.date(2025, 6, 24), ["Fontclaire"])
 
 
 async def test_local_days_across_daylight_saving(any_database_url):

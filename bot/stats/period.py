@@ -80,14 +80,15 @@ class Period:
     ) -> tuple[Period, list[str]]:
         """A period from command words (a name, or two dates); returns the words left over."""
         rest = list(words)
-        for index, word in enumerate(rest):
-            if word.casefold() in PERIOD_WORDS:
-                del rest[index]
-                return cls.named(word, tz, today), rest
         today = today or dt.datetime.now(tz).date()
-        # the longest run of words that reads as a period ("du 1er au 30 novembre"); the
-        # words left over are for the caller (a library id, a language, a format)
+        # the longest run of words that reads as a period ("du 1er au 30 novembre", "la
+        # semaine dernière"), else a period's name alone ("semaine": the last 7 days); the
+        # words left over are for the caller (a library, a language, a format)
         for size in range(len(rest), 0, -1):
+            if size == 1:
+                for index, word in enumerate(rest):
+                    if word.casefold() in PERIOD_WORDS:
+                        return cls.named(word, tz, today), rest[:index] + rest[index + 1 :]
             for first in range(len(rest) - size + 1):
                 text = " ".join(rest[first : first + size])
                 try:
