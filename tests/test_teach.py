@@ -138,7 +138,10 @@ async def test_from_sans_reponse_a_new_entry_whose_answer_is_not_a_question(
     number = next(line for line in listing.text.splitlines() if other in line).split(".")[0]
     await coco.press(listing, f"➕ {number}")
     await coco.press(await coco.next_message(), "Nouvelle entrée")
-    await coco.press(await coco.next_message(), "Garder")
+    prompt = await coco.next_message()
+    await coco.send("ok")  # no title
+    assert "de 200 caractères au plus" in (await coco.next_message()).text
+    await coco.press(prompt, "Garder")
     await coco.wait_for("Écrivez la réponse")
     await coco.send("Trois semaines.")
     done = await coco.wait_for("C'est fait")

@@ -193,8 +193,10 @@ async def title_typed(update: Update, context: PlumeContext) -> int:
     if not 3 <= len(title) <= MAX_TITLE:
         await reply(
             update,
-            context.t(
+            context.t.tn(
+                "A title is a short question, at most {n} character: send another one.",
                 "A title is a short question, at most {n} characters: send another one.",
+                MAX_TITLE,
                 n=MAX_TITLE,
             ),
         )
