@@ -241,4 +241,6 @@ async def test_a_forced_reply_is_answered_as_in_telegram(page):
     await page.locator("#reply-cancel").click()
     await expect(bar).to_be_hidden()
     await say(page, "vous avez des bd ?", "")
-    assert await page.locator("li.message.user").last.locator(".reply-to").count() == 0
+    plain = page.locator("li.message.user", has_text="vous avez des bd")
+    await expect(plain).to_be_visible(timeout=15000)
+    assert await plain.locator(".reply-to").count() == 0

@@ -69,6 +69,9 @@ async def test_a_handed_over_question_becomes_a_phrasing_of_a_faq_entry_in_one_t
     await lea.press(choice, "J'ai oublié mon mot de passe")
     done = await lea.next_message()
     assert done.text.startswith("C'est fait\u202f: Plume répond désormais")
+    # the patron who asked still waits: said, with the button to answer them
+    assert "attend toujours votre réponse" in done.text
+    assert done.button_texts == ["✍️ Répondre"]
     # the same bot answers it now (it refreshed at once), the same question as the patron's
     for _ in range(50):
         await gus.send(UNANSWERED)

@@ -92,6 +92,13 @@ async def test_list_register_waiting_list_and_promotion(standin, plume, database
     assert "⏳ M'inscrire sur la liste d'attente" in freed.button_texts  # Carol took it
     promoted = await carol.wait_for("Good news")
     assert "You are registered." in promoted.text and "Unregister" in promoted.button_texts
+    # "Leave the list" on her old card: she is no longer on it, and her seat stays hers
+    query = await carol.press(waiting, "Leave the list")
+    answer = await carol.wait_callback_answer(query)
+    assert answer["show_alert"] and "a seat was given to you" in answer["text"]
+    refreshed = await carol.next_message()
+    assert refreshed.edited and "You are registered." in refreshed.text
+    assert "Unregister" in refreshed.button_texts
     assert await count_events(database_url, "registration") == 3  # Alice, Bob, Carol
     assert await count_events(database_url, "unregistration") == 1
 

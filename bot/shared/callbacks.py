@@ -138,6 +138,7 @@ MANAGE_LINK: Final = "Wa:q:"
 WORKSHOP: Final = "W:"
 WORKSHOP_REGISTER: Final = "W:r:"
 WORKSHOP_UNREGISTER: Final = "W:u:"
+WORKSHOP_LEAVE_LIST: Final = "W:w:"  # W:w:<workshop id>  leave the waiting list (only it)
 WORKSHOP_WONT_COME: Final = "W:x:"
 WORKSHOP_CALENDAR: Final = "W:i:"
 WORKSHOP_MORE: Final = "W:m:"  # W:m:<first>  another page of the list
@@ -186,6 +187,7 @@ ROUTES: tuple[Route, ...] = (
         "handlers.workshops.patron",
         (WORKSHOP_REGISTER, _KEY),
         (WORKSHOP_UNREGISTER, _KEY),
+        (WORKSHOP_LEAVE_LIST, _KEY),
         (WORKSHOP_WONT_COME, _KEY),
         (WORKSHOP_CALENDAR, _KEY),
         (WORKSHOP_MORE, _ID),

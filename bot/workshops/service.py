@@ -164,6 +164,8 @@ class Unregistered:
     promoted: list[Recipient]
     #: why nothing changed although they held a seat: "started" or "ended" (an old button)
     too_late: str | None = None
+    #: nothing changed: they hold ``was``, not what the button was for (``only``)
+    mismatch: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,9 +386,12 @@ class WorkshopService:
         now: dt.datetime | None = None,
         *,
         tell_promoted: Notice | None = None,
+        only: str | None = None,
     ) -> Unregistered:
         """Frees the seat (or the waiting place); the first waiting patron gets the seat
-        (and ``tell_promoted`` queues the news in the same transaction).
+        (and ``tell_promoted`` queues the news in the same transaction). With ``only``
+        (``waiting``), nothing changes unless that is what they hold: "Leave the waiting
+        list" pressed on an old card after a seat was given must not free the seat.
 
         Once the workshop has begun nothing changes (``too_late``): a "won't come" pressed on
         an old reminder must not turn an attended, rated registration into a cancellation."""
@@ -403,6 +408,8 @@ class WorkshopService:
             )
             if registration is None or registration.status == CANCELLED:
                 return Unregistered(None, []), None
+            if only is not None and registration.status != only:
+                return Unregistered(registration.status, [], mismatch=True), None
             if moment >= workshop.starts_at:
                 ended = moment >= workshop.starts_at + dt.timedelta(minutes=workshop.duration_min)
                 return Unregistered(registration.status, [], "ended" if ended else "started"), None

@@ -26,6 +26,7 @@ from telegram.ext import (
 
 from bot.context import PlumeContext, PlumeHandler
 from bot.i18n import N_
+from bot.shared.callbacks import HANDOVER_ANSWER
 from bot.shared.callbacks import TEACH as TEACH
 from bot.teach.service import MAX_TITLE, Taught
 from bot.teach.service import phrasing as _phrasing_of
@@ -71,9 +72,11 @@ async def choose(update: Update, context: PlumeContext) -> None:
     t = context.t
     kind, _, raw = (query.data or "").removeprefix(TEACH).partition(":")
     question: str | None = None
+    handover_id: int | None = None
     if kind == "h" and raw.isdigit():
         handover = await context.services.handover.get(int(raw))
         question = handover.text if handover else None
+        handover_id = handover.id if handover else None
     elif kind == "u" and raw.isdigit():
         listing = context.user_data.get(LISTING_KEY) or []
         question = listing[int(raw)] if int(raw) < len(listing) else None
@@ -82,7 +85,11 @@ async def choose(update: Update, context: PlumeContext) -> None:
         return
     await query.answer()
     guesses = await context.services.teaching.guesses(question)
-    context.user_data[TEACHING_KEY] = {"question": question, "guesses": [g.id for g in guesses]}
+    context.user_data[TEACHING_KEY] = {
+        "question": question,
+        "guesses": [g.id for g in guesses],
+        "handover": handover_id,
+    }
     rows = [
         [button(f"➕ {_short(guess.title)}", f"{TEACH}a:{number}")]
         for number, guess in enumerate(guesses)
@@ -114,6 +121,27 @@ def _done_text(context: PlumeContext, taught: Taught, question: str) -> str:
     )
 
 
+async def _waiting_patron(
+    context: PlumeContext, current: dict[str, Any]
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Taught from a handed-over question still open: the patron who asked has no answer
+    yet (what Plume learnt answers the next ones); what to say, and the button to answer."""
+    handover_id = current.get("handover")
+    person = context.person
+    if handover_id is None or person is None:
+        return "", None
+    handover = await context.services.handover.get(int(handover_id))
+    if handover is None or handover.state not in ("pending", "taken"):
+        return "", None
+    if handover.state == "taken" and handover.taken_by != person.id:
+        return "", None
+    text = "\n\n" + context.t(
+        "The patron who asked is still waiting for your answer: Plume will answer the next "
+        "ones. Send it with “✍️ Answer”."
+    )
+    return text, keyboard([[button(context.t("✍️ Answer"), f"{HANDOVER_ANSWER}{handover_id}")]])
+
+
 async def _refresh(context: PlumeContext) -> None:
     # This bot at once; other instances at their next refresh.
     context.application.create_task(
@@ -139,7 +167,8 @@ async def add_to_guess(update: Update, context: PlumeContext) -> None:
     context.user_data.pop(TEACHING_KEY, None)
     await query.answer()
     await _refresh(context)
-    await reply(update, _done_text(context, taught, current["question"]))
+    waiting, markup = await _waiting_patron(context, current)
+    await reply(update, _done_text(context, taught, current["question"]) + waiting, markup)
 
 
 @requires("staff")
@@ -244,7 +273,8 @@ async def write_answer(update: Update, context: PlumeContext) -> int:
             entry=escape(taught.question),
             question=escape(question),
         )
-    await reply(update, text)
+    waiting, markup = await _waiting_patron(context, current)
+    await reply(update, text + waiting, markup)
     return ConversationHandler.END
 
 

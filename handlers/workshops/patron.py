@@ -30,6 +30,7 @@ from bot.context import PlumeApplication, PlumeContext, PlumeHandler
 from bot.i18n import N_, Translator, translator
 from bot.outbox import enqueue
 from bot.shared.callbacks import WORKSHOP_CALENDAR as CALENDAR
+from bot.shared.callbacks import WORKSHOP_LEAVE_LIST as LEAVE_LIST
 from bot.shared.callbacks import WORKSHOP_LIST as LIST
 from bot.shared.callbacks import WORKSHOP_MORE as MORE
 from bot.shared.callbacks import WORKSHOP_OPEN as OPEN
@@ -137,8 +138,10 @@ def card_keyboard(
             label = t("✍️ Sign me up") if not view.full else t("⏳ Join the waiting list")
             rows.append([button(label, f"{REGISTER}{view.id}")])
         else:
-            label = t("Unregister") if enrollment.status == REGISTERED else t("Leave the list")
-            rows.append([button(label, f"{UNREGISTER}{view.id}")])
+            if enrollment.status == REGISTERED:
+                rows.append([button(t("Unregister"), f"{UNREGISTER}{view.id}")])
+            else:
+                rows.append([button(t("Leave the list"), f"{LEAVE_LIST}{view.id}")])
         rows.append([button(t("📆 Add to my calendar"), f"{CALENDAR}{view.id}")])
     return keyboard(rows)
 
@@ -359,11 +362,23 @@ async def unregister(update: Update, context: PlumeContext) -> None:
     assert query and query.data and person
     t = context.t
     wont_come = query.data.startswith(WONT_COME)
-    workshop_id = query.data.removeprefix(WONT_COME if wont_come else UNREGISTER)
+    leave_list = query.data.startswith(LEAVE_LIST)
+    prefix = WONT_COME if wont_come else LEAVE_LIST if leave_list else UNREGISTER
+    workshop_id = query.data.removeprefix(prefix)
     told = Notices(context.plume, promotion_notice, "promotion")
     result = await context.services.workshops.unregister(
-        workshop_id, person.id, tell_promoted=told
+        workshop_id, person.id, tell_promoted=told, only=WAITING if leave_list else None
     )
+    if result.mismatch:  # an old card: a seat was given to them since
+        await query.answer(
+            t(
+                "You are no longer on the waiting list: a seat was given to you, and you are "
+                "registered. To free it, use “Unregister”."
+            ),
+            show_alert=True,
+        )
+        await refresh_card(update, context, workshop_id)
+        return
     view = await context.services.workshops.get(workshop_id)
     if result.too_late is not None:
         await query.answer(
@@ -565,7 +580,7 @@ def handlers() -> list[PlumeHandler]:
         CallbackQueryHandler(list_from_card, pattern=f"^{LIST}$"),
         CallbackQueryHandler(open_card, pattern=f"^{OPEN}"),
         CallbackQueryHandler(register, pattern=f"^{REGISTER}"),
-        CallbackQueryHandler(unregister, pattern=f"^({UNREGISTER}|{WONT_COME})"),
+        CallbackQueryHandler(unregister, pattern=f"^({UNREGISTER}|{WONT_COME}|{LEAVE_LIST})"),
         CallbackQueryHandler(calendar_file, pattern=f"^{CALENDAR}"),
         conversation(
             name="workshop_rating",
