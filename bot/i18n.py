@@ -32,6 +32,7 @@ SOURCE_DIRS = ("bot", "handlers")
 #: English dates day first, as in "Tuesday 1 December 2026" (not "December 1, 2026")
 ENGLISH_DATE = "EEEE d MMMM y"
 ENGLISH_SHORT_DATE = "d MMM y"
+ENGLISH_SHORT_DATETIME = "EEE d MMM y, h:mm a"
 KEYWORDS = {"t": None, "N_": None, "tn": (1, 2), "Np_": (1, 2)}
 
 
@@ -120,6 +121,12 @@ class Translator:
         return format_time(self.local(moment), format="short", locale=self._babel_locale)
 
     def short_datetime(self, moment: dt.datetime) -> str:
+        """``04/12/2026 14:00`` / ``Fri 4 Dec 2026, 2:00 PM`` (not the US "12/4/26": this
+        is a French network, and a day and month in figures read both ways)."""
+        if self.locale == "en":
+            return format_datetime(
+                self.local(moment), format=ENGLISH_SHORT_DATETIME, locale=self._babel_locale
+            )
         return format_datetime(self.local(moment), format="short", locale=self._babel_locale)
 
 

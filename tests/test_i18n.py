@@ -53,3 +53,17 @@ def test_translation_and_local_formats():
     moment = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
     assert fr.datetime(moment) == "samedi 5 décembre 2026 à 10:00"
     assert en.datetime(moment).startswith("Saturday 5 December 2026 at 10:00")
+
+
+def test_short_dates_and_times_read_one_way():
+    """A day and a month in figures read both ways: English says the day in words."""
+    import datetime as dt
+
+    from handlers.stats.figures import _average
+
+    moment = dt.datetime(2026, 12, 4, 13, 0, tzinfo=dt.UTC)
+    assert translator("en").short_datetime(moment) == "Fri 4 Dec 2026, 2:00 PM"
+    assert translator("fr").short_datetime(moment) == "04/12/2026 14:00"
+    # an average that rounds to nothing, though someone came
+    assert _average(translator("fr"), 1 / 31) == "moins de 0,1"
+    assert _average(translator("fr"), 0) == "0,0"

@@ -103,6 +103,14 @@ def _period_line(t: Translator, figures: Figures) -> str:
     )
 
 
+def _average(t: Translator, value: float) -> str:
+    """``0,3``; a small average that would round to ``0,0`` (someone came, not every day)
+    reads ``moins de 0,1``, not nobody."""
+    if 0 < value < 0.05:
+        return t("under {n}", n=number(t, 0.1, 1))
+    return number(t, value, 1)
+
+
 def stats_text(t: Translator, figures: Figures) -> str:
     totals = figures.totals
     feedback = figures.feedback
@@ -114,7 +122,7 @@ def stats_text(t: Translator, figures: Figures) -> str:
         t(
             "👥 Active patrons: {n} ({day} per day on average)",
             n=number(t, totals["active"]),
-            day=number(t, figures.active["day_avg"], 1),
+            day=_average(t, figures.active["day_avg"]),
         ),
         t(
             "❓ Questions: {n}, answered: {rate}",
@@ -143,11 +151,15 @@ def stats_text(t: Translator, figures: Figures) -> str:
         lines += ["", t("<b>By media type</b> (questions · cards · subscribers)")]
         for key in media:
             values = figures.by_media.get(key, {})
-            lines.append(
-                f"• {escape(media_label(t, key))}: {number(t, values.get('questions', 0))} · "
-                f"{number(t, values.get('card_views', 0))} · "
-                f"{number(t, figures.subscribers.get(f'media:{key}', 0))}"
+            counts = " · ".join(
+                number(t, n)
+                for n in (
+                    values.get("questions", 0),
+                    values.get("card_views", 0),
+                    figures.subscribers.get(f"media:{key}", 0),
+                )
             )
+            lines.append(t("• {name}: {counts}", name=escape(media_label(t, key)), counts=counts))
     others = [(k, v) for k, v in sorted(figures.subscribers.items()) if not k.startswith("media:")]
     if others:
         lines.append(
@@ -164,8 +176,11 @@ def stats_text(t: Translator, figures: Figures) -> str:
         if top:
             lines += ["", t("<b>Most active libraries</b> (active patrons · questions)")]
             lines += [
-                f"• {escape(library_label(t, figures, k))}: {number(t, v.get('active', 0))} · "
-                f"{number(t, v.get('questions', 0))}"
+                t(
+                    "• {name}: {counts}",
+                    name=escape(library_label(t, figures, k)),
+                    counts=f"{number(t, v.get('active', 0))} · {number(t, v.get('questions', 0))}",
+                )
                 for k, v in top
             ]
     return "\n".join(lines)
