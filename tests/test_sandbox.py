@@ -113,6 +113,8 @@ async def page(sandbox, chromium):
         try:
             page = await browser.new_page(viewport={"width": 390, "height": 760})
             await page.goto(sandbox.url)
+            # the accounts loaded and the chat shown: typed earlier, a message had no sender
+            await page.wait_for_selector("body[data-ready]", timeout=15000)
             yield page
         finally:
             await browser.close()

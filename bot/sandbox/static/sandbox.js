@@ -389,6 +389,7 @@ function setReplyTo(target) {
 }
 
 function render(view) {
+  document.body.dataset.ready = "true"; // the account's chat is shown: one can write
   state.version = view.version;
   if (view.language_code !== state.language) applyLanguage(view.language_code);
   state.commands = view.commands || [];
