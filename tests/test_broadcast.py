@@ -56,11 +56,15 @@ async def scalar(database_url, query):
         await engine.dispose()
 
 
-async def compose(staff, text, audience_button):
-    """/annonce → text → audience; returns (preview, card)."""
+async def compose(staff, text, audience_button, *, photo=None):
+    """/annonce → text (or ``photo`` with ``text`` as its caption) → audience; returns
+    (preview, card)."""
     await staff.send("/annonce")
     await staff.wait_for("Nouvelle annonce")
-    await staff.send(text)
+    if photo is None:
+        await staff.send(text)
+    else:
+        await staff.send_photo(photo, caption=text)
     audience = await staff.wait_for("À qui l'envoyer")
     await staff.press(audience, audience_button)
     await staff.wait_for("Destinataires")  # the audience message, edited
@@ -143,11 +147,9 @@ async def test_photo_with_caption_and_patrons_cannot_announce(standin, plume, da
     await patron.send("/annonce")
     assert "réservé au rôle « bibliothécaire »" in (await patron.next_message()).text
     staff = standin.user(ADMIN_ID, language_code="fr")
-    await staff.send("/annonce")
-    await staff.wait_for("Nouvelle annonce")
-    await staff.send_photo(tiny_png(), caption="Nouvelle affiche <3")
-    await staff.press(await staff.wait_for("À qui"), "Abonnés aux actualités")
-    card = await staff.wait_for("Aperçu")
+    _, card = await compose(
+        staff, "Nouvelle affiche <3", "Abonnés aux actualités", photo=tiny_png()
+    )
     await staff.press(card, "Envoyer maintenant")
     await staff.wait_for("est envoyée", timeout=10)
     received = standin.user(4201).bot_messages
@@ -159,11 +161,7 @@ async def test_photo_with_caption_and_patrons_cannot_announce(standin, plume, da
 async def test_editing_the_text_keeps_the_photo_until_it_is_removed(standin, plume, database_url):
     await add_patrons(database_url, [4211], ["news"])
     staff = standin.user(ADMIN_ID, language_code="fr")
-    await staff.send("/annonce")
-    await staff.wait_for("Nouvelle annonce")
-    await staff.send_photo(tiny_png(), caption="Affiche du salon")
-    await staff.press(await staff.wait_for("À qui"), "Abonnés aux actualités")
-    card = await staff.wait_for("Aperçu")
+    _, card = await compose(staff, "Affiche du salon", "Abonnés aux actualités", photo=tiny_png())
     await staff.press(card, "Modifier le texte")
     prompt = await staff.wait_for("nouveau texte")
     assert "la photo ou le document reste" in prompt.text

@@ -612,11 +612,6 @@ def _satisfaction_html(figures: Figures, t: Translator) -> list[str]:
     return parts
 
 
-#: libraries side by side in one table of the survey: its nine figures are the rows (as
-#: columns, ten of them, they ran off an A4 page)
-SURVEY_COLUMNS: Final = 5
-
-
 def _survey_html(figures: Figures, t: Translator) -> list[str]:
     header, rows = survey_rows(figures, t)
     parts = [
@@ -630,23 +625,19 @@ def _survey_html(figures: Figures, t: Translator) -> list[str]:
             ),
         ),
     ]
-    # the whole network first, then the libraries, a few to a table
+    # one column per place, the whole network first, its nine figures as rows (as columns,
+    # ten of them, they ran off an A4 page); _table cuts it, a few places to a table
     places = rows[-1:] + rows[:-1]
-    chunks = [places[i : i + SURVEY_COLUMNS] for i in range(0, len(places), SURVEY_COLUMNS)]
-    for index, chunk in enumerate(chunks, 1):
-        caption = t("Figures for the national survey")
-        if len(chunks) > 1:
-            caption += f" ({index}/{len(chunks)})"
-        parts.append(
-            _table(
-                caption,
-                [t("figure"), *(str(place[0]) for place in chunk)],
-                [
-                    [_e(label), *(number(t, place[column]) for place in chunk)]
-                    for column, label in enumerate(header[1:], 1)
-                ],
-            )
+    parts.append(
+        _table(
+            t("Figures for the national survey"),
+            [t("figure"), *(str(place[0]) for place in places)],
+            [
+                [_e(label), *(number(t, place[column]) for place in places)]
+                for column, label in enumerate(header[1:], 1)
+            ],
         )
+    )
     return parts
 
 

@@ -189,7 +189,12 @@ def _force_reply(chat: ChatUser) -> dict[str, Any] | None:
     message = chat.chat.messages.get(message_id) if message_id is not None else None
     if message is None:
         return None
-    return {"id": message_id, "text": str(message.get("text", message.get("caption", "")))[:80]}
+    return {"id": message_id, "text": _snippet(message)}
+
+
+def _snippet(raw: dict[str, Any]) -> str:
+    """The start of a message's text or caption, as a reply to it quotes it."""
+    return str(raw.get("text", raw.get("caption", "")))[:80]
 
 
 def _message_view(chat: ChatUser, message: Any) -> dict[str, Any]:
@@ -204,7 +209,7 @@ def _message_view(chat: ChatUser, message: Any) -> dict[str, Any]:
         "date": raw.get("date"),
         "edited": message.edited,
         "html": entities_to_html(str(raw.get(text_field, "")), raw.get(entities_field)),
-        "text": str(raw.get(text_field, ""))[:80],  # what a reply to it quotes
+        "text": _snippet(raw),  # what a reply to it quotes
         "buttons": [[_button_view(button) for button in row] for row in message.buttons],
     }
     if raw.get("photo"):
@@ -221,7 +226,7 @@ def _message_view(chat: ChatUser, message: Any) -> dict[str, Any]:
     if reply:
         view["reply_to"] = {
             "sender": reply.get("from", {}).get("first_name", ""),
-            "text": str(reply.get("text", reply.get("caption", "")))[:80],
+            "text": _snippet(reply),
         }
     return view
 

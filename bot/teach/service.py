@@ -39,9 +39,11 @@ class Taught:
     faq_id: str
     question: str  # the entry's main question
     added: bool  # False: the phrasing was already there
+    #: a new entry under a title of its own: the patron's wording, kept as its other phrasing
+    also: str = ""
 
 
-def phrasing(text: str) -> str:
+def _phrasing(text: str) -> str:
     # "|" separates the alternatives in faq.csv: it cannot be part of one.
     return " ".join(text.replace("|", " ").split())[:MAX_QUESTION]
 
@@ -64,7 +66,7 @@ class TeachingService:
 
     async def add_phrasing(self, faq_id: str, question: str) -> Taught | None:
         """Adds ``question`` to the entry's other phrasings; None if the entry is gone."""
-        wording = phrasing(question)
+        wording = _phrasing(question)
         async with self._sessions.begin() as session:
             entry = await session.get(FaqEntry, faq_id, with_for_update=True)
             if entry is None:
@@ -85,8 +87,8 @@ class TeachingService:
     ) -> Taught:
         """A new FAQ entry answering ``question``, under ``title`` if staff gave one (the
         patron's ``question`` is then its other phrasing); its id is made from the title."""
-        wording = phrasing(question)
-        question = phrasing(title or "") or wording
+        wording = _phrasing(question)
+        question = _phrasing(title or "") or wording
         question = question[:1].upper() + question[1:]  # patrons type "les enfants..."
         alternatives = wording if wording.casefold() != question.casefold() else ""
         answer = answer.strip()[:MAX_ANSWER]
@@ -111,7 +113,7 @@ class TeachingService:
             )
             await session.flush()
             await bump_catalogue_version(connection, at_least=revision)
-        return Taught(faq_id, question, added=True)
+        return Taught(faq_id, question, added=True, also=alternatives)
 
     async def export_faq(self, directory: Path) -> Path:
         """Writes ``directory/faq.csv`` in the import format; returns its path."""

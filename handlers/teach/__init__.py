@@ -29,7 +29,6 @@ from bot.i18n import N_
 from bot.shared.callbacks import HANDOVER_ANSWER
 from bot.shared.callbacks import TEACH as TEACH
 from bot.teach.service import MAX_TITLE, Taught
-from bot.teach.service import phrasing as _phrasing_of
 from handlers.shared.common import button, conversation, escape, keyboard, reply, requires
 from handlers.shared.menus import names
 
@@ -261,7 +260,7 @@ async def write_answer(update: Update, context: PlumeContext) -> int:
     )
     await _refresh(context)
     t = context.t
-    if taught.question.casefold() == _phrasing_of(question).casefold():
+    if not taught.also:
         text = t(
             "Done: new FAQ entry “{entry}”. Plume answers it within a minute everywhere.",
             entry=escape(taught.question),
@@ -271,7 +270,7 @@ async def write_answer(update: Update, context: PlumeContext) -> int:
             "Done: new FAQ entry “{entry}”. Plume answers it, and “{question}”, within a "
             "minute everywhere.",
             entry=escape(taught.question),
-            question=escape(question),
+            question=escape(taught.also),
         )
     waiting, markup = await _waiting_patron(context, current)
     await reply(update, text + waiting, markup)
