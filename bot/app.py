@@ -65,6 +65,9 @@ DRAIN_SECONDS = 5.0
 OUTBOX_STOP_SECONDS = 3.0
 #: the whole stop, from the signal to the last connection closed (promised: under 10 s)
 STOP_SECONDS = 8.0
+#: a step of the stop past its bound: how long its cancelled work is given to roll back
+#: (within ``STOP_SECONDS``), so that none of it outlives the database engine
+ABANDON_SECONDS = 1.0
 ALLOWED_UPDATES = list(Update.ALL_TYPES)
 
 
@@ -441,10 +444,14 @@ class Plume:
         if application is not None:
             if application.updater and application.updater.running:
                 await application.updater.stop()
-            if application.running:
-                await _within(_stop_features(application), left(2.0), "features")
+            if application.running and not await _within(
+                _stop_features(application), left(2.0), "features"
+            ):
+                await application.reminder_sender.abandon(min(ABANDON_SECONDS, left(1.5)))
         if stopping_outbox is not None and outbox is not None:
-            await _within(asyncio.shield(stopping_outbox), left(1.5), "outbox")
+            if not await _within(asyncio.shield(stopping_outbox), left(1.5), "outbox"):
+                stopping_outbox.cancel()
+                await outbox.abandon(min(ABANDON_SECONDS, left(1.0)))
             close = getattr(outbox.transport, "close", None)  # BotApiTransport's session
             if close is not None:
                 await close()
@@ -474,12 +481,15 @@ async def _stop_features(application: PlumeApplication) -> None:
     await handlers.stop_features(application)
 
 
-async def _within(step: Awaitable[Any], seconds: float, what: str) -> None:
-    """One step of the stop, given at most ``seconds`` (the whole stop must fit in 10 s)."""
+async def _within(step: Awaitable[Any], seconds: float, what: str) -> bool:
+    """One step of the stop, given at most ``seconds`` (the whole stop must fit in 10 s);
+    False when it did not finish in time."""
     try:
         await asyncio.wait_for(step, seconds)
     except TimeoutError:
         log.warning("stopping: %s did not finish within %.1f s; going on", what, seconds)
+        return False
+    return True
 
 
 def can_listen(setting: str, value: str) -> None:

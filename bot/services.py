@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from dataclasses import dataclass
 
@@ -29,6 +30,8 @@ from bot.users import UserService
 from bot.workshops.reminders import ReminderQueue
 from bot.workshops.service import WorkshopService
 from storage.db import SessionFactory, create_engine, session_factory
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -107,4 +110,13 @@ class Services:
                 self.usage.close(), timeout=max(0.1, deadline - time.monotonic())
             )
         await self.answers.responder.close()
+        # a connection still checked out (work cancelled at a bound, rolling back) would be
+        # left open by dispose(): given back first, within the same bound
+        pool = self.engine.pool
+        checked_out = getattr(pool, "checkedout", lambda: 0)
+        until = max(deadline, time.monotonic() + 0.3)
+        while checked_out() and time.monotonic() < until:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        if checked_out():
+            log.warning("stopping: %d database connections still in use", checked_out())
         await self.engine.dispose()

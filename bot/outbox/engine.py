@@ -122,6 +122,7 @@ class OutboxEngine:
         self._results: list[Settled] = []
         self._wake = asyncio.Event()
         self._flushed = asyncio.Event()
+        self._halt = asyncio.Event()  # the lease keeper and the flusher end their loop
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._senders: set[asyncio.Task[None]] = set()
@@ -143,6 +144,7 @@ class OutboxEngine:
         if self._tasks:
             return
         self._stopping = False
+        self._halt.clear()
         self._tasks = [
             asyncio.create_task(self._keep_lease(), name="outbox-lease"),
             asyncio.create_task(self._flusher(), name="outbox-flush"),
@@ -197,9 +199,14 @@ class OutboxEngine:
             for row in list(lane.inflight.values()):
                 self._settle(row, PENDING, released=True)
             lane.inflight.clear()
-        for task in self._tasks:
-            if not task.get_name().startswith("outbox-drain"):
-                task.cancel()
+        # the lease keeper and the flusher end their loop between two transactions: one
+        # cancelled inside a statement could leave its connection (and SQLite's write lock)
+        # to the garbage collector, every other writer waiting on it
+        self._halt.set()
+        self._flushed.set()
+        _, late = await asyncio.wait(self._tasks, timeout=2.0)
+        for task in late:
+            task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         # what was sent must be written down, or the next instance sends it again: the
@@ -211,6 +218,18 @@ class OutboxEngine:
             with contextlib.suppress(Exception):
                 await self.store.release_lease(self.instance)
             self.holding = False
+
+    async def abandon(self, grace: float) -> None:
+        """:meth:`stop` did not finish within its bound (the database too slow to answer):
+        every task of the outbox still running is cancelled and given ``grace`` seconds to
+        roll back, so that none outlives the database engine. A row claimed and not recorded
+        stays claimed until its claim expires, then goes back to the queue (sent again if
+        Telegram had it: the crash rule)."""
+        tasks = {t for t in (*self._tasks, *self._senders, *self._calling) if not t.done()}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
 
     # -- the lease -----------------------------------------------------------------------
 
@@ -260,7 +279,10 @@ class OutboxEngine:
                 self._note_database(False, error)
                 if self.holding and time.monotonic() > self._lease_until:
                     self.holding = False
-            await asyncio.sleep(max(0.05, s.lease_every - (time.monotonic() - began)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._halt.wait(), max(0.05, s.lease_every - (time.monotonic() - began))
+                )
 
     def _note_database(self, ok: bool, error: BaseException | None = None) -> None:
         if ok and not self.database_ok:
@@ -505,12 +527,15 @@ class OutboxEngine:
     # -- writing results -----------------------------------------------------------------
 
     async def _flusher(self) -> None:
-        while True:
+        while not self._halt.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._flushed.wait(), self.settings.flush_every)
             self._flushed.clear()
+            if self._halt.is_set():
+                return  # the stop writes what is left itself
             if not await self._flush():
-                await asyncio.sleep(1.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._halt.wait(), 1.0)
 
     async def _flush(self) -> bool:
         """Writes the results so far; they leave the buffer only once written."""

@@ -57,6 +57,7 @@ class ReminderSender:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: dt.datetime | None = None
         self._runs: set[asyncio.Task[None]] = set()
+        self._sends: set[asyncio.Task[None]] = set()
         self.sent = 0
 
     async def start(self) -> None:
@@ -73,6 +74,17 @@ class ReminderSender:
         self.queue.on_change = None
         self._disarm()
         await self._idle.wait()
+
+    async def abandon(self, grace: float) -> None:
+        """The stop's bound has passed (the database too slow to answer): the run and the
+        sends still under way are cancelled and given ``grace`` seconds to roll back, so that
+        none outlives the database engine. A reminder whose hand-over is rolled back is still
+        ``pending``: the next start sends it, once."""
+        tasks = {task for task in (*self._runs, *self._sends) if not task.done()}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
 
     @property
     def live(self) -> bool:
@@ -146,6 +158,8 @@ class ReminderSender:
                     task = asyncio.create_task(self._send(message, limit))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
+                    self._sends.add(task)
+                    task.add_done_callback(self._sends.discard)
                 await self.queue.drop(drops)
             if tasks:
                 await asyncio.wait(tasks, timeout=self.TICK, return_when=asyncio.FIRST_COMPLETED)
