@@ -90,11 +90,25 @@ async def test_paid_and_ordinary_lanes_are_apart() -> None:
 
 
 async def test_throttle_paces_overall_and_per_chat():
+    async def fifty_chats() -> float:
+        throttle = Throttle(per_second=100.0, private_interval=0.2)
+        began = time.monotonic()
+        await asyncio.gather(*(throttle.acquire(chat) for chat in range(1, 51)))
+        return time.monotonic() - began
+
+    # 50 slots at 100 per second, bursts ≤ 125 per second: never faster than 0.38 s, and about
+    # 0.5 s. Each slot is given when the event loop wakes its waiter, after the one before: on a
+    # loaded machine (CI: three workers on two cores) the wake-ups come late and add up (1.05 s
+    # seen once), so a second run is made then and the faster of the two must be under 1 s
+    # (a throttle pacing at half its rate takes 1 s or more every time).
+    overall = await fifty_chats()
+    assert overall >= 0.38, overall
+    if overall >= 1.0:
+        again = await fifty_chats()
+        assert again >= 0.38, again
+        overall = min(overall, again)
+    assert overall < 1.0, overall
     throttle = Throttle(per_second=100.0, private_interval=0.2)
-    began = time.monotonic()
-    await asyncio.gather(*(throttle.acquire(chat) for chat in range(1, 51)))
-    overall = time.monotonic() - began
-    assert 0.38 <= overall < 1.0  # 50 slots at 100 per second, bursts ≤ 125 per second
     began = time.monotonic()
     await asyncio.gather(*(throttle.acquire(7) for _ in range(4)))
     assert time.monotonic() - began >= 0.55  # same chat: 0.2 s apart (first one at once)
